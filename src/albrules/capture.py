@@ -1,0 +1,228 @@
+"""Capture listeners from AWS with the fewest read calls the API allows.
+
+Per listener: ``DescribeRules`` pages of 400 (the API maximum) and ``DescribeTags`` batches
+of 20 rule ARNs (the API maximum). ``DescribeListeners`` is shared by all the listeners of
+one request (by ARN list, or by load balancer). The account, region and load balancer come
+from the listener ARN itself, so no further call is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from .arns import ListenerArn, is_load_balancer_arn, parse_listener_arn
+from .aws import Aws, explain
+from .canonical import canonical_actions, canonical_rule
+from .errors import AlbRulesError, InvalidInput, ListenerNotFound
+from .models import ListenerState, Source
+from .snapshot import pydantic_problems
+
+RULES_PAGE_SIZE = 400
+TAGS_BATCH = 20
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _call(where: str, fn: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(**kwargs)
+    except (ClientError, BotoCoreError) as err:
+        raise explain(err, where=where) from err
+
+
+def describe_rules(aws: Aws, listener_arn: str) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    marker: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"ListenerArn": listener_arn, "PageSize": RULES_PAGE_SIZE}
+        if marker:
+            kwargs["Marker"] = marker
+        page = _call(f"listener {listener_arn}", aws.elbv2.describe_rules, **kwargs)
+        rules += page.get("Rules", [])
+        marker = page.get("NextMarker")
+        if not marker:
+            return rules
+
+
+def describe_tags(aws: Aws, arns: list[str], where: str) -> dict[str, dict[str, str]]:
+    tags: dict[str, dict[str, str]] = {}
+    for batch in _chunks(arns, TAGS_BATCH):
+        page = _call(where, aws.elbv2.describe_tags, ResourceArns=batch)
+        for item in page.get("TagDescriptions", []):
+            tags[item["ResourceArn"]] = {
+                t["Key"]: t.get("Value", "")
+                for t in item.get("Tags", [])
+                if not t["Key"].startswith("aws:")
+            }
+    return tags
+
+
+def describe_listeners(aws: Aws, arns: list[str]) -> dict[str, dict[str, Any]]:
+    """Listener descriptions by ARN, one call for all of them (paginated)."""
+    found: dict[str, dict[str, Any]] = {}
+    marker = None
+    while True:
+        kwargs: dict[str, Any] = {"ListenerArns": arns}
+        if marker:
+            kwargs["Marker"] = marker
+        try:
+            page = aws.elbv2.describe_listeners(**kwargs)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "ListenerNotFound":
+                missing = ", ".join(arns)
+                raise ListenerNotFound(
+                    f"listener {missing} does not exist; check the ARN, --region and --profile"
+                ) from None
+            raise explain(err, where=f"listener {', '.join(arns)}") from err
+        except BotoCoreError as err:
+            raise explain(err) from err
+        for listener in page.get("Listeners", []):
+            found[listener["ListenerArn"]] = listener
+        marker = page.get("NextMarker")
+        if not marker:
+            break
+    for arn in arns:
+        if arn not in found:
+            raise ListenerNotFound(
+                f"listener {arn} does not exist; check the ARN, --region and --profile"
+            )
+    return found
+
+
+def _state(
+    aws: Aws, parsed: ListenerArn, listener: dict[str, Any]
+) -> ListenerState:
+    where = f"listener {parsed.arn}"
+    raw_rules = describe_rules(aws, parsed.arn)
+    default_rule_arn = next((r["RuleArn"] for r in raw_rules if r.get("IsDefault")), None)
+    rule_arns = [r["RuleArn"] for r in raw_rules if not r.get("IsDefault")]
+    tags = describe_tags(aws, rule_arns, where)
+    rules = []
+    for raw in raw_rules:
+        if raw.get("IsDefault"):
+            continue
+        rules.append(
+            canonical_rule(
+                {
+                    "arn": raw["RuleArn"],
+                    "priority": int(raw["Priority"]),
+                    "conditions": raw.get("Conditions", []),
+                    "actions": raw.get("Actions", []),
+                    "transforms": raw.get("Transforms", []),
+                    "tags": tags.get(raw["RuleArn"], {}),
+                }
+            )
+        )
+    rules.sort(key=lambda r: r["priority"])
+    document = {
+        "source": Source(
+            account=parsed.account,
+            region=parsed.region,
+            load_balancer_arn=listener.get("LoadBalancerArn", parsed.load_balancer_arn),
+            load_balancer_name=parsed.load_balancer_name,
+            listener_arn=parsed.arn,
+            port=listener.get("Port"),
+            protocol=listener.get("Protocol"),
+        ).model_dump(exclude_none=True),
+        "default_actions": canonical_actions(listener.get("DefaultActions", [])),
+        "rules": rules,
+        "default_rule_arn": default_rule_arn,
+    }
+    try:
+        return ListenerState.model_validate(document)
+    except ValidationError as err:
+        first = pydantic_problems(err)[0]
+        raise AlbRulesError(
+            f"{where} has something this albrules does not understand ({first}); "
+            "upgrade albrules before backing it up"
+        ) from None
+
+
+def capture_listeners(aws: Aws, listener_arns: Iterable[str]) -> list[ListenerState]:
+    """Capture listeners given by ARN: one DescribeListeners for all, then rules and tags."""
+    parsed = [parse_listener_arn(arn) for arn in dict.fromkeys(listener_arns)]
+    if not parsed:
+        return []
+    listeners = describe_listeners(aws, [p.arn for p in parsed])
+    return [_state(aws, p, listeners[p.arn]) for p in parsed]
+
+
+def capture_listener(aws: Aws, listener_arn: str) -> ListenerState:
+    return capture_listeners(aws, [listener_arn])[0]
+
+
+def resolve_load_balancer(aws: Aws, name_or_arn: str) -> str:
+    """A load balancer ARN from its name or ARN (one DescribeLoadBalancers call for a name)."""
+    value = name_or_arn.strip()
+    if is_load_balancer_arn(value):
+        if ":loadbalancer/app/" not in value:
+            raise InvalidInput(
+                f"{value} is not an Application Load Balancer; albrules backs up ALB listener rules"
+            )
+        return value
+    if value.startswith("arn:"):
+        raise InvalidInput(
+            f"{value!r} is not a load balancer ARN; pass an ALB name or "
+            "arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID"
+        )
+    try:
+        page = aws.elbv2.describe_load_balancers(Names=[value])
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "LoadBalancerNotFound":
+            raise ListenerNotFound(
+                f"no load balancer named {value!r} in {aws.region}; check the name, --region "
+                "and --profile"
+            ) from None
+        raise explain(err, where=f"load balancer {value}") from err
+    except BotoCoreError as err:
+        raise explain(err) from err
+    balancer = page["LoadBalancers"][0]
+    if balancer.get("Type", "application") != "application":
+        raise InvalidInput(
+            f"{value} is a {balancer.get('Type')} load balancer; albrules backs up ALB rules"
+        )
+    return balancer["LoadBalancerArn"]
+
+
+def load_balancer_listeners(aws: Aws, load_balancer_arn: str) -> list[dict[str, Any]]:
+    listeners: list[dict[str, Any]] = []
+    marker = None
+    while True:
+        kwargs: dict[str, Any] = {"LoadBalancerArn": load_balancer_arn}
+        if marker:
+            kwargs["Marker"] = marker
+        page = _call(
+            f"load balancer {load_balancer_arn}", aws.elbv2.describe_listeners, **kwargs
+        )
+        listeners += page.get("Listeners", [])
+        marker = page.get("NextMarker")
+        if not marker:
+            return listeners
+
+
+def capture_load_balancer(aws: Aws, name_or_arn: str) -> list[ListenerState]:
+    """Capture every listener of a load balancer, given by name or ARN."""
+    arn = resolve_load_balancer(aws, name_or_arn)
+    listeners = load_balancer_listeners(aws, arn)
+    states = []
+    for listener in sorted(listeners, key=lambda item: item.get("Port", 0)):
+        parsed = parse_listener_arn(listener["ListenerArn"])
+        states.append(_state(aws, parsed, listener))
+    return states
+
+
+def count_other_rules(aws: Aws, load_balancer_arn: str, listener_arn: str) -> int:
+    """Rules (default rules aside) on the load balancer's other listeners, for the quota."""
+    total = 0
+    for listener in load_balancer_listeners(aws, load_balancer_arn):
+        if listener["ListenerArn"] == listener_arn:
+            continue
+        total += sum(1 for r in describe_rules(aws, listener["ListenerArn"]) if not r.get("IsDefault"))
+    return total

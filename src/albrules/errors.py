@@ -1,0 +1,90 @@
+"""Typed exceptions. Each carries the CLI exit code of the contract and one clear sentence.
+
+The class names are stable: Step Functions Retry/Catch blocks (next issue) match on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a snapshot document, with its path (``rules[3].conditions[0]``)."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class AlbRulesError(Exception):
+    """Base class. ``str(err)`` is the one-sentence message shown to the user."""
+
+    exit_code = 1
+
+
+class InvalidInput(AlbRulesError):
+    """The user's input (file, option, selector) is wrong; nothing was changed in AWS."""
+
+    exit_code = 2
+
+
+class SnapshotInvalid(InvalidInput):
+    """A snapshot document failed validation; ``problems`` lists every problem found."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        count = len(problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(
+            f"{source} is not a valid snapshot ({count} {noun}); fix the file or take a new backup"
+        )
+
+
+class RestoreRefused(InvalidInput):
+    """The restore was refused before any change (missing secret, conflict, stale plan...)."""
+
+
+class AwsCallFailed(AlbRulesError):
+    """An AWS call failed in a way the user must act on (access, throttling, not found)."""
+
+    def __init__(self, message: str, *, code: str = "", operation: str = ""):
+        self.code = code
+        self.operation = operation
+        super().__init__(message)
+
+
+class ListenerNotFound(InvalidInput):
+    """The listener (or load balancer) named by the user does not exist."""
+
+
+class ApplyFailed(AlbRulesError):
+    """A mutating call failed part-way through a plan."""
+
+    def __init__(self, message: str, *, index: int, journal: list[dict]):
+        self.index = index
+        self.journal = journal
+        super().__init__(message)
+
+
+class VerifyFailed(AlbRulesError):
+    """After applying, the listener does not equal the expected state."""
+
+    def __init__(self, message: str, differences: list[str]):
+        self.differences = differences
+        super().__init__(message)
+
+
+class RolledBack(AlbRulesError):
+    """The restore failed and the listener was rolled back to its pre-restore state."""
+
+    exit_code = 3
+
+
+class RollbackFailed(AlbRulesError):
+    """The restore failed and so did the rollback; a person must finish by hand."""
+
+    exit_code = 4

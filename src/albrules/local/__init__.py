@@ -1,0 +1,15 @@
+"""The embedded local AWS: moto, made to behave as AWS documents for ELBv2 listener rules.
+
+``install()`` applies the project's fidelity fixes and fault injection to moto in this
+process; the server (``albrules local up``) calls it before serving.
+"""
+
+from __future__ import annotations
+
+
+def install() -> None:
+    """Patch moto in this process (idempotent). Import moto lazily: it is heavy."""
+    from . import elbv2, faults
+
+    elbv2.install()
+    faults.install()

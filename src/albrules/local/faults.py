@@ -1,0 +1,91 @@
+"""Fault injection for the local AWS: make the nth call of an ELBv2 operation fail.
+
+Used by tests, the demo and ``albrules local fault`` to show what a restore does when AWS
+fails part-way (the automatic rollback). Faults live in the emulator process.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import botocore.session
+from moto.core.utils import camelcase_to_underscores
+from moto.elbv2 import responses as elbv2_responses
+from moto.elbv2.exceptions import ELBClientError
+
+_LOCK = threading.Lock()
+
+
+@dataclass
+class Fault:
+    """Fail the ``nth`` call (counted from now) of ``operation``, ``times`` times in a row.
+
+    ``times=0`` fails every call from the nth on (a storm).
+    """
+
+    operation: str
+    code: str = "InternalFailure"
+    message: str = "injected by albrules local AWS"
+    nth: int = 1
+    times: int = 1
+    seen: int = 0
+    fired: int = 0
+
+    def hit(self) -> bool:
+        self.seen += 1
+        if self.seen < self.nth:
+            return False
+        if self.times and self.fired >= self.times:
+            return False
+        self.fired += 1
+        return True
+
+
+FAULTS: list[Fault] = []
+
+
+def inject(operation: str, **kwargs: Any) -> Fault:
+    fault = Fault(operation=operation, **kwargs)
+    with _LOCK:
+        FAULTS.append(fault)
+    return fault
+
+
+def clear() -> None:
+    with _LOCK:
+        FAULTS.clear()
+
+
+def listing() -> list[dict[str, Any]]:
+    with _LOCK:
+        return [asdict(f) for f in FAULTS]
+
+
+def _check(operation: str) -> None:
+    with _LOCK:
+        for fault in FAULTS:
+            if fault.operation == operation and fault.hit():
+                raise ELBClientError(fault.code, fault.message)
+
+
+def _wrap(operation: str, handler: Any) -> Any:
+    def handle(self: Any) -> Any:
+        _check(operation)
+        return handler(self)
+
+    handle.__name__ = handler.__name__
+    handle._albrules_fault_wrapped = True  # type: ignore[attr-defined]
+    return handle
+
+
+def install() -> None:
+    """Wrap every ELBv2 response handler with the fault check (idempotent; after fidelity)."""
+    model = botocore.session.get_session().get_service_model("elbv2")
+    for operation in model.operation_names:
+        name = camelcase_to_underscores(operation)
+        handler = getattr(elbv2_responses.ELBV2Response, name, None)
+        if handler is None or getattr(handler, "_albrules_fault_wrapped", False):
+            continue
+        setattr(elbv2_responses.ELBV2Response, name, _wrap(operation, handler))

@@ -1,0 +1,517 @@
+"""The plan: the minimal, collision-free list of mutating calls from a live listener to a target.
+
+Matching. A rule's identity is its canonical conditions. Live and target rules with equal
+conditions are paired (same priority first, then in priority order); a leftover live rule
+and a leftover target rule at the same priority are paired too, and changed in place with
+``ModifyRule`` (an atomic swap, never a delete and a create). Paired rules get at most one
+``ModifyRule`` plus tag calls, and every priority move goes into one ``SetRulePriorities``.
+
+Ordering. The schedule is simulated over the listener's priorities: creates go in as soon as
+their priority is free (and the load balancer's rule quota allows), the single reorder goes
+in when every target priority is free or held by another moving rule, and a delete goes in
+early only when it frees a priority (or quota) something else needs; every other delete comes
+last. No step can meet ``PriorityInUse``, and a rule present before and after is never absent.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .canonical import conditions_key
+from .errors import InvalidInput, RestoreRefused
+from .labels import condition_values, rule_label
+from .models import ListenerState
+from .operations import (
+    EXISTING_SECRET,
+    AddTags,
+    CreateRule,
+    DeleteRule,
+    ModifyListener,
+    ModifyRule,
+    Operation,
+    PriorityMove,
+    RemoveTags,
+    SetRulePriorities,
+)
+
+Mode = Literal["full", "selective"]
+MATCH_FIELDS = (
+    "host-header",
+    "path-pattern",
+    "http-header",
+    "http-request-method",
+    "query-string",
+    "source-ip",
+)
+
+
+# --- inputs -----------------------------------------------------------------------------
+
+
+class Desired(BaseModel):
+    """A listener's routing in canonical form: default actions and rules (no ARNs)."""
+
+    model_config = ConfigDict(extra="forbid")
+    default_actions: list[dict[str, Any]]
+    rules: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Selective restore: rules at these priorities, or with these condition values."""
+
+    priorities: frozenset[int] = frozenset()
+    matches: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, priorities: list[int] | None, matches: list[str] | None) -> Selector:
+        parsed = []
+        for item in matches or []:
+            name, sep, value = item.partition("=")
+            if not sep or not value or name not in MATCH_FIELDS:
+                raise InvalidInput(
+                    f"--match {item!r} is not FIELD=VALUE with FIELD one of "
+                    f"{', '.join(MATCH_FIELDS)} (e.g. path-pattern=/api/*)"
+                )
+            parsed.append((name, value))
+        for priority in priorities or []:
+            if not 1 <= priority <= 50000:
+                raise InvalidInput(f"--priority {priority} is outside 1..50000")
+        return cls(frozenset(priorities or []), tuple(parsed))
+
+    @property
+    def empty(self) -> bool:
+        return not self.priorities and not self.matches
+
+    def selects(self, rule: dict[str, Any]) -> bool:
+        if rule["priority"] in self.priorities:
+            return True
+        for name, value in self.matches:
+            for condition in rule["conditions"]:
+                if condition["Field"] != name:
+                    continue
+                values = condition_values(condition)
+                if name == "http-header":
+                    header, _, wanted = value.partition(":")
+                    values_lower = [v.lower() for v in values]
+                    if f"{header.lower()}:{wanted}".lower() in values_lower or (
+                        not wanted and any(v.startswith(header.lower() + ":") for v in values_lower)
+                    ):
+                        return True
+                elif value in values or f"~{value}" in values:
+                    return True
+        return False
+
+    def describe(self) -> str:
+        parts = [f"--priority {p}" for p in sorted(self.priorities)]
+        parts += [f"--match {n}={v}" for n, v in self.matches]
+        return " ".join(parts)
+
+
+# --- output -----------------------------------------------------------------------------
+
+
+class RuleChange(BaseModel):
+    """One rule's before/after, for the human-readable diff."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["create", "modify", "move", "delete", "default-actions"]
+    label: str
+    fields: list[str] = Field(default_factory=list)
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+
+class Plan(BaseModel):
+    """Ordered operations from a listener's live state to a target, and that target."""
+
+    model_config = ConfigDict(extra="forbid")
+    listener_arn: str
+    mode: Mode
+    operations: list[Operation]
+    changes: list[RuleChange]
+    expected: Desired
+    unresolved: list[str] = Field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.operations
+
+    def public(self) -> dict[str, Any]:
+        """The ``--json`` form: ``{"changes": N, "operations": [...]}`` (no secrets in it)."""
+        return {
+            "listener_arn": self.listener_arn,
+            "mode": self.mode,
+            "changes": len(self.operations),
+            "operations": [
+                {"step": i, "summary": op.summary(), **op.model_dump(mode="json")}
+                for i, op in enumerate(self.operations, start=1)
+            ],
+            "rules": [c.model_dump(mode="json", exclude_none=True) for c in self.changes],
+        }
+
+
+# --- matching ---------------------------------------------------------------------------
+
+
+def _strip_arn(rule: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in rule.items() if k != "arn"}
+
+
+def match_rules(
+    live: list[dict[str, Any]], target: list[dict[str, Any]]
+) -> tuple[list[tuple[dict, dict]], list[dict], list[dict]]:
+    """(pairs, unmatched live, unmatched target). Same conditions first, then same priority."""
+    live_by_key: dict[str, list[dict]] = defaultdict(list)
+    target_by_key: dict[str, list[dict]] = defaultdict(list)
+    for rule in live:
+        live_by_key[conditions_key(rule["conditions"])].append(rule)
+    for rule in target:
+        target_by_key[conditions_key(rule["conditions"])].append(rule)
+    pairs: list[tuple[dict, dict]] = []
+    left_live: list[dict] = []
+    left_target: list[dict] = []
+    for key in live_by_key.keys() | target_by_key.keys():
+        lives = {r["priority"]: r for r in live_by_key.get(key, [])}
+        rest_target = []
+        for t in sorted(target_by_key.get(key, []), key=lambda r: r["priority"]):
+            if t["priority"] in lives:
+                pairs.append((lives.pop(t["priority"]), t))
+            else:
+                rest_target.append(t)
+        rest_live = sorted(lives.values(), key=lambda r: r["priority"])
+        pairs += list(zip(rest_live, rest_target, strict=False))
+        left_live += rest_live[len(rest_target) :]
+        left_target += rest_target[len(rest_live) :]
+    # A different rule now sits where the target wants one: change it in place.
+    live_at = {r["priority"]: r for r in left_live}
+    still_target = []
+    for t in sorted(left_target, key=lambda r: r["priority"]):
+        if t["priority"] in live_at:
+            pairs.append((live_at.pop(t["priority"]), t))
+        else:
+            still_target.append(t)
+    pairs.sort(key=lambda pair: pair[1]["priority"])
+    return pairs, sorted(live_at.values(), key=lambda r: r["priority"]), still_target
+
+
+# --- planning ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Secrets:
+    """Where each OIDC client's secret comes from, and what could not be resolved."""
+
+    available: dict[str, str]
+    missing: list[tuple[str, str]] = field(default_factory=list)
+
+    def sources(
+        self, target_actions: list[dict], live_actions: list[dict], label: str
+    ) -> dict[str, str] | None:
+        existing = {
+            a["AuthenticateOidcConfig"]["ClientId"]
+            for a in live_actions
+            if a["Type"] == "authenticate-oidc"
+        }
+        out: dict[str, str] = {}
+        ok = True
+        for action in target_actions:
+            if action["Type"] != "authenticate-oidc":
+                continue
+            client = action["AuthenticateOidcConfig"]["ClientId"]
+            if client in existing:
+                out[client] = EXISTING_SECRET
+            elif client in self.available:
+                out[client] = self.available[client]
+            else:
+                self.missing.append((client, label))
+                ok = False
+        return out if ok else None
+
+
+def _selective_scope(
+    live: list[dict], target: list[dict], selector: Selector
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """(live rules in scope, target rules in scope, live rules left untouched)."""
+    if selector.empty:
+        raise InvalidInput("selective mode needs at least one --priority N or --match FIELD=VALUE")
+    scope_t = [t for t in target if selector.selects(t)]
+    keys_t = {conditions_key(t["conditions"]) for t in scope_t}
+    scope_l = [r for r in live if selector.selects(r) or conditions_key(r["conditions"]) in keys_t]
+    if not scope_t and not scope_l:
+        raise InvalidInput(
+            f"{selector.describe()} selects no rule in the snapshot or the listener; "
+            "check the priorities and values with `albrules show`"
+        )
+    in_scope = {r["arn"] for r in scope_l}
+    fixed = [r for r in live if r["arn"] not in in_scope]
+    unselected = {
+        conditions_key(t["conditions"]): t for t in target if not selector.selects(t)
+    }
+    for rule in scope_l:
+        key = conditions_key(rule["conditions"])
+        if key in unselected and key not in keys_t:
+            other = unselected[key]
+            raise RestoreRefused(
+                f"the selected live rule at {rule_label(rule)} is the snapshot's rule at priority "
+                f"{other['priority']}, which is not selected; add --priority {other['priority']} "
+                "so it is restored rather than replaced"
+            )
+    held = {r["priority"]: r for r in fixed}
+    for t in scope_t:
+        if t["priority"] in held:
+            raise RestoreRefused(
+                f"priority {t['priority']} is held by the live rule at "
+                f"{rule_label(held[t['priority']])}, which is not selected; add "
+                f"--priority {t['priority']} to replace it too, or restore with --mode full"
+            )
+    return scope_l, scope_t, fixed
+
+
+def _ordered_moves(moves: list[PriorityMove]) -> list[PriorityMove]:
+    """Moves in an order that is conflict-free even if applied one by one, where one exists."""
+    pending = sorted(moves, key=lambda m: m.to_priority)
+    occupied = {m.from_priority for m in moves}
+    out: list[PriorityMove] = []
+    while pending:
+        ready = [m for m in pending if m.to_priority not in occupied]
+        if not ready:  # a cycle (a swap): only the whole call's final state is conflict-free
+            out += pending
+            break
+        move = ready[0]
+        occupied.discard(move.from_priority)
+        occupied.add(move.to_priority)
+        out.append(move)
+        pending.remove(move)
+    return out
+
+
+def schedule(
+    first: list[Any],
+    creates: list[CreateRule],
+    moves: list[PriorityMove],
+    deletes: list[DeleteRule],
+    holders: dict[int, str],
+    max_rules: int | None,
+) -> list[Any]:
+    """Order creates, the one reorder and deletes so that no call can collide."""
+    ops = list(first)
+    holders = dict(holders)
+    creates = sorted(creates, key=lambda c: c.priority)
+    deletes = sorted(deletes, key=lambda d: d.priority)
+    movers = {m.rule_arn for m in moves}
+    moves_pending = bool(moves)
+    limit = max_rules if max_rules is not None else float("inf")
+    while creates or moves_pending or deletes:
+        progressed = False
+        for create in list(creates):
+            if create.priority not in holders and len(holders) < limit:
+                ops.append(create)
+                holders[create.priority] = f"new@{create.priority}"
+                creates.remove(create)
+                progressed = True
+        if moves_pending and all(holders.get(m.to_priority) in (None, *movers) for m in moves):
+            ops.append(SetRulePriorities(moves=_ordered_moves(moves)))
+            holders = {p: arn for p, arn in holders.items() if arn not in movers}
+            holders.update({m.to_priority: m.rule_arn for m in moves})
+            moves_pending = False
+            continue
+        if progressed:
+            continue
+        needed = {c.priority for c in creates}
+        if moves_pending:
+            needed |= {m.to_priority for m in moves}
+        blocking = [d for d in deletes if d.priority in needed]
+        if blocking:
+            chosen = [blocking[0]]
+        elif creates and deletes:
+            chosen = [deletes[0]]  # the rule quota is full: make room
+        elif deletes:
+            chosen = list(deletes)
+        else:
+            raise RestoreRefused(
+                f"the plan needs {len(holders) + len(creates)} rules on the listener but the "
+                f"load balancer's quota leaves room for {max_rules}; raise the quota "
+                "(rules per Application Load Balancer) or restore fewer rules"
+            )
+        for delete in chosen:
+            ops.append(delete)
+            deletes.remove(delete)
+            holders.pop(delete.priority, None)
+    return ops
+
+
+def plan_restore(
+    live: ListenerState,
+    desired: Desired,
+    *,
+    mode: Mode = "full",
+    selector: Selector | None = None,
+    oidc_secrets: dict[str, str] | None = None,
+    max_listener_rules: int | None = None,
+    on_missing_secret: Literal["refuse", "skip"] = "refuse",
+) -> Plan:
+    """Plan the calls that bring ``live`` to ``desired`` (all of it, or the selected rules).
+
+    ``oidc_secrets`` maps OIDC client IDs to Secrets Manager ARNs. ``max_listener_rules`` is
+    how many rules this listener may hold under the load balancer's quota (None: no limit).
+    With ``on_missing_secret="skip"`` (rollback) a change that needs a secret nobody gave is
+    left out and listed in ``unresolved`` instead of refusing the whole plan.
+    """
+    live_rules = [r.model_dump(mode="json", exclude_none=True) for r in live.rules]
+    live_defaults = [a.model_dump(mode="json", exclude_none=True) for a in live.default_actions]
+    listener_arn = live.source.listener_arn
+    secrets = _Secrets(dict(oidc_secrets or {}))
+    if mode == "full":
+        scope_l, scope_t, fixed = live_rules, list(desired.rules), []
+    else:
+        scope_l, scope_t, fixed = _selective_scope(live_rules, desired.rules, selector or Selector())
+
+    pairs, gone, new = match_rules(scope_l, scope_t)
+    first: list[Any] = []
+    changes: list[RuleChange] = []
+    moves: list[PriorityMove] = []
+    unresolved: list[str] = []
+
+    if mode == "full" and live_defaults != desired.default_actions:
+        sources = secrets.sources(desired.default_actions, live_defaults, "the default actions")
+        if sources is not None:
+            first.append(
+                ModifyListener(
+                    listener_arn=listener_arn,
+                    default_actions=desired.default_actions,
+                    oidc=sources,
+                )
+            )
+        changes.append(
+            RuleChange(
+                kind="default-actions",
+                label="default actions",
+                fields=["actions"],
+                before={"actions": live_defaults},
+                after={"actions": desired.default_actions},
+            )
+        )
+
+    for old, want in pairs:
+        label = rule_label(want)
+        fields = []
+        modify: dict[str, Any] = {}
+        if old["conditions"] != want["conditions"]:
+            modify["conditions"] = want["conditions"]
+            fields.append("conditions")
+        if old["actions"] != want["actions"]:
+            modify["actions"] = want["actions"]
+            fields.append("actions")
+        if old["transforms"] != want["transforms"]:
+            if want["transforms"]:
+                modify["transforms"] = want["transforms"]
+            else:
+                modify["reset_transforms"] = True
+            fields.append("transforms")
+        if modify:
+            sources = {}
+            if "actions" in modify:
+                sources = secrets.sources(want["actions"], old["actions"], label)
+            if sources is None:
+                unresolved.append(f"modify {label}: needs an OIDC client secret")
+            else:
+                first.append(
+                    ModifyRule(
+                        rule_arn=old["arn"], priority=old["priority"], oidc=sources, **modify
+                    )
+                )
+        add = {k: v for k, v in want["tags"].items() if old["tags"].get(k) != v}
+        remove = sorted(k for k in old["tags"] if k not in want["tags"])
+        if add:
+            first.append(AddTags(rule_arn=old["arn"], priority=old["priority"], tags=add))
+        if remove:
+            first.append(RemoveTags(rule_arn=old["arn"], priority=old["priority"], keys=remove))
+        if add or remove:
+            fields.append("tags")
+        if old["priority"] != want["priority"]:
+            moves.append(
+                PriorityMove(
+                    rule_arn=old["arn"],
+                    from_priority=old["priority"],
+                    to_priority=want["priority"],
+                )
+            )
+            fields.append("priority")
+        if fields:
+            changes.append(
+                RuleChange(
+                    kind="move" if fields == ["priority"] else "modify",
+                    label=label,
+                    fields=fields,
+                    before=_strip_arn(old),
+                    after=want,
+                )
+            )
+
+    creates = []
+    for want in new:
+        label = rule_label(want)
+        sources = secrets.sources(want["actions"], [], label)
+        if sources is None:
+            unresolved.append(f"create {label}: needs an OIDC client secret")
+            continue
+        creates.append(
+            CreateRule(
+                listener_arn=listener_arn,
+                priority=want["priority"],
+                conditions=want["conditions"],
+                actions=want["actions"],
+                transforms=want["transforms"],
+                tags=want["tags"],
+                oidc=sources,
+            )
+        )
+        changes.append(RuleChange(kind="create", label=label, fields=["rule"], after=want))
+    deletes = []
+    for old in gone:
+        deletes.append(
+            DeleteRule(rule_arn=old["arn"], priority=old["priority"], conditions=old["conditions"])
+        )
+        changes.append(
+            RuleChange(kind="delete", label=rule_label(old), fields=["rule"], before=_strip_arn(old))
+        )
+
+    if secrets.missing and on_missing_secret == "refuse":
+        needs = "; ".join(
+            f"{where} uses OIDC client {client!r}" for client, where in secrets.missing
+        )
+        clients = sorted({client for client, _ in secrets.missing})
+        example = " ".join(f"--oidc-secret {c}=SECRET_ARN" for c in clients)
+        raise RestoreRefused(
+            f"{needs}; AWS never returns OIDC client secrets, so creating or changing it needs "
+            f"the secret from Secrets Manager: pass {example}"
+        )
+
+    holders = {r["priority"]: r["arn"] for r in live_rules}
+    operations = schedule(first, creates, moves, deletes, holders, max_listener_rules)
+    expected_rules = sorted(
+        [_strip_arn(r) for r in fixed] + list(scope_t), key=lambda r: r["priority"]
+    )
+    expected = Desired(
+        default_actions=desired.default_actions if mode == "full" else live_defaults,
+        rules=expected_rules,
+    )
+    changes.sort(key=_change_order)
+    return Plan(
+        listener_arn=listener_arn,
+        mode=mode,
+        operations=operations,
+        changes=changes,
+        expected=expected,
+        unresolved=unresolved,
+    )
+
+
+def _change_order(change: RuleChange) -> tuple[int, int]:
+    rule = change.after or change.before or {}
+    return (0 if change.kind == "default-actions" else 1, rule.get("priority", 0))

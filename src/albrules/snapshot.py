@@ -1,0 +1,256 @@
+"""Snapshot documents: build from a live listener, canonicalise, checksum, read and write.
+
+The checksum is the SHA-256 of the canonical JSON of everything but ``checksum``,
+``created_at`` and ``tool_version``: two snapshots of the same routing of the same listener
+have the same checksum, whatever the format (JSON or YAML) or the time they were taken.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import yaml
+from pydantic import ValidationError
+
+from . import __version__
+from .canonical import canonical_actions, canonical_rule, sha256_hex
+from .errors import InvalidInput, Problem, SnapshotInvalid
+from .models import SCHEMA_VERSION, ListenerState, Rule, Snapshot
+from .validate import Limits, check_actions, check_rule, check_rules
+
+Format = Literal["json", "yaml"]
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+_VOLATILE = ("checksum", "created_at", "tool_version")
+
+
+# --- canonical content and checksum -----------------------------------------------------
+
+
+def _canonical_body(default_actions: list[dict], rules: list[dict]) -> dict[str, Any]:
+    rules = sorted((canonical_rule(r) for r in rules), key=lambda r: r["priority"])
+    return {"default_actions": canonical_actions(default_actions), "rules": rules}
+
+
+def content_checksum(document: dict[str, Any]) -> str:
+    """SHA-256 of the canonical content of a snapshot document (a dict)."""
+    return sha256_hex({k: v for k, v in document.items() if k not in _VOLATILE})
+
+
+def _dump(model: Any) -> Any:
+    if isinstance(model, list):
+        return [_dump(m) for m in model]
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def build_snapshot(
+    state: ListenerState, *, created_at: datetime | None = None
+) -> Snapshot:
+    """A canonical, checksummed snapshot of a captured listener (ARNs dropped)."""
+    rules = [{k: v for k, v in r.items() if k != "arn"} for r in _dump(state.rules)]
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "created_at": created_at or datetime.now(UTC),
+        "tool_version": __version__,
+        "source": _dump(state.source),
+        **_canonical_body(_dump(state.default_actions), rules),
+        "checksum": "0" * 64,
+    }
+    snapshot = Snapshot.model_validate(document)
+    return snapshot.model_copy(update={"checksum": expected_checksum(snapshot)})
+
+
+def canonicalize(snapshot: Snapshot) -> Snapshot:
+    """The same snapshot in canonical form (idempotent); the checksum is left as it was."""
+    document = _dump(snapshot)
+    document.update(_canonical_body(document["default_actions"], document["rules"]))
+    return Snapshot.model_validate(document)
+
+
+def expected_checksum(snapshot: Snapshot) -> str:
+    return content_checksum(_dump(canonicalize(snapshot)))
+
+
+def canonical_state(state: ListenerState) -> ListenerState:
+    """A captured listener in canonical form, rules sorted by priority, ARNs kept."""
+    document = _dump(state)
+    document.update(_canonical_body(document["default_actions"], document["rules"]))
+    return ListenerState.model_validate(document)
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without anchors/aliases: a snapshot never needs them, and they can explode."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases are not allowed in a snapshot", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def format_for(name: str, explicit: str | None = None) -> Format | None:
+    if explicit:
+        if explicit not in ("json", "yaml"):
+            raise InvalidInput(f"--format must be json or yaml, not {explicit!r}")
+        return explicit  # type: ignore[return-value]
+    lowered = name.lower()
+    if lowered.endswith(".json"):
+        return "json"
+    if lowered.endswith((".yaml", ".yml")):
+        return "yaml"
+    return None
+
+
+def parse_document(data: bytes, name: str, fmt: Format | None = None) -> Any:
+    """Bytes -> Python data. One clear InvalidInput for anything that is not a document."""
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise InvalidInput(
+            f"{name} is {len(data) / 1048576:.1f} MiB; a snapshot is at most "
+            f"{MAX_DOCUMENT_BYTES // 1048576} MiB, so this is not a snapshot file"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            f"{name} is not a text file (not UTF-8); point albrules at a JSON or YAML snapshot"
+        ) from None
+    if "\x00" in text:
+        raise InvalidInput(f"{name} is binary, not a JSON or YAML snapshot")
+    if fmt is None:
+        fmt = "json" if text.lstrip().startswith("{") else "yaml"
+    try:
+        if fmt == "json":
+            return json.loads(text)
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except json.JSONDecodeError as err:
+        raise InvalidInput(
+            f"{name} is not valid JSON: line {err.lineno}, column {err.colno}: {err.msg}"
+        ) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        what = getattr(err, "problem", None) or str(err)
+        raise InvalidInput(f"{name} is not valid YAML: {where}{what}") from None
+    except RecursionError:
+        raise InvalidInput(f"{name} is nested too deeply to be a snapshot") from None
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def pydantic_problems(err: ValidationError, prefix: str = "") -> list[Problem]:
+    """pydantic errors as problems with document paths, in plain words."""
+    problems = []
+    for item in err.errors(include_url=False):
+        loc = tuple(item["loc"])
+        # Drop the discriminator-like tags pydantic adds for unions (none here) and
+        # function-after markers, keep real keys and indexes.
+        loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            message = f"unknown field {loc[-1]!r}"
+            loc = loc[:-1]
+        elif kind == "missing":
+            message = f"missing required field {loc[-1]!r}"
+            loc = loc[:-1]
+        else:
+            message = str(item["msg"]).removeprefix("Value error, ")
+        path = _path(loc)
+        if prefix:
+            path = f"{prefix}{'.' if path and not path.startswith('[') else ''}{path}"
+        problems.append(Problem(path, message))
+    return problems
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+def snapshot_from_data(data: Any, name: str) -> Snapshot:
+    """Validate parsed data as a snapshot: schema, limits, checksum. Every problem reported."""
+    if not isinstance(data, dict):
+        raise SnapshotInvalid(
+            name, [Problem("", f"the document is a {type(data).__name__}, not a mapping")]
+        )
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise SnapshotInvalid(
+            name,
+            [
+                Problem(
+                    "schema_version",
+                    f"schema version {version!r} is not supported; this albrules reads "
+                    f"version {SCHEMA_VERSION}",
+                )
+            ],
+        )
+    limits = Limits()
+    try:
+        snapshot = Snapshot.model_validate(data)
+    except ValidationError as err:
+        problems = pydantic_problems(err)
+        rules = data.get("rules")
+        if isinstance(rules, list):
+            for i, raw in enumerate(rules):
+                try:
+                    rule = Rule.model_validate(raw)
+                except ValidationError:
+                    continue
+                problems += check_rule(rule, f"rules[{i}]", limits)
+        raise SnapshotInvalid(name, _dedupe(problems)) from None
+    problems = check_actions(snapshot.default_actions, "default_actions", limits)
+    problems += check_rules(snapshot.rules, limits)
+    if snapshot.checksum != expected_checksum(snapshot):
+        problems.append(
+            Problem(
+                "checksum",
+                "does not match the content: the document was changed after it was written",
+            )
+        )
+    if problems:
+        raise SnapshotInvalid(name, _dedupe(problems))
+    return canonicalize(snapshot)
+
+
+def loads(data: bytes, name: str, fmt: Format | None = None) -> Snapshot:
+    return snapshot_from_data(parse_document(data, name, fmt), name)
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def to_document(snapshot: Snapshot) -> dict[str, Any]:
+    """The snapshot as an ordered dict for humans: metadata first, then routing."""
+    dumped = _dump(snapshot)
+    order = [
+        "schema_version",
+        "created_at",
+        "tool_version",
+        "checksum",
+        "source",
+        "default_actions",
+        "rules",
+    ]
+    return {key: dumped[key] for key in order if key in dumped}
+
+
+def dumps(snapshot: Snapshot, fmt: Format = "json") -> bytes:
+    document = to_document(snapshot)
+    if fmt == "yaml":
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    else:
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return text.encode("utf-8")
