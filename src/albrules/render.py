@@ -1,0 +1,152 @@
+"""Rich output for people: snapshots, plans with per-rule diffs, restore outcomes."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import yaml
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .labels import describe_actions, describe_conditions
+from .models import Snapshot
+from .plan import Plan, RuleChange
+from .restore import Outcome
+from .store import Entry
+
+
+def snapshot_view(snapshot: Snapshot, location: str) -> Group:
+    src = snapshot.source
+    head = Table.grid(padding=(0, 2))
+    head.add_row("snapshot", location)
+    head.add_row("listener", src.listener_arn)
+    head.add_row("load balancer", f"{src.load_balancer_name} ({src.account}, {src.region})")
+    head.add_row("port", f"{src.protocol or '?'}:{src.port or '?'}")
+    head.add_row("taken", f"{snapshot.created_at:%Y-%m-%d %H:%M:%S} UTC by albrules {snapshot.tool_version}")
+    head.add_row("checksum", f"{snapshot.checksum} (verified)")
+    defaults = [a.model_dump(mode="json", exclude_none=True) for a in snapshot.default_actions]
+    head.add_row("default", describe_actions(defaults))
+    rules = Table(title=f"{len(snapshot.rules)} rules", show_lines=False, expand=False)
+    rules.add_column("priority", justify="right")
+    rules.add_column("conditions")
+    rules.add_column("actions")
+    rules.add_column("transforms")
+    rules.add_column("tags")
+    for rule in snapshot.rules:
+        raw = rule.model_dump(mode="json", exclude_none=True)
+        rules.add_row(
+            str(rule.priority),
+            describe_conditions(raw["conditions"]),
+            describe_actions(raw["actions"]),
+            ", ".join(t["Type"] for t in raw["transforms"]),
+            ", ".join(f"{k}={v}" for k, v in raw["tags"].items()),
+        )
+    return Group(head, rules)
+
+
+def entries_view(entries: list[Entry], location: str) -> Table:
+    table = Table(title=f"{len(entries)} snapshot(s) in {location}, newest first")
+    for column in ("taken (UTC)", "load balancer", "listener", "account", "region", "checksum", "location"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(
+            f"{entry.created_at:%Y-%m-%d %H:%M:%S}",
+            entry.load_balancer,
+            entry.listener_id,
+            entry.account,
+            entry.region,
+            entry.short_checksum,
+            entry.location,
+        )
+    return table
+
+
+def _rule_yaml(rule: dict[str, Any] | None) -> list[str]:
+    if rule is None:
+        return []
+    return yaml.safe_dump(rule, sort_keys=False, width=120).splitlines()
+
+
+def _change_panel(change: RuleChange) -> Panel:
+    marks = {"create": ("+", "green"), "delete": ("-", "red"), "modify": ("~", "yellow"),
+             "move": (">", "cyan"), "default-actions": ("~", "yellow")}
+    mark, color = marks[change.kind]
+    title = f"{mark} {change.kind} {change.label}"
+    if change.kind == "move" and change.before and change.after:
+        body = Text(f"priority {change.before['priority']} -> {change.after['priority']}, content unchanged")
+        return Panel(body, title=title, title_align="left", border_style=color, expand=False)
+    lines = difflib.unified_diff(
+        _rule_yaml(change.before), _rule_yaml(change.after), "before", "after", lineterm="", n=2
+    )
+    body = Text()
+    for line in list(lines)[2:]:
+        style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+        body.append(line + "\n", style=style)
+    if change.fields:
+        body.append(f"changed: {', '.join(change.fields)}", style="bold")
+    return Panel(body, title=title, title_align="left", border_style=color, expand=False)
+
+
+def naive_calls(plan: Plan, live_rules: int) -> int:
+    """What a delete-everything-and-recreate restore would call for the same target."""
+    return live_rules + len(plan.expected.rules) + 1
+
+
+def plan_view(plan: Plan, *, live_rules: int, source: str) -> Group:
+    parts: list[Any] = [
+        Text(f"Plan for {plan.listener_arn}", style="bold"),
+        Text(f"{plan.mode} restore from {source}"),
+    ]
+    if plan.empty:
+        parts.append(Text("No changes: the listener already matches the snapshot.", style="green"))
+        return Group(*parts)
+    table = Table(show_lines=False)
+    table.add_column("#", justify="right")
+    table.add_column("call")
+    table.add_column("what")
+    for i, op in enumerate(plan.operations, start=1):
+        from .operations import API_OPERATION
+
+        table.add_row(str(i), API_OPERATION[op.op], op.summary())
+    parts.append(table)
+    for change in plan.changes:
+        parts.append(_change_panel(change))
+    naive = naive_calls(plan, live_rules)
+    parts.append(
+        Text(
+            f"{len(plan.operations)} mutating call(s) for {len(plan.changes)} changed rule(s); "
+            f"a delete-and-recreate restore would make {naive}.",
+            style="bold",
+        )
+    )
+    if plan.unresolved:
+        parts.append(Text("unresolved: " + "; ".join(plan.unresolved), style="red"))
+    return Group(*parts)
+
+
+def outcome_view(outcome: Outcome) -> Group:
+    colors = {"RESTORED": "green", "NO_CHANGES": "green", "DRY_RUN": "cyan",
+              "ROLLED_BACK": "yellow", "ROLLBACK_FAILED": "bold red"}
+    parts: list[Any] = [Text(f"{outcome.status}: {outcome.message}", style=colors[outcome.status])]
+    if outcome.pre_restore:
+        parts.append(Text(f"pre-restore snapshot: {outcome.pre_restore}"))
+    if outcome.journal_location:
+        parts.append(Text(f"journal: {outcome.journal_location}"))
+    failed = [e for e in outcome.journal if e.get("status") in ("failed", "interrupted")]
+    for entry in failed:
+        parts.append(Text(f"  {entry['phase']} step {entry['step']} {entry['call']}: {entry.get('error', entry['status'])}", style="red"))
+    for line in outcome.differences:
+        parts.append(Text(f"  difference: {line}", style="yellow"))
+    for warning in outcome.warnings:
+        parts.append(Text(f"warning: {warning}", style="yellow"))
+    return Group(*parts)
+
+
+def console(stderr: bool = False) -> Console:
+    """Plain lines never wrap (ARNs stay copyable); tables get room when piped."""
+    probe = Console(stderr=stderr)
+    width = None if probe.is_terminal else 200
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
