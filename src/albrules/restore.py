@@ -270,18 +270,13 @@ def prepare_restore(
     warnings: list[str] = []
     limits = account_limits(aws, warnings)
     other = count_other_rules(aws, live.source.load_balancer_arn, target)
-    max_rules = limits.rules_per_load_balancer - other
-    plan = plan_restore(
-        live,
-        desired,
-        mode=mode,
-        selector=selector,
-        oidc_secrets=oidc_secrets,
-        max_listener_rules=max(max_rules, len(live.rules)),
-    )
-    problems = check_rule_count(len(plan.expected.rules), other, limits)
-    if problems and len(plan.expected.rules) > len(live.rules):
+    max_rules = max(limits.rules_per_load_balancer - other, len(live.rules))
+    options: dict[str, Any] = {"mode": mode, "selector": selector, "oidc_secrets": oidc_secrets}
+    unbounded = plan_restore(live, desired, **options)
+    problems = check_rule_count(len(unbounded.expected.rules), other, limits)
+    if problems and len(unbounded.expected.rules) > len(live.rules):
         raise SnapshotInvalid("the snapshot", problems)
+    plan = plan_restore(live, desired, max_listener_rules=max_rules, **options)
     values = read_secret_values(aws, _secret_arns(plan))
     return Prepared(
         snapshot=snapshot,
@@ -290,7 +285,7 @@ def prepare_restore(
         plan=plan,
         oidc_secrets=dict(oidc_secrets or {}),
         secret_values=values,
-        max_listener_rules=max(max_rules, len(live.rules)),
+        max_listener_rules=max_rules,
         warnings=warnings,
     )
 

@@ -51,7 +51,7 @@ def build_snapshot(
     rules = [{k: v for k, v in r.items() if k != "arn"} for r in _dump(state.rules)]
     document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        "created_at": created_at or datetime.now(UTC),
+        "created_at": (created_at or datetime.now(UTC)).replace(microsecond=0),
         "tool_version": __version__,
         "source": _dump(state.source),
         **_canonical_body(_dump(state.default_actions), rules),
@@ -166,6 +166,9 @@ def pydantic_problems(err: ValidationError, prefix: str = "") -> list[Problem]:
         elif kind == "missing":
             message = f"missing required field {loc[-1]!r}"
             loc = loc[:-1]
+        elif kind == "literal_error":
+            expected = item.get("ctx", {}).get("expected", "")
+            message = f"{item.get('input')!r} is not allowed here; expected {expected}"
         else:
             message = str(item["msg"]).removeprefix("Value error, ")
         path = _path(loc)

@@ -125,9 +125,9 @@ def validate_conditions(conditions: list[dict[str, Any]]) -> None:
         total += len(plain) + len(regex)
         wildcards += sum(v.count("*") + v.count("?") for v in plain)
     if total > 5:
-        raise _error("TooManyConditionValues", "A rule can have at most 5 condition values")
+        raise _error("InvalidConfigurationRequest", "A rule can have at most 5 condition values")
     if wildcards > 5:
-        raise _error("TooManyConditionValues", "A rule can have at most 5 wildcards")
+        raise _error("InvalidConfigurationRequest", "A rule can have at most 5 wildcards")
 
 
 def validate_actions(backend: Any, actions: list[dict[str, Any]]) -> None:
@@ -251,9 +251,9 @@ def _listener_of(backend: Any, listener_arn: str) -> Any:
 def _find_rule(backend: Any, rule_arn: str) -> tuple[Any, Any]:
     for balancer in backend.load_balancers.values():
         for listener in balancer.listeners.values():
-            rule = listener.rules.get(rule_arn)
-            if rule is not None:
-                return listener, rule
+            for rule in listener.rules.values():  # the default rule is keyed by 0, not its ARN
+                if rule.arn == rule_arn:
+                    return listener, rule
     raise _error("RuleNotFound", "One or more rules not found")
 
 

@@ -22,7 +22,9 @@ _LOCK = threading.Lock()
 class Fault:
     """Fail the ``nth`` call (counted from now) of ``operation``, ``times`` times in a row.
 
-    ``times=0`` fails every call from the nth on (a storm).
+    ``operation`` is an ELBv2 operation name or a comma-separated list of them (calls to any
+    of them count); ``times=0`` fails every call from the nth on (a storm). With ``after``
+    the call takes effect before the error is returned (a response lost on the way back).
     """
 
     operation: str
@@ -30,6 +32,7 @@ class Fault:
     message: str = "injected by albrules local AWS"
     nth: int = 1
     times: int = 1
+    after: bool = False
     seen: int = 0
     fired: int = 0
 
@@ -44,6 +47,17 @@ class Fault:
 
 
 FAULTS: list[Fault] = []
+
+#: Every ELBv2 operation a restore can make (for "fail the kth mutating call").
+MUTATING = (
+    "CreateRule",
+    "ModifyRule",
+    "DeleteRule",
+    "SetRulePriorities",
+    "AddTags",
+    "RemoveTags",
+    "ModifyListener",
+)
 
 
 def inject(operation: str, **kwargs: Any) -> Fault:
@@ -63,17 +77,22 @@ def listing() -> list[dict[str, Any]]:
         return [asdict(f) for f in FAULTS]
 
 
-def _check(operation: str) -> None:
+def _due(operation: str) -> Fault | None:
     with _LOCK:
         for fault in FAULTS:
-            if fault.operation == operation and fault.hit():
-                raise ELBClientError(fault.code, fault.message)
+            if operation in fault.operation.split(",") and fault.hit():
+                return fault
+    return None
 
 
 def _wrap(operation: str, handler: Any) -> Any:
     def handle(self: Any) -> Any:
-        _check(operation)
-        return handler(self)
+        fault = _due(operation)
+        if fault is None:
+            return handler(self)
+        if fault.after:
+            handler(self)
+        raise ELBClientError(fault.code, fault.message)
 
     handle.__name__ = handler.__name__
     handle._albrules_fault_wrapped = True  # type: ignore[attr-defined]
