@@ -58,7 +58,10 @@ def host(*values: str) -> dict[str, Any]:
 
 
 def header(name: str, *values: str) -> dict[str, Any]:
-    return {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": name, "Values": list(values)}}
+    return {
+        "Field": "http-header",
+        "HttpHeaderConfig": {"HttpHeaderName": name, "Values": list(values)},
+    }
 
 
 def fixed(status: str = "200") -> dict[str, Any]:
@@ -67,7 +70,9 @@ def fixed(status: str = "200") -> dict[str, Any]:
 
 def forward(*groups: str | tuple[str, int], sticky: int | None = None) -> dict[str, Any]:
     items = [g if isinstance(g, tuple) else (g, 1) for g in groups]
-    config: dict[str, Any] = {"TargetGroups": [{"TargetGroupArn": a, "Weight": w} for a, w in items]}
+    config: dict[str, Any] = {
+        "TargetGroups": [{"TargetGroupArn": a, "Weight": w} for a, w in items]
+    }
     if sticky:
         config["TargetGroupStickinessConfig"] = {"Enabled": True, "DurationSeconds": sticky}
     return {"Type": "forward", "ForwardConfig": config}
@@ -138,7 +143,9 @@ class World:
         return self.elb.create_rule(**kwargs)["Rules"][0]["RuleArn"]
 
     def rules(self, listener: str) -> list[dict]:
-        return [r for r in self.elb.describe_rules(ListenerArn=listener)["Rules"] if not r["IsDefault"]]
+        return [
+            r for r in self.elb.describe_rules(ListenerArn=listener)["Rules"] if not r["IsDefault"]
+        ]
 
     def state(self, listener: str) -> ListenerState:
         return capture_listener(self.aws, listener)

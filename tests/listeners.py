@@ -27,7 +27,12 @@ CONDITION_POOL: list[list[dict[str, Any]]] = [
     [{"Field": "path-pattern", "PathPatternConfig": {"RegexValues": ["^/r[0-9]+$"]}}],
     [path("/l/*")],
 ]
-TRANSFORM = [{"Type": "url-rewrite", "UrlRewriteConfig": {"Rewrites": [{"Regex": "^/a(.*)$", "Replace": "$1"}]}}]
+TRANSFORM = [
+    {
+        "Type": "url-rewrite",
+        "UrlRewriteConfig": {"Rewrites": [{"Regex": "^/a(.*)$", "Replace": "$1"}]},
+    }
+]
 
 
 @dataclass(frozen=True)
@@ -58,8 +63,11 @@ specs = st.builds(
     priority=st.integers(1, 30),
     condition=st.integers(0, len(CONDITION_POOL) - 1),
     action=st.integers(0, 5),
-    tags=st.lists(st.tuples(st.sampled_from(["team", "env", "cost"]), st.sampled_from(["a", "b"])),
-                  max_size=2, unique_by=lambda t: t[0]).map(tuple),
+    tags=st.lists(
+        st.tuples(st.sampled_from(["team", "env", "cost"]), st.sampled_from(["a", "b"])),
+        max_size=2,
+        unique_by=lambda t: t[0],
+    ).map(tuple),
     transform=st.booleans(),
 )
 
@@ -85,7 +93,9 @@ def listener_pairs(draw: Any) -> tuple[list[Spec], list[Spec]]:
         return a, draw(listeners)
     b = []
     for item in a:
-        change = draw(st.sampled_from(["keep", "keep", "delete", "action", "tags", "move", "transform"]))
+        change = draw(
+            st.sampled_from(["keep", "keep", "delete", "action", "tags", "move", "transform"])
+        )
         if change == "delete":
             continue
         if change == "action":
@@ -130,8 +140,14 @@ class Bench:
         arn = self.world.listener(self.lb, self.port)
         for spec in items:
             rule = rule_dict(spec, self.groups)
-            self.world.rule(arn, spec.priority, rule["conditions"], rule["actions"], rule["tags"],
-                            rule["transforms"])
+            self.world.rule(
+                arn,
+                spec.priority,
+                rule["conditions"],
+                rule["actions"],
+                rule["tags"],
+                rule["transforms"],
+            )
         return arn
 
     def drop(self, listener: str) -> None:
@@ -140,10 +156,15 @@ class Bench:
     def snapshot(self, items: list[Spec], listener: str) -> Snapshot:
         """The snapshot a backup of ``items`` in ``listener`` would have written."""
         state = self.world.state(listener)
-        rules = [{**canonical_rule(rule_dict(s, self.groups)), "arn": f"{listener}/r{i}"}
-                 for i, s in enumerate(items)]
+        rules = [
+            {**canonical_rule(rule_dict(s, self.groups)), "arn": f"{listener}/r{i}"}
+            for i, s in enumerate(items)
+        ]
         fake = ListenerState.model_validate(
-            {**state.model_dump(mode="json", exclude_none=True), "rules": sorted(rules, key=lambda r: r["priority"])}
+            {
+                **state.model_dump(mode="json", exclude_none=True),
+                "rules": sorted(rules, key=lambda r: r["priority"]),
+            }
         )
         return build_snapshot(fake)
 

@@ -19,13 +19,31 @@ CASES = [
     ("wrong_schema_version.json", ["schema version 2 is not supported"]),
     ("tampered_checksum.json", ["checksum: does not match the content"]),
     ("duplicate_priority.json", ["rules: priority 10 is used 2 times (rules[0], rules[1])"]),
-    ("priority_out_of_range.json", ["rules[0].priority: priority 0 is outside 1..50000",
-                                    "rules[1].priority: priority 50001 is outside 1..50000"]),
-    ("unknown_condition_field.json", ["rules[1].conditions[0].Field: 'cookie' is not allowed here; expected 'host-header'",
-                                      "rules[1].conditions[0]: unknown field 'CookieConfig'"]),
-    ("misspelt_key.yaml", ["rules[0]: unknown field 'prioirty'", "rules[0]: missing required field 'priority'"]),
-    ("too_many_values.json", ["rules[0].conditions: 6 condition values; a rule takes at most 5",
-                              "rules[0].conditions: 6 wildcards"]),
+    (
+        "priority_out_of_range.json",
+        [
+            "rules[0].priority: priority 0 is outside 1..50000",
+            "rules[1].priority: priority 50001 is outside 1..50000",
+        ],
+    ),
+    (
+        "unknown_condition_field.json",
+        [
+            "rules[1].conditions[0].Field: 'cookie' is not allowed here; expected 'host-header'",
+            "rules[1].conditions[0]: unknown field 'CookieConfig'",
+        ],
+    ),
+    (
+        "misspelt_key.yaml",
+        ["rules[0]: unknown field 'prioirty'", "rules[0]: missing required field 'priority'"],
+    ),
+    (
+        "too_many_values.json",
+        [
+            "rules[0].conditions: 6 condition values; a rule takes at most 5",
+            "rules[0].conditions: 6 wildcards",
+        ],
+    ),
     ("yaml_alias.yaml", ["YAML aliases are not allowed"]),
     ("not_a_mapping.json", ["the document is a list, not a mapping"]),
 ]
@@ -64,31 +82,59 @@ def test_corpus_file_is_refused_before_any_change(name, fragments, world, target
 
 def test_snapshot_of_another_listener_needs_target_listener_arn(world, target, calls):
     before = world.state(target)
-    code, output = run(["restore", str(CORPUS / "valid_other_listener.json"), "--listener-arn", target, "--yes"])
-    check_refused(code, output, [f"pass --target-listener-arn {target}"], calls, before, world, target)
+    code, output = run(
+        ["restore", str(CORPUS / "valid_other_listener.json"), "--listener-arn", target, "--yes"]
+    )
+    check_refused(
+        code, output, [f"pass --target-listener-arn {target}"], calls, before, world, target
+    )
 
 
 def test_missing_target_group_is_named_with_its_path(world, target, calls):
     before = world.state(target)
-    code, output = run(["restore", str(CORPUS / "missing_target_group.yaml"), "--target-listener-arn",
-                        target, "--yes"])
+    code, output = run(
+        [
+            "restore",
+            str(CORPUS / "missing_target_group.yaml"),
+            "--target-listener-arn",
+            target,
+            "--yes",
+        ]
+    )
     check_refused(
         code,
         output,
-        ["rules[0].actions[0].ForwardConfig.TargetGroups[0]: target group gone-tg",
-         "does not exist in account 123456789012, region us-east-1",
-         "--map-target-groups-by-name"],
-        calls, before, world, target,
+        [
+            "rules[0].actions[0].ForwardConfig.TargetGroups[0]: target group gone-tg",
+            "does not exist in account 123456789012, region us-east-1",
+            "--map-target-groups-by-name",
+        ],
+        calls,
+        before,
+        world,
+        target,
     )
-    code, output = run(["restore", str(CORPUS / "missing_target_group.yaml"), "--target-listener-arn",
-                        target, "--map-target-groups-by-name", "--yes"])
+    code, output = run(
+        [
+            "restore",
+            str(CORPUS / "missing_target_group.yaml"),
+            "--target-listener-arn",
+            target,
+            "--map-target-groups-by-name",
+            "--yes",
+        ]
+    )
     check_refused(code, output, ["no target group named 'gone-tg'"], calls, before, world, target)
 
 
 def test_a_20_mb_file_is_refused(tmp_path, world, target, calls):
     big = tmp_path / "big.json"
     with open(big, "wb") as out:
-        out.write(b'{"schema_version": 1, "rules": [' + b'{"priority": 1},' * (20 * 1024 * 1024 // 16) + b"]}")
+        out.write(
+            b'{"schema_version": 1, "rules": ['
+            + b'{"priority": 1},' * (20 * 1024 * 1024 // 16)
+            + b"]}"
+        )
     before = world.state(target)
     code, output = run(["restore", str(big), "--target-listener-arn", target, "--yes"])
     check_refused(code, output, ["MiB; a snapshot is at most 10 MiB"], calls, before, world, target)

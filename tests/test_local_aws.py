@@ -9,9 +9,17 @@ from albrules.local import elbv2 as fidelity
 from albrules.local import faults
 from conftest import fixed, forward, host, path
 
-REWRITE = [{"Type": "url-rewrite", "UrlRewriteConfig": {"Rewrites": [{"Regex": "^/a(.*)$", "Replace": "/b$1"}]}}]
+REWRITE = [
+    {
+        "Type": "url-rewrite",
+        "UrlRewriteConfig": {"Rewrites": [{"Regex": "^/a(.*)$", "Replace": "/b$1"}]},
+    }
+]
 HOST_REWRITE = [
-    {"Type": "host-header-rewrite", "HostHeaderRewriteConfig": {"Rewrites": [{"Regex": "^x", "Replace": "y"}]}}
+    {
+        "Type": "host-header-rewrite",
+        "HostHeaderRewriteConfig": {"Rewrites": [{"Regex": "^x", "Replace": "y"}]},
+    }
 ]
 
 
@@ -50,7 +58,10 @@ def test_transforms_and_reset_together_are_refused(world, listener):
 
 def test_regex_values_are_accepted_and_returned(world, listener):
     regex = {"Field": "host-header", "HostHeaderConfig": {"RegexValues": ["^api\\..*$"]}}
-    header = {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "X-Env", "RegexValues": ["^pr.*"]}}
+    header = {
+        "Field": "http-header",
+        "HttpHeaderConfig": {"HttpHeaderName": "X-Env", "RegexValues": ["^pr.*"]},
+    }
     world.rule(listener, 10, [regex, header])
     conditions = world.rules(listener)[0]["Conditions"]
     assert conditions[0]["HostHeaderConfig"]["RegexValues"] == ["^api\\..*$"]
@@ -157,10 +168,17 @@ def test_oidc_secret_is_never_returned_and_can_be_kept(world, listener):
     assert "ClientSecret" not in returned
     world.elb.modify_rule(RuleArn=arn, Actions=[_oidc(existing=True), {**forward(tg), "Order": 2}])
     assert "ClientSecret" not in world.rules(listener)[0]["Actions"][0]["AuthenticateOidcConfig"]
-    rule = next(iter(
-        r for lb in fidelity.elbv2_models.elbv2_backends["123456789012"]["us-east-1"].load_balancers.values()
-        for lst in lb.listeners.values() for r in lst.rules.values() if r.arn == arn
-    ))
+    rule = next(
+        iter(
+            r
+            for lb in fidelity.elbv2_models.elbv2_backends["123456789012"][
+                "us-east-1"
+            ].load_balancers.values()
+            for lst in lb.listeners.values()
+            for r in lst.rules.values()
+            if r.arn == arn
+        )
+    )
     assert rule.actions[0]._albrules_secrets == {"shop": "s3cret"}
 
 
@@ -169,7 +187,10 @@ def test_jwt_validation_action_is_accepted(world, listener):
     jwt = {
         "Type": "jwt-validation",
         "Order": 1,
-        "JwtValidationConfig": {"JwksEndpoint": "https://idp.example.com/jwks", "Issuer": "https://idp.example.com"},
+        "JwtValidationConfig": {
+            "JwksEndpoint": "https://idp.example.com/jwks",
+            "Issuer": "https://idp.example.com",
+        },
     }
     world.rule(listener, 1, [path("/api/*")], [jwt, {**forward(tg), "Order": 2}])
     assert world.rules(listener)[0]["Actions"][0]["Type"] == "jwt-validation"

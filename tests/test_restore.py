@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import boto3
 import pytest
@@ -18,7 +19,12 @@ from albrules.store import Store
 from conftest import MUTATING, World, fixed, forward, header, host, path, redirect
 from listeners import content
 
-REWRITE = [{"Type": "url-rewrite", "UrlRewriteConfig": {"Rewrites": [{"Regex": "^/x(.*)$", "Replace": "$1"}]}}]
+REWRITE = [
+    {
+        "Type": "url-rewrite",
+        "UrlRewriteConfig": {"Rewrites": [{"Regex": "^/x(.*)$", "Replace": "$1"}]},
+    }
+]
 
 
 @pytest.fixture
@@ -30,7 +36,9 @@ def shop(world):
     world.rule(listener, 1, [path("/healthz")], [fixed("200")], {"owner": "sre"})
     world.rule(listener, 5, [host("old.example.com")], [redirect(Host="www.example.com")])
     world.rule(listener, 10, [path("/api/*")], [forward(api)], {"owner": "api"}, REWRITE)
-    world.rule(listener, 20, [header("X-Canary", "1")], [forward((blue, 80), (green, 20), sticky=300)])
+    world.rule(
+        listener, 20, [header("X-Canary", "1")], [forward((blue, 80), (green, 20), sticky=300)]
+    )
     world.rule(listener, 30, [path("/a/*")], [forward(blue)], {"owner": "a"})
     world.rule(listener, 40, [path("/b/*")], [forward(green)])
     world.rule(listener, 50, [path("/c/*")], [fixed("404")], {"team": "c"})
@@ -54,13 +62,17 @@ def test_a_broken_listener_is_restored_with_one_call_per_change(world, aws, shop
     listener, snapshot, arn = shop
     world.elb.delete_rule(RuleArn=arn[30])
     world.elb.modify_rule(RuleArn=arn[40], Actions=[fixed("503")])
-    world.elb.set_rule_priorities(RulePriorities=[{"RuleArn": arn[1], "Priority": 5}, {"RuleArn": arn[5], "Priority": 1}])
+    world.elb.set_rule_priorities(
+        RulePriorities=[{"RuleArn": arn[1], "Priority": 5}, {"RuleArn": arn[5], "Priority": 1}]
+    )
     world.elb.remove_tags(ResourceArns=[arn[50]], TagKeys=["team"])
     calls.clear()
     _, outcome = restore(aws, snapshot, tmp_path)
     assert outcome.status == "RESTORED"
     assert same_routing(world, listener, snapshot)
-    assert sorted(calls.mutating) == sorted(["CreateRule", "ModifyRule", "AddTags", "SetRulePriorities"])
+    assert sorted(calls.mutating) == sorted(
+        ["CreateRule", "ModifyRule", "AddTags", "SetRulePriorities"]
+    )
     kept = {int(r["Priority"]): r["RuleArn"] for r in world.rules(listener)}
     assert kept[1] == arn[1] and kept[5] == arn[5] and kept[40] == arn[40]  # changed in place
     calls.clear()
@@ -73,9 +85,9 @@ def test_pre_restore_snapshot_and_journal_are_stored(world, aws, shop, tmp_path)
     world.elb.delete_rule(RuleArn=arn[60])
     broken = build_snapshot(world.state(listener))
     _, outcome = restore(aws, snapshot, tmp_path)
-    stored = json.loads(open(outcome.pre_restore).read())
+    stored = json.loads(Path(outcome.pre_restore).read_text())
     assert stored["checksum"] == broken.checksum
-    journal = json.loads(open(outcome.journal_location).read())
+    journal = json.loads(Path(outcome.journal_location).read_text())
     assert [(e["call"], e["status"]) for e in journal] == [("CreateRule", "done")]
 
 
@@ -110,14 +122,20 @@ def test_shifting_every_priority_is_one_reorder(world, aws, shop, calls, tmp_pat
     assert calls.mutating == ["SetRulePriorities"]
 
 
-def test_creates_come_before_deletes_and_no_kept_rule_ever_goes_missing(world, aws, shop, calls, tmp_path):
+def test_creates_come_before_deletes_and_no_kept_rule_ever_goes_missing(
+    world, aws, shop, calls, tmp_path
+):
     listener, snapshot, arn = shop
     world.elb.delete_rule(RuleArn=arn[20])
     world.rule(listener, 25, [path("/new/*")], [fixed("200")])
     world.elb.delete_rule(RuleArn=arn[40])
     calls.clear()
-    prepared, outcome = restore(aws, snapshot, tmp_path)
-    assert [op.op for op in prepared.plan.operations] == ["create-rule", "create-rule", "delete-rule"]
+    prepared, _outcome = restore(aws, snapshot, tmp_path)
+    assert [op.op for op in prepared.plan.operations] == [
+        "create-rule",
+        "create-rule",
+        "delete-rule",
+    ]
     assert same_routing(world, listener, snapshot)
 
 
@@ -149,7 +167,9 @@ def test_a_snapshot_over_the_quota_is_refused(world, aws, tmp_path, calls):
     calls.clear()
     with pytest.raises(SnapshotInvalid) as err:
         prepare_restore(aws, snapshot)
-    assert "4 rules plus 7 on its other listeners is 11; the account allows 10" in str(err.value.problems[0])
+    assert "4 rules plus 7 on its other listeners is 11; the account allows 10" in str(
+        err.value.problems[0]
+    )
     assert calls.mutating == []
 
 
@@ -157,7 +177,9 @@ def test_selective_restore_by_priority_leaves_other_rules_alone(world, aws, shop
     listener, snapshot, arn = shop
     world.elb.delete_rule(RuleArn=arn[30])
     world.elb.modify_rule(RuleArn=arn[40], Actions=[fixed("503")])
-    prepared, outcome = restore(aws, snapshot, tmp_path, mode="selective", selector=Selector.parse([30], None))
+    _prepared, outcome = restore(
+        aws, snapshot, tmp_path, mode="selective", selector=Selector.parse([30], None)
+    )
     assert outcome.status == "RESTORED"
     rules = {int(r["Priority"]): r for r in world.rules(listener)}
     assert rules[30]["Conditions"][0]["Values"] == ["/a/*"]
@@ -184,14 +206,19 @@ def test_selective_restore_refuses_to_replace_an_unselected_rule(world, aws, sho
     world.rule(listener, 40, [path("/b2")])
     calls.clear()
     with pytest.raises(RestoreRefused, match="priority 40 is held by the live rule"):
-        prepare_restore(aws, snapshot, mode="selective", selector=Selector.parse(None, ["path-pattern=/b/*"]))
-    with pytest.raises(RestoreRefused, match="snapshot.s rule at priority 40, which is not selected; add --priority 40"):
+        prepare_restore(
+            aws, snapshot, mode="selective", selector=Selector.parse(None, ["path-pattern=/b/*"])
+        )
+    with pytest.raises(
+        RestoreRefused,
+        match=r"snapshot.s rule at priority 40, which is not selected; add --priority 40",
+    ):
         prepare_restore(aws, snapshot, mode="selective", selector=Selector.parse([45], None))
     assert calls.mutating == []
 
 
 def test_restore_into_another_region_maps_target_groups_by_name(world, aws, shop, tmp_path):
-    listener, snapshot, _ = shop
+    _listener, snapshot, _ = shop
     west = World(boto3.Session(region_name="us-west-2"))
     for name in ("web", "blue", "green", "api"):
         west.target_group(name)
@@ -204,9 +231,18 @@ def test_restore_into_another_region_maps_target_groups_by_name(world, aws, shop
     assert outcome.status == "RESTORED"
     restored = build_snapshot(west.state(target))
     assert len(restored.rules) == len(snapshot.rules)
-    groups = {g.TargetGroupName: g.TargetGroupArn for r in restored.rules for a in r.actions
-              if a.ForwardConfig for g in a.ForwardConfig.TargetGroups}
-    assert all(":us-west-2:" in arn for arn in groups.values()) and set(groups) == {"blue", "green", "api"}
+    groups = {
+        g.TargetGroupName: g.TargetGroupArn
+        for r in restored.rules
+        for a in r.actions
+        if a.ForwardConfig
+        for g in a.ForwardConfig.TargetGroups
+    }
+    assert all(":us-west-2:" in arn for arn in groups.values()) and set(groups) == {
+        "blue",
+        "green",
+        "api",
+    }
 
 
 def _oidc(client: str = "shop-client") -> dict:
@@ -229,7 +265,11 @@ def _secret_in_emulator(listener_rules, priority):
     for lb in backend.load_balancers.values():
         for lst in lb.listeners.values():
             for rule in lst.rules.values():
-                if not rule.is_default and rule.arn in listener_rules and int(rule.priority) == priority:
+                if (
+                    not rule.is_default
+                    and rule.arn in listener_rules
+                    and int(rule.priority) == priority
+                ):
                     return rule.actions[0]._albrules_secrets
     return None
 
@@ -242,7 +282,10 @@ def test_oidc_rule_needs_its_secret_to_be_created(world, aws, tmp_path, calls):
     assert b"ClientSecret" not in dumps(snapshot)
     world.elb.delete_rule(RuleArn=world.rules(listener)[0]["RuleArn"])
     calls.clear()
-    with pytest.raises(RestoreRefused, match="priority 7 .* uses OIDC client 'shop-client'.*--oidc-secret shop-client=SECRET_ARN"):
+    with pytest.raises(
+        RestoreRefused,
+        match=r"priority 7 .* uses OIDC client 'shop-client'.*--oidc-secret shop-client=SECRET_ARN",
+    ):
         prepare_restore(aws, snapshot)
     assert calls.mutating == []
     secret = world.session.client("secretsmanager").create_secret(
@@ -274,7 +317,9 @@ def test_failure_at_each_step_rolls_back_to_the_pre_restore_state(world, aws, sh
     listener, snapshot, arn = shop
     world.elb.delete_rule(RuleArn=arn[30])
     world.elb.modify_rule(RuleArn=arn[40], Actions=[fixed("503")])
-    world.elb.set_rule_priorities(RulePriorities=[{"RuleArn": arn[1], "Priority": 5}, {"RuleArn": arn[5], "Priority": 1}])
+    world.elb.set_rule_priorities(
+        RulePriorities=[{"RuleArn": arn[1], "Priority": 5}, {"RuleArn": arn[5], "Priority": 1}]
+    )
     world.elb.remove_tags(ResourceArns=[arn[50]], TagKeys=["team"])
     before = content(world.state(listener))
     faults.inject(",".join(MUTATING), nth=step, code="InternalFailure")
@@ -287,7 +332,7 @@ def test_failure_at_each_step_rolls_back_to_the_pre_restore_state(world, aws, sh
 
 
 def test_when_the_rollback_fails_too_the_outcome_says_so(world, aws, shop, tmp_path):
-    listener, snapshot, arn = shop
+    _listener, snapshot, arn = shop
     world.elb.delete_rule(RuleArn=arn[30])
     world.elb.modify_rule(RuleArn=arn[40], Actions=[fixed("503")])
     faults.inject("CreateRule", nth=1, code="InternalFailure")  # the restore's create fails,
@@ -295,7 +340,7 @@ def test_when_the_rollback_fails_too_the_outcome_says_so(world, aws, shop, tmp_p
     _, outcome = restore(aws, snapshot, tmp_path)
     assert outcome.status == "ROLLBACK_FAILED" and outcome.exit_code == 4
     assert outcome.pre_restore in outcome.message and outcome.journal_location in outcome.message
-    journal = json.loads(open(outcome.journal_location).read())
+    journal = json.loads(Path(outcome.journal_location).read_text())
     assert [e["status"] for e in journal if e["phase"] == "rollback"][-1] == "failed"
 
 

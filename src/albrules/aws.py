@@ -60,8 +60,10 @@ def retry_config() -> Config:
     if mode not in ("standard", "adaptive", "legacy"):
         mode = "standard"
     attempts = os.environ.get("AWS_MAX_ATTEMPTS", "")
-    max_attempts = int(attempts) if attempts.isdigit() and int(attempts) > 0 else DEFAULT_MAX_ATTEMPTS
-    return Config(retries={"mode": mode, "max_attempts": max_attempts})
+    max_attempts = (
+        int(attempts) if attempts.isdigit() and int(attempts) > 0 else DEFAULT_MAX_ATTEMPTS
+    )
+    return Config(retries={"mode": mode, "total_max_attempts": max_attempts})
 
 
 @dataclass
@@ -167,7 +169,9 @@ def explain(err: Exception, *, service: str = "elbv2", where: str = "") -> AlbRu
             "--profile"
         )
     if code in ("NoSuchBucket", "NoSuchKey", "404", "NotFound"):
-        return InvalidInput(f"{where or 'the S3 object'} does not exist ({code}); check the location")
+        return InvalidInput(
+            f"{where or 'the S3 object'} does not exist ({code}); check the location"
+        )
     if code == "ResourceNotFoundException" and service == "secretsmanager":
         return InvalidInput(f"the secret{at} does not exist; check the --oidc-secret ARN")
     return AwsCallFailed(

@@ -96,9 +96,7 @@ def describe_listeners(aws: Aws, arns: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _state(
-    aws: Aws, parsed: ListenerArn, listener: dict[str, Any]
-) -> ListenerState:
+def _state(aws: Aws, parsed: ListenerArn, listener: dict[str, Any]) -> ListenerState:
     where = f"listener {parsed.arn}"
     raw_rules = describe_rules(aws, parsed.arn)
     default_rule_arn = next((r["RuleArn"] for r in raw_rules if r.get("IsDefault")), None)
@@ -198,9 +196,7 @@ def load_balancer_listeners(aws: Aws, load_balancer_arn: str) -> list[dict[str, 
         kwargs: dict[str, Any] = {"LoadBalancerArn": load_balancer_arn}
         if marker:
             kwargs["Marker"] = marker
-        page = _call(
-            f"load balancer {load_balancer_arn}", aws.elbv2.describe_listeners, **kwargs
-        )
+        page = _call(f"load balancer {load_balancer_arn}", aws.elbv2.describe_listeners, **kwargs)
         listeners += page.get("Listeners", [])
         marker = page.get("NextMarker")
         if not marker:
@@ -224,5 +220,7 @@ def count_other_rules(aws: Aws, load_balancer_arn: str, listener_arn: str) -> in
     for listener in load_balancer_listeners(aws, load_balancer_arn):
         if listener["ListenerArn"] == listener_arn:
             continue
-        total += sum(1 for r in describe_rules(aws, listener["ListenerArn"]) if not r.get("IsDefault"))
+        total += sum(
+            1 for r in describe_rules(aws, listener["ListenerArn"]) if not r.get("IsDefault")
+        )
     return total

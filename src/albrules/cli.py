@@ -49,7 +49,8 @@ Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile to u
 Region = Annotated[str | None, typer.Option("--region", help="AWS region (default: from the ARN).")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 ListenerArn = Annotated[
-    str | None, typer.Option("--listener-arn", help="The listener to compare with (default: the snapshot's).")
+    str | None,
+    typer.Option("--listener-arn", help="The listener to compare with (default: the snapshot's)."),
 ]
 TargetListener = Annotated[
     str | None, typer.Option("--target-listener-arn", help="Restore into this listener instead.")
@@ -59,7 +60,8 @@ ModeOpt = Annotated[
     typer.Option("--mode", help="full (the whole listener) or selective (chosen rules only)."),
 ]
 PriorityOpt = Annotated[
-    list[int] | None, typer.Option("--priority", help="Select the rule at this priority (repeatable).")
+    list[int] | None,
+    typer.Option("--priority", help="Select the rule at this priority (repeatable)."),
 ]
 MatchOpt = Annotated[
     list[str] | None,
@@ -67,11 +69,15 @@ MatchOpt = Annotated[
 ]
 MapByName = Annotated[
     bool,
-    typer.Option("--map-target-groups-by-name", help="Use the target groups of the same names there."),
+    typer.Option(
+        "--map-target-groups-by-name", help="Use the target groups of the same names there."
+    ),
 ]
 OidcSecret = Annotated[
     list[str] | None,
-    typer.Option("--oidc-secret", help="CLIENT_ID=SECRET_ARN for OIDC rules to create (repeatable)."),
+    typer.Option(
+        "--oidc-secret", help="CLIENT_ID=SECRET_ARN for OIDC rules to create (repeatable)."
+    ),
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
@@ -97,7 +103,9 @@ def handled(debug: bool) -> Iterator[None]:
         err_console.print("interrupted; nothing further was done")
         raise typer.Exit(1) from None
     except Exception as err:  # a bug: still one sentence, the traceback on request
-        err_console.print(f"error: unexpected {type(err).__name__}: {err}; run with --debug for details")
+        err_console.print(
+            f"error: unexpected {type(err).__name__}: {err}; run with --debug for details"
+        )
         if debug:
             err_console.print(traceback.format_exc())
         raise typer.Exit(1) from None
@@ -130,7 +138,9 @@ def _snapshot(location: str, profile: str | None, region: str | None) -> Any:
     return read_snapshot(location, aws)
 
 
-def _selection(mode: str | None, priority: list[int] | None, match: list[str] | None) -> tuple[str, Selector]:
+def _selection(
+    mode: str | None, priority: list[int] | None, match: list[str] | None
+) -> tuple[str, Selector]:
     selector = Selector.parse(priority, match)
     if mode is None:
         mode = "full" if selector.empty else "selective"
@@ -141,7 +151,9 @@ def _selection(mode: str | None, priority: list[int] | None, match: list[str] | 
             "--priority and --match choose rules for --mode selective; drop them for a full restore"
         )
     if mode == "selective" and selector.empty:
-        raise InvalidInput("--mode selective needs at least one --priority N or --match FIELD=VALUE")
+        raise InvalidInput(
+            "--mode selective needs at least one --priority N or --match FIELD=VALUE"
+        )
     return mode, selector
 
 
@@ -176,7 +188,9 @@ def backup(
         typer.Option("--load-balancer", help="Back up all listeners of this ALB, by ARN or name."),
     ] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="json or yaml.")] = None,
-    kms_key_id: Annotated[str | None, typer.Option("--kms-key-id", help="SSE-KMS key for S3.")] = None,
+    kms_key_id: Annotated[
+        str | None, typer.Option("--kms-key-id", help="SSE-KMS key for S3.")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Write even if nothing changed.")] = False,
     profile: Profile = None,
     region: Region = None,
@@ -185,7 +199,9 @@ def backup(
     """Take a snapshot of each listener; unchanged ones are not written again."""
     with handled(debug):
         if not listener_arn and not load_balancer:
-            raise InvalidInput("give --listener-arn ARN or --load-balancer NAME_OR_ARN (repeatable)")
+            raise InvalidInput(
+                "give --listener-arn ARN or --load-balancer NAME_OR_ARN (repeatable)"
+            )
         write_format = format_for(out, fmt) or "json"
         if kms_key_id and not is_s3(out):
             raise InvalidInput(
@@ -196,7 +212,7 @@ def backup(
             by_region[parse_listener_arn(arn).region].append(arn)
         states = []
         store_aws = None
-        for arn_region, arns in by_region.items():
+        for arns in by_region.values():
             aws = _aws(profile, region, arns[0])
             store_aws = store_aws or aws
             states += capture_listeners(aws, arns)
@@ -213,7 +229,9 @@ def backup(
         for state in states:
             snapshot = build_snapshot(state)
             saved = store.save(snapshot, fmt=write_format, force=force, kms_key_id=kms_key_id)
-            what = f"{state.source.load_balancer_name}:{state.source.port} ({len(state.rules)} rules)"
+            what = (
+                f"{state.source.load_balancer_name}:{state.source.port} ({len(state.rules)} rules)"
+            )
             if saved.written:
                 out_console.print(f"wrote {saved.location}  {what}  checksum {saved.checksum[:12]}")
             else:
@@ -336,7 +354,9 @@ def plan(
         if as_json:
             _print_json(prepared.plan.public())
             return
-        out_console.print(plan_view(prepared.plan, live_rules=len(prepared.live.rules), source=snapshot))
+        out_console.print(
+            plan_view(prepared.plan, live_rules=len(prepared.live.rules), source=snapshot)
+        )
 
 
 @app.command()
@@ -353,7 +373,9 @@ def restore(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     pre_restore_to: Annotated[
         str | None,
-        typer.Option("--pre-restore-to", help="Where to keep the pre-restore snapshot and journal."),
+        typer.Option(
+            "--pre-restore-to", help="Where to keep the pre-restore snapshot and journal."
+        ),
     ] = None,
     as_json: JsonOut = False,
     profile: Profile = None,
@@ -384,7 +406,9 @@ def restore(
             "warnings": prepared.warnings,
         }
         if prepared.plan.empty:
-            outcome = Outcome(status="NO_CHANGES", message="the listener already matches; nothing to do", **base)
+            outcome = Outcome(
+                status="NO_CHANGES", message="the listener already matches; nothing to do", **base
+            )
         elif dry_run:
             outcome = Outcome(status="DRY_RUN", message="dry run: nothing was changed", **base)
         else:
@@ -394,7 +418,9 @@ def restore(
                         "restore asks for confirmation and stdin is not a terminal; pass --yes "
                         "to restore without asking (nothing was changed)"
                     )
-                if not typer.confirm(f"Apply {len(prepared.plan.operations)} change(s)?", default=False):
+                if not typer.confirm(
+                    f"Apply {len(prepared.plan.operations)} change(s)?", default=False
+                ):
                     raise RestoreRefused("not confirmed; nothing was changed")
             from .local.process import home
 
@@ -428,7 +454,9 @@ def local_up(port: Port = 4566, debug: Debug = False) -> None:
         from .local import process
 
         pid = process.up(port)
-        err_console.print(f"local AWS running on {process.endpoint(port)} (pid {pid}); use it with:")
+        err_console.print(
+            f"local AWS running on {process.endpoint(port)} (pid {pid}); use it with:"
+        )
         for key, value in process.environment(port).items():
             sys.stdout.write(f"export {key}={value}\n")
 
@@ -440,7 +468,9 @@ def local_down(port: Port = 4566, debug: Debug = False) -> None:
         from .local import process
 
         stopped = process.down(port)
-        out_console.print("local AWS stopped" if stopped else f"no local AWS was running on port {port}")
+        out_console.print(
+            "local AWS stopped" if stopped else f"no local AWS was running on port {port}"
+        )
 
 
 @local_app.command("status")
@@ -452,7 +482,9 @@ def local_status(port: Port = 4566, debug: Debug = False) -> None:
         if not process.running(port):
             out_console.print(f"no local AWS on port {port}")
             raise typer.Exit(1)
-        out_console.print(f"local AWS running on {process.endpoint(port)}; {process.admin(port, 'config')}")
+        out_console.print(
+            f"local AWS running on {process.endpoint(port)}; {process.admin(port, 'config')}"
+        )
 
 
 @local_app.command("seed")
@@ -513,10 +545,14 @@ def local_break(
 
 @local_app.command("fault")
 def local_fault(
-    operation: Annotated[str | None, typer.Argument(help="ELBv2 operation, e.g. CreateRule.")] = None,
+    operation: Annotated[
+        str | None, typer.Argument(help="ELBv2 operation, e.g. CreateRule.")
+    ] = None,
     nth: Annotated[int, typer.Option("--nth", help="Fail the nth call from now.")] = 1,
     times: Annotated[int, typer.Option("--times", help="How many calls fail (0: all).")] = 1,
-    code: Annotated[str, typer.Option("--code", help="Error code to answer with.")] = "InternalFailure",
+    code: Annotated[
+        str, typer.Option("--code", help="Error code to answer with.")
+    ] = "InternalFailure",
     clear: Annotated[bool, typer.Option("--clear", help="Remove all injected faults.")] = False,
     port: Port = 4566,
     debug: Debug = False,
@@ -532,7 +568,10 @@ def local_fault(
         if not operation:
             raise InvalidInput("give an ELBv2 operation (e.g. CreateRule) or --clear")
         process.admin(
-            port, "faults", "POST", {"operation": operation, "nth": nth, "times": times, "code": code}
+            port,
+            "faults",
+            "POST",
+            {"operation": operation, "nth": nth, "times": times, "code": code},
         )
         out_console.print(f"the local AWS will fail call {nth} of {operation} from now with {code}")
 
@@ -544,6 +583,3 @@ def main() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-
-
-

@@ -116,13 +116,21 @@ class DeleteRule(_Op):
     rule_arn: str
     priority: int
     conditions: list[dict[str, Any]] = Field(default_factory=list)
+    #: OIDC clients of the deleted rule: recreating it (a rollback) would need their secrets.
+    oidc_clients: list[str] = Field(default_factory=list)
 
     def summary(self) -> str:
         return f"delete rule at priority {self.priority}: {describe_conditions(self.conditions)}"
 
 
 Operation = Annotated[
-    ModifyListener | CreateRule | ModifyRule | AddTags | RemoveTags | SetRulePriorities | DeleteRule,
+    ModifyListener
+    | CreateRule
+    | ModifyRule
+    | AddTags
+    | RemoveTags
+    | SetRulePriorities
+    | DeleteRule,
     Field(discriminator="op"),
 ]
 
@@ -218,9 +226,7 @@ def request_for(op: _Op, secret_values: dict[str, str]) -> tuple[str, dict[str, 
         return "remove_tags", {"ResourceArns": [op.rule_arn], "TagKeys": sorted(op.keys)}
     if isinstance(op, SetRulePriorities):
         return "set_rule_priorities", {
-            "RulePriorities": [
-                {"RuleArn": m.rule_arn, "Priority": m.to_priority} for m in op.moves
-            ]
+            "RulePriorities": [{"RuleArn": m.rule_arn, "Priority": m.to_priority} for m in op.moves]
         }
     if isinstance(op, DeleteRule):
         return "delete_rule", {"RuleArn": op.rule_arn}

@@ -249,9 +249,7 @@ def _selective_scope(
         )
     in_scope = {r["arn"] for r in scope_l}
     fixed = [r for r in live if r["arn"] not in in_scope]
-    unselected = {
-        conditions_key(t["conditions"]): t for t in target if not selector.selects(t)
-    }
+    unselected = {conditions_key(t["conditions"]): t for t in target if not selector.selects(t)}
     for rule in scope_l:
         key = conditions_key(rule["conditions"])
         if key in unselected and key not in keys_t:
@@ -331,7 +329,8 @@ def schedule(
         elif creates and deletes:
             chosen = [deletes[0]]  # the rule quota is full: make room
         elif deletes:
-            chosen = list(deletes)
+            # Last of all, the rules a rollback could only recreate with an OIDC secret.
+            chosen = sorted(deletes, key=lambda d: (bool(d.oidc_clients), d.priority))
         else:
             raise RestoreRefused(
                 f"the plan needs {len(holders) + len(creates)} rules on the listener but the "
@@ -369,7 +368,9 @@ def plan_restore(
     if mode == "full":
         scope_l, scope_t, fixed = live_rules, list(desired.rules), []
     else:
-        scope_l, scope_t, fixed = _selective_scope(live_rules, desired.rules, selector or Selector())
+        scope_l, scope_t, fixed = _selective_scope(
+            live_rules, desired.rules, selector or Selector()
+        )
 
     pairs, gone, new = match_rules(scope_l, scope_t)
     first: list[Any] = []
@@ -475,10 +476,21 @@ def plan_restore(
     deletes = []
     for old in gone:
         deletes.append(
-            DeleteRule(rule_arn=old["arn"], priority=old["priority"], conditions=old["conditions"])
+            DeleteRule(
+                rule_arn=old["arn"],
+                priority=old["priority"],
+                conditions=old["conditions"],
+                oidc_clients=[
+                    a["AuthenticateOidcConfig"]["ClientId"]
+                    for a in old["actions"]
+                    if a["Type"] == "authenticate-oidc"
+                ],
+            )
         )
         changes.append(
-            RuleChange(kind="delete", label=rule_label(old), fields=["rule"], before=_strip_arn(old))
+            RuleChange(
+                kind="delete", label=rule_label(old), fields=["rule"], before=_strip_arn(old)
+            )
         )
 
     if secrets.missing and on_missing_secret == "refuse":

@@ -25,7 +25,9 @@ def snapshot_view(snapshot: Snapshot, location: str) -> Group:
     head.add_row("listener", src.listener_arn)
     head.add_row("load balancer", f"{src.load_balancer_name} ({src.account}, {src.region})")
     head.add_row("port", f"{src.protocol or '?'}:{src.port or '?'}")
-    head.add_row("taken", f"{snapshot.created_at:%Y-%m-%d %H:%M:%S} UTC by albrules {snapshot.tool_version}")
+    head.add_row(
+        "taken", f"{snapshot.created_at:%Y-%m-%d %H:%M:%S} UTC by albrules {snapshot.tool_version}"
+    )
     head.add_row("checksum", f"{snapshot.checksum} (verified)")
     defaults = [a.model_dump(mode="json", exclude_none=True) for a in snapshot.default_actions]
     head.add_row("default", describe_actions(defaults))
@@ -49,15 +51,14 @@ def snapshot_view(snapshot: Snapshot, location: str) -> Group:
 
 def entries_view(entries: list[Entry], location: str) -> Table:
     table = Table(title=f"{len(entries)} snapshot(s) in {location}, newest first")
-    for column in ("taken (UTC)", "load balancer", "listener", "account", "region", "checksum", "location"):
-        table.add_column(column)
+    for column in ("taken (UTC)", "load balancer", "listener", "checksum"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("location", overflow="fold")
     for entry in entries:
         table.add_row(
             f"{entry.created_at:%Y-%m-%d %H:%M:%S}",
-            entry.load_balancer,
+            f"{entry.load_balancer} ({entry.account}, {entry.region})",
             entry.listener_id,
-            entry.account,
-            entry.region,
             entry.short_checksum,
             entry.location,
         )
@@ -71,12 +72,19 @@ def _rule_yaml(rule: dict[str, Any] | None) -> list[str]:
 
 
 def _change_panel(change: RuleChange) -> Panel:
-    marks = {"create": ("+", "green"), "delete": ("-", "red"), "modify": ("~", "yellow"),
-             "move": (">", "cyan"), "default-actions": ("~", "yellow")}
+    marks = {
+        "create": ("+", "green"),
+        "delete": ("-", "red"),
+        "modify": ("~", "yellow"),
+        "move": (">", "cyan"),
+        "default-actions": ("~", "yellow"),
+    }
     mark, color = marks[change.kind]
     title = f"{mark} {change.kind} {change.label}"
     if change.kind == "move" and change.before and change.after:
-        body = Text(f"priority {change.before['priority']} -> {change.after['priority']}, content unchanged")
+        body = Text(
+            f"priority {change.before['priority']} -> {change.after['priority']}, content unchanged"
+        )
         return Panel(body, title=title, title_align="left", border_style=color, expand=False)
     lines = difflib.unified_diff(
         _rule_yaml(change.before), _rule_yaml(change.after), "before", "after", lineterm="", n=2
@@ -128,8 +136,13 @@ def plan_view(plan: Plan, *, live_rules: int, source: str) -> Group:
 
 
 def outcome_view(outcome: Outcome) -> Group:
-    colors = {"RESTORED": "green", "NO_CHANGES": "green", "DRY_RUN": "cyan",
-              "ROLLED_BACK": "yellow", "ROLLBACK_FAILED": "bold red"}
+    colors = {
+        "RESTORED": "green",
+        "NO_CHANGES": "green",
+        "DRY_RUN": "cyan",
+        "ROLLED_BACK": "yellow",
+        "ROLLBACK_FAILED": "bold red",
+    }
     parts: list[Any] = [Text(f"{outcome.status}: {outcome.message}", style=colors[outcome.status])]
     if outcome.pre_restore:
         parts.append(Text(f"pre-restore snapshot: {outcome.pre_restore}"))
@@ -137,7 +150,13 @@ def outcome_view(outcome: Outcome) -> Group:
         parts.append(Text(f"journal: {outcome.journal_location}"))
     failed = [e for e in outcome.journal if e.get("status") in ("failed", "interrupted")]
     for entry in failed:
-        parts.append(Text(f"  {entry['phase']} step {entry['step']} {entry['call']}: {entry.get('error', entry['status'])}", style="red"))
+        parts.append(
+            Text(
+                f"  {entry['phase']} step {entry['step']} {entry['call']}: "
+                f"{entry.get('error', entry['status'])}",
+                style="red",
+            )
+        )
     for line in outcome.differences:
         parts.append(Text(f"  difference: {line}", style="yellow"))
     for warning in outcome.warnings:

@@ -85,9 +85,9 @@ def _describe_groups(aws: Aws, key: str, values: list[str]) -> dict[str, dict[st
         except BotoCoreError as err:
             raise explain(err) from err
         for group in groups:
-            found[group["TargetGroupArn"] if key == "TargetGroupArns" else group["TargetGroupName"]] = (
-                group
-            )
+            found[
+                group["TargetGroupArn"] if key == "TargetGroupArns" else group["TargetGroupName"]
+            ] = group
     return found
 
 
@@ -146,7 +146,9 @@ def _retarget_actions(actions: list[dict[str, Any]], mapping: dict[str, str]) ->
     for action in actions:
         if action["Type"] == "forward":
             for group in action["ForwardConfig"]["TargetGroups"]:
-                group["TargetGroupArn"] = mapping.get(group["TargetGroupArn"], group["TargetGroupArn"])
+                group["TargetGroupArn"] = mapping.get(
+                    group["TargetGroupArn"], group["TargetGroupArn"]
+                )
                 group.pop("TargetGroupName", None)
     return canonical_actions(actions)
 
@@ -203,7 +205,9 @@ def read_secret_values(aws: Aws, arns: list[str]) -> dict[str, str]:
             raise RestoreRefused(f"cannot read the OIDC client secret: {reason}") from err
         text = secret.get("SecretString")
         if text is None:
-            raise RestoreRefused(f"secret {arn} has no SecretString; store the client secret as text")
+            raise RestoreRefused(
+                f"secret {arn} has no SecretString; store the client secret as text"
+            )
         try:
             parsed = json.loads(text)
         except json.JSONDecodeError:
@@ -382,7 +386,9 @@ def differences(expected: Desired, state: ListenerState) -> list[str]:
     if canonical_json(actual_defaults) != canonical_json(expected.default_actions):
         out.append("the default actions differ")
     actual = {
-        r.priority: {k: v for k, v in r.model_dump(mode="json", exclude_none=True).items() if k != "arn"}
+        r.priority: {
+            k: v for k, v in r.model_dump(mode="json", exclude_none=True).items() if k != "arn"
+        }
         for r in state.rules
     }
     want = {r["priority"]: r for r in expected.rules}
@@ -393,7 +399,9 @@ def differences(expected: Desired, state: ListenerState) -> list[str]:
         elif need is None:
             out.append(f"unexpected rule at {rule_label(have)}")
         elif canonical_json(have) != canonical_json(need):
-            fields = [k for k in ("conditions", "actions", "transforms", "tags") if have[k] != need[k]]
+            fields = [
+                k for k in ("conditions", "actions", "transforms", "tags") if have[k] != need[k]
+            ]
             out.append(f"rule at {rule_label(need)}: {', '.join(fields)} differ")
     return out
 
@@ -474,7 +482,9 @@ def execute_restore(
     arn = plan.listener_arn
     base = {"listener_arn": arn, "changes": len(plan.operations), "warnings": prepared.warnings}
     if plan.empty:
-        return Outcome(status="NO_CHANGES", message="the listener already matches; nothing to do", **base)
+        return Outcome(
+            status="NO_CHANGES", message="the listener already matches; nothing to do", **base
+        )
     live = prepared.live
     if recheck:
         now = capture_listener(aws, arn)
@@ -496,7 +506,10 @@ def execute_restore(
         try:
             left = _rollback(aws, prepared, pre, journal)
         except (AlbRulesError, ClientError, BotoCoreError) as again:
-            left = [f"the rollback failed: {again if isinstance(again, AlbRulesError) else explain(again)}"]
+            left = [
+                f"the rollback failed: "
+                f"{again if isinstance(again, AlbRulesError) else explain(again)}"
+            ]
         journal_at = _write_journal(pre_restore_store, saved.location, journal)
         if not left:
             return Outcome(

@@ -44,9 +44,7 @@ def _dump(model: Any) -> Any:
     return model.model_dump(mode="json", exclude_none=True)
 
 
-def build_snapshot(
-    state: ListenerState, *, created_at: datetime | None = None
-) -> Snapshot:
+def build_snapshot(state: ListenerState, *, created_at: datetime | None = None) -> Snapshot:
     """A canonical, checksummed snapshot of a captured listener (ARNs dropped)."""
     rules = [{k: v for k, v in r.items() if k != "arn"} for r in _dump(state.rules)]
     document: dict[str, Any] = {
@@ -127,7 +125,7 @@ def parse_document(data: bytes, name: str, fmt: Format | None = None) -> Any:
     try:
         if fmt == "json":
             return json.loads(text)
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_NoAliasLoader)
     except json.JSONDecodeError as err:
         raise InvalidInput(
             f"{name} is not valid JSON: line {err.lineno}, column {err.colno}: {err.msg}"

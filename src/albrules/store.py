@@ -2,7 +2,8 @@
 
 Layout under a directory or prefix (the same for both)::
 
-    <prefix>/<account>/<region>/<load-balancer-name>/<listener-id>/<UTC timestamp>-<checksum[:12]>.json
+    <prefix>/<account>/<region>/<load-balancer-name>/<listener-id>/
+        <UTC timestamp>-<checksum[:12]>.json
 
 A snapshot whose content checksum equals the listener's latest stored snapshot is not written
 again (unless forced). S3 objects are written with SSE-KMS when a key is given, and carry the
@@ -303,7 +304,9 @@ def read_bytes(location: str, aws: Aws | None) -> bytes:
             raise explain(err, service="s3", where=location) from err
     path = Path(location).expanduser()
     if path.is_dir():
-        raise InvalidInput(f"{location} is a directory; give one snapshot file (see `albrules list`)")
+        raise InvalidInput(
+            f"{location} is a directory; give one snapshot file (see `albrules list`)"
+        )
     if not path.exists():
         raise InvalidInput(f"{location} does not exist; check the path (see `albrules list`)")
     size = path.stat().st_size

@@ -194,7 +194,8 @@ def check_rule(rule: Rule, path: str, limits: Limits) -> list[Problem]:
         problems.append(
             Problem(
                 f"{path}.conditions",
-                f"{wildcards} wildcards; a rule takes at most {limits.condition_wildcards_per_rule}",
+                f"{wildcards} wildcards; a rule takes at most "
+                f"{limits.condition_wildcards_per_rule}",
             )
         )
     problems += check_actions(rule.actions, f"{path}.actions", limits)
@@ -220,7 +221,9 @@ def check_rule(rule: Rule, path: str, limits: Limits) -> list[Problem]:
                 )
     for key in rule.tags:
         if key.startswith("aws:"):
-            problems.append(Problem(f"{path}.tags", f"tag key {key!r} uses the reserved aws: prefix"))
+            problems.append(
+                Problem(f"{path}.tags", f"tag key {key!r} uses the reserved aws: prefix")
+            )
     return problems
 
 

@@ -58,8 +58,12 @@ BASE = {
         },
         {
             "priority": 20,
-            "conditions": [{"Field": "host-header", "HostHeaderConfig": {"Values": ["a.example.com"]}}],
-            "actions": [{"Type": "fixed-response", "Order": 1, "FixedResponseConfig": {"StatusCode": "200"}}],
+            "conditions": [
+                {"Field": "host-header", "HostHeaderConfig": {"Values": ["a.example.com"]}}
+            ],
+            "actions": [
+                {"Type": "fixed-response", "Order": 1, "FixedResponseConfig": {"StatusCode": "200"}}
+            ],
             "transforms": [],
             "tags": {},
         },
@@ -88,7 +92,9 @@ def main() -> None:
     write("missing_target_group.yaml", good)
 
     (HERE / "malformed.json").write_text(json.dumps(good, indent=2)[:400])
-    (HERE / "malformed.yaml").write_text("schema_version: 1\nrules:\n  - priority: 10\n conditions: [\n")
+    (HERE / "malformed.yaml").write_text(
+        "schema_version: 1\nrules:\n  - priority: 10\n conditions: [\n"
+    )
     write("wrong_schema_version.json", {**good, "schema_version": 2})
 
     tampered = copy.deepcopy(good)
@@ -113,12 +119,12 @@ def main() -> None:
     write("misspelt_key.yaml", typo)
 
     many = copy.deepcopy(BASE)
-    many["rules"][0]["conditions"][0]["PathPatternConfig"]["Values"] = [f"/v{i}/*" for i in range(6)]
+    many["rules"][0]["conditions"][0]["PathPatternConfig"]["Values"] = [
+        f"/v{i}/*" for i in range(6)
+    ]
     write("too_many_values.json", sealed(many))
 
-    (HERE / "yaml_alias.yaml").write_text(
-        "a: &x [1, 2, 3]\nb: [*x, *x, *x]\nschema_version: 1\n"
-    )
+    (HERE / "yaml_alias.yaml").write_text("a: &x [1, 2, 3]\nb: [*x, *x, *x]\nschema_version: 1\n")
     write("not_a_mapping.json", [1, 2, 3])
 
 

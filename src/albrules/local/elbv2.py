@@ -142,7 +142,8 @@ def validate_actions(backend: Any, actions: list[dict[str, Any]]) -> None:
         )
     if ordered[-1][1].get("Type") not in _TERMINAL:
         raise _error(
-            "InvalidLoadBalancerAction", "The forward, redirect or fixed-response action must be last"
+            "InvalidLoadBalancerAction",
+            "The forward, redirect or fixed-response action must be last",
         )
     for index, action in enumerate(actions, start=1):
         kind = action.get("Type")
@@ -294,13 +295,17 @@ def create_rule(
     if any(r.priority == priority for r in listener.rules.values() if not r.is_default):
         raise _error("PriorityInUse", "The specified priority is in use.")
     if _rules_on_balancer(self, listener.load_balancer_arn) >= CONFIG["rules_per_load_balancer"]:
-        raise _error("TooManyRules", "You've reached the limit on the number of rules per load balancer")
+        raise _error(
+            "TooManyRules", "You've reached the limit on the number of rules per load balancer"
+        )
     fake_actions = _fake_actions(actions, {}, creating=True)
     for action in fake_actions:
         if action.type == "forward":
             for arn in self._get_target_group_arns_from(action_data=action.data):
                 self.target_groups[arn].load_balancer_arns.append(listener.load_balancer_arn)
-    arn = listener_arn.replace(":listener/", ":listener-rule/") + f"/{mock_random.get_random_hex(16)}"
+    arn = (
+        listener_arn.replace(":listener/", ":listener-rule/") + f"/{mock_random.get_random_hex(16)}"
+    )
     rule = elbv2_models.FakeListenerRule(
         listener.arn, arn, _with_legacy_values(conditions), priority, fake_actions
     )
@@ -325,7 +330,8 @@ def modify_rule(
         raise _validation("Conditions, Actions or Transforms must be specified")
     if rule.is_default and (conditions or transforms or reset_transforms):
         raise _error(
-            "OperationNotPermitted", "The default rule's conditions and transforms cannot be modified"
+            "OperationNotPermitted",
+            "The default rule's conditions and transforms cannot be modified",
         )
     if conditions:
         validate_conditions(conditions)
@@ -333,7 +339,9 @@ def modify_rule(
         validate_actions(self, actions)
     if transforms:
         validate_transforms(transforms)
-    new_actions = _fake_actions(actions, _secrets_of(rule.actions), creating=False) if actions else None
+    new_actions = (
+        _fake_actions(actions, _secrets_of(rule.actions), creating=False) if actions else None
+    )
     if conditions:
         rule.conditions = _with_legacy_values(conditions)
     if new_actions is not None:

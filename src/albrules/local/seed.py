@@ -1,4 +1,4 @@
-"""A realistic sample for the local AWS: two load balancers, four listeners, 36 rules.
+"""A realistic sample for the local AWS: two load balancers, four listeners, 33 rules.
 
 Every condition type (host-header, path-pattern, http-header, http-request-method,
 query-string, source-ip, regex matching), every common action type (weighted forward with
@@ -42,7 +42,10 @@ def _path(*values: str) -> dict[str, Any]:
 
 
 def _header(name: str, *values: str) -> dict[str, Any]:
-    return {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": name, "Values": list(values)}}
+    return {
+        "Field": "http-header",
+        "HttpHeaderConfig": {"HttpHeaderName": name, "Values": list(values)},
+    }
 
 
 def _method(*values: str) -> dict[str, Any]:
@@ -119,27 +122,97 @@ def seed(session: Any) -> dict[str, Any]:
     rules: dict[str, list[tuple[int, list, list, list, dict]]] = {
         web80: [
             (1, [_path("/healthz")], [_fixed("200", "ok")], [], {"owner": "sre"}),
-            (5, [_host("old.shop.example.com")], [_redirect(Host="www.shop.example.com")], [], {"owner": "web"}),
-            (10, [_host("www.shop.example.com"), _path("/checkout/*")],
-             [_forward((tg["checkout"], 1))], [], {"owner": "payments", "tier": "critical"}),
-            (20, [_host("www.shop.example.com"), _path("/cart/*", "/basket/*")],
-             [_forward((tg["checkout"], 1))], [], {"owner": "payments"}),
+            (
+                5,
+                [_host("old.shop.example.com")],
+                [_redirect(Host="www.shop.example.com")],
+                [],
+                {"owner": "web"},
+            ),
+            (
+                10,
+                [_host("www.shop.example.com"), _path("/checkout/*")],
+                [_forward((tg["checkout"], 1))],
+                [],
+                {"owner": "payments", "tier": "critical"},
+            ),
+            (
+                20,
+                [_host("www.shop.example.com"), _path("/cart/*", "/basket/*")],
+                [_forward((tg["checkout"], 1))],
+                [],
+                {"owner": "payments"},
+            ),
             (30, [_path("/search*")], [_forward((tg["search"], 1))], [], {"owner": "search"}),
-            (40, [_path("/img/*", "/static/*")], [_forward((tg["images"], 1))],
-             _rewrite("url-rewrite", "^/static/(.*)$", "/img/$1"), {"owner": "web", "cache": "long"}),
-            (50, [_header("X-Canary", "true")],
-             [_forward((tg["web-blue"], 80), (tg["web-green"], 20), sticky=3600)], [], {"owner": "web"}),
+            (
+                40,
+                [_path("/img/*", "/static/*")],
+                [_forward((tg["images"], 1))],
+                _rewrite("url-rewrite", "^/static/(.*)$", "/img/$1"),
+                {"owner": "web", "cache": "long"},
+            ),
+            (
+                50,
+                [_header("X-Canary", "true")],
+                [_forward((tg["web-blue"], 80), (tg["web-green"], 20), sticky=3600)],
+                [],
+                {"owner": "web"},
+            ),
             (60, [_query(variant="green")], [_forward((tg["web-green"], 1))], [], {"owner": "web"}),
-            (70, [_method("POST", "PUT"), _path("/account/*")], [_forward((tg["web-blue"], 1))], [], {}),
-            (80, [_host("m.shop.example.com")], [_redirect(Host="www.shop.example.com", Path="/mobile/#{path}")],
-             [], {"owner": "web"}),
-            (90, [{"Field": "host-header", "HostHeaderConfig": {"RegexValues": ["^(eu|us)\\.shop\\.example\\.com$"]}}],
-             [_forward((tg["web-blue"], 50), (tg["web-green"], 50), sticky=600)],
-             _rewrite("host-header-rewrite", "^(eu|us)\\.shop", "www.shop"), {"owner": "web", "geo": "true"}),
-            (100, [_path("/blog"), _method("GET")], [_redirect(Host="blog.example.com", Path="/")], [], {}),
-            (110, [_header("User-Agent", "*bot*", "*crawler*")], [_fixed("429", "slow down")], [], {"owner": "sre"}),
-            (120, [_source("203.0.113.0/24", "198.51.100.0/24")], [_fixed("403", "blocked")], [], {"owner": "security"}),
-            (130, [_path("/promo/*"), _query(utm_source="mail")], [_forward((tg["web-green"], 1))], [], {"campaign": "winter"}),
+            (
+                70,
+                [_method("POST", "PUT"), _path("/account/*")],
+                [_forward((tg["web-blue"], 1))],
+                [],
+                {},
+            ),
+            (
+                80,
+                [_host("m.shop.example.com")],
+                [_redirect(Host="www.shop.example.com", Path="/mobile/#{path}")],
+                [],
+                {"owner": "web"},
+            ),
+            (
+                90,
+                [
+                    {
+                        "Field": "host-header",
+                        "HostHeaderConfig": {"RegexValues": ["^(eu|us)\\.shop\\.example\\.com$"]},
+                    }
+                ],
+                [_forward((tg["web-blue"], 50), (tg["web-green"], 50), sticky=600)],
+                _rewrite("host-header-rewrite", "^(eu|us)\\.shop", "www.shop"),
+                {"owner": "web", "geo": "true"},
+            ),
+            (
+                100,
+                [_path("/blog"), _method("GET")],
+                [_redirect(Host="blog.example.com", Path="/")],
+                [],
+                {},
+            ),
+            (
+                110,
+                [_header("User-Agent", "*bot*", "*crawler*")],
+                [_fixed("429", "slow down")],
+                [],
+                {"owner": "sre"},
+            ),
+            (
+                120,
+                [_source("203.0.113.0/24", "198.51.100.0/24")],
+                [_fixed("403", "blocked")],
+                [],
+                {"owner": "security"},
+            ),
+            (
+                130,
+                [_path("/promo/*"), _query(utm_source="mail")],
+                [_forward((tg["web-green"], 1))],
+                [],
+                {"campaign": "winter"},
+            ),
             (140, [_path("/legacy/*")], [_redirect(Path="/#{path}", Query="from=legacy")], [], {}),
         ],
         web8080: [
@@ -148,25 +221,86 @@ def seed(session: Any) -> dict[str, Any]:
             (30, [_path("/debug/*")], [_fixed("403", "no")], [], {}),
         ],
         api80: [
-            (1, [_path("/v1/*")], [_forward((tg["api-v1"], 1))], [], {"owner": "api", "version": "1"}),
-            (2, [_path("/v2/*")], [_forward((tg["api-v2"], 90), (tg["api-canary"], 10), sticky=300)], [],
-             {"owner": "api", "version": "2"}),
-            (3, [_header("X-Api-Version", "3")], [_forward((tg["api-canary"], 1))], [], {"owner": "api"}),
+            (
+                1,
+                [_path("/v1/*")],
+                [_forward((tg["api-v1"], 1))],
+                [],
+                {"owner": "api", "version": "1"},
+            ),
+            (
+                2,
+                [_path("/v2/*")],
+                [_forward((tg["api-v2"], 90), (tg["api-canary"], 10), sticky=300)],
+                [],
+                {"owner": "api", "version": "2"},
+            ),
+            (
+                3,
+                [_header("X-Api-Version", "3")],
+                [_forward((tg["api-canary"], 1))],
+                [],
+                {"owner": "api"},
+            ),
             (10, [_method("OPTIONS")], [_fixed("204")], [], {"owner": "api"}),
             (20, [_path("/v0/*")], [_fixed("410", "gone")], [], {"owner": "api"}),
-            (30, [{"Field": "path-pattern", "PathPatternConfig": {"RegexValues": ["^/v[0-9]+/internal/.*$"]}}],
-             [_fixed("403", "internal")], [], {"owner": "security"}),
+            (
+                30,
+                [
+                    {
+                        "Field": "path-pattern",
+                        "PathPatternConfig": {"RegexValues": ["^/v[0-9]+/internal/.*$"]},
+                    }
+                ],
+                [_fixed("403", "internal")],
+                [],
+                {"owner": "security"},
+            ),
             (40, [_query(debug="1")], [_fixed("400", "debug disabled")], [], {}),
-            (50, [_host("api.shop.example.com"), _path("/docs*")], [_redirect(Host="docs.shop.example.com", Path="/api")],
-             [], {"owner": "docs"}),
-            (60, [_path("/v2/search*")], [_forward((tg["search"], 1))],
-             _rewrite("url-rewrite", "^/v2/search(.*)$", "/search$1"), {"owner": "search"}),
-            (70, [_source("192.0.2.0/24")], [_forward((tg["api-canary"], 1))], [], {"owner": "api"}),
-            (80, [_header("Authorization", "Bearer test-*")], [_fixed("401", "test tokens refused")], [], {}),
-            (90, [_path("/status")], [_fixed("200", '{"status":"ok"}', "application/json")], [], {"owner": "sre"}),
+            (
+                50,
+                [_host("api.shop.example.com"), _path("/docs*")],
+                [_redirect(Host="docs.shop.example.com", Path="/api")],
+                [],
+                {"owner": "docs"},
+            ),
+            (
+                60,
+                [_path("/v2/search*")],
+                [_forward((tg["search"], 1))],
+                _rewrite("url-rewrite", "^/v2/search(.*)$", "/search$1"),
+                {"owner": "search"},
+            ),
+            (
+                70,
+                [_source("192.0.2.0/24")],
+                [_forward((tg["api-canary"], 1))],
+                [],
+                {"owner": "api"},
+            ),
+            (
+                80,
+                [_header("Authorization", "Bearer test-*")],
+                [_fixed("401", "test tokens refused")],
+                [],
+                {},
+            ),
+            (
+                90,
+                [_path("/status")],
+                [_fixed("200", '{"status":"ok"}', "application/json")],
+                [],
+                {"owner": "sre"},
+            ),
         ],
         api9000: [
-            (10, [_source("10.1.0.0/16"), _path("/admin/*")], [_forward((tg["admin"], 1))], [], {"owner": "sre"}),
+            (
+                10,
+                [_source("10.1.0.0/16"), _path("/admin/*")],
+                [_forward((tg["admin"], 1))],
+                [],
+                {"owner": "sre"},
+            ),
             (20, [_path("/metrics")], [_forward((tg["metrics"], 1))], [], {"owner": "sre"}),
         ],
     }
@@ -203,9 +337,7 @@ def _describe(elb: Any, balancers: dict[str, str]) -> dict[str, Any]:
 def break_listener(session: Any, listener_arn: str) -> list[str]:
     """A bad deploy, for the demo: delete, edit, reorder and untag some rules (deterministic)."""
     elb = session.client("elbv2")
-    rules = [
-        r for r in elb.describe_rules(ListenerArn=listener_arn)["Rules"] if not r["IsDefault"]
-    ]
+    rules = [r for r in elb.describe_rules(ListenerArn=listener_arn)["Rules"] if not r["IsDefault"]]
     rules.sort(key=lambda r: int(r["Priority"]))
     if len(rules) < 8:
         raise ValueError("the listener needs at least 8 rules to break")

@@ -1,0 +1,86 @@
+"""End to end, as a new user: the local AWS server in its own process and the albrules command."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from albrules.local import process
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    port = free_port()
+    monkeypatch.setenv("ALBRULES_HOME", str(tmp_path / "home"))
+    process.up(port)
+    env = {**os.environ, **process.environment(port), "ALBRULES_HOME": str(tmp_path / "home")}
+    env.pop("AWS_PROFILE", None)
+    yield port, env
+    process.down(port)
+    assert not process.running(port)
+
+
+def albrules(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "albrules.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_seed_backup_break_plan_restore_and_rollback(server, tmp_path):
+    port, env = server
+    seeded = albrules(env, "local", "seed", "--port", str(port), "--json")
+    assert seeded.returncode == 0, seeded.stderr
+    listeners = json.loads(seeded.stdout)["listeners"]
+    assert sum(item["rules"] for item in listeners.values()) >= 30
+    web = listeners["shop-web:80"]["arn"]
+
+    backups = tmp_path / "backups"
+    done = albrules(
+        env,
+        "backup",
+        "--load-balancer",
+        "shop-web",
+        "--load-balancer",
+        "shop-api",
+        "--out",
+        str(backups),
+    )
+    assert done.returncode == 0 and done.stdout.count("wrote") == 4, done.stderr
+    [snapshot] = list(
+        (backups / "123456789012" / "us-east-1" / "shop-web" / web.rsplit("/", 1)[1]).glob("*.json")
+    )
+
+    broken = albrules(env, "local", "break", "--port", str(port), "--listener-arn", web)
+    assert broken.returncode == 0 and "deleted" in broken.stdout
+    plan = albrules(env, "plan", str(snapshot), "--json")
+    assert plan.returncode == 0 and json.loads(plan.stdout)["changes"] > 0
+
+    fault = albrules(env, "local", "fault", "CreateRule", "--nth", "2", "--port", str(port))
+    assert fault.returncode == 0
+    failed = albrules(env, "restore", str(snapshot), "--yes")
+    assert failed.returncode == 3, failed.stdout + failed.stderr
+    assert "ROLLED_BACK" in failed.stderr
+    still_broken = albrules(env, "plan", str(snapshot), "--json")
+    assert json.loads(still_broken.stdout)["changes"] == json.loads(plan.stdout)["changes"]
+
+    restored = albrules(env, "restore", str(snapshot), "--yes")
+    assert restored.returncode == 0 and "RESTORED" in restored.stdout, restored.stderr
+    again = albrules(env, "backup", "--listener-arn", web, "--out", str(backups))
+    assert "unchanged" in again.stdout
+    assert Path(env["ALBRULES_HOME"], "pre-restore").is_dir()
