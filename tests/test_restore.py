@@ -48,6 +48,16 @@ def shop(world):
     return listener, snapshot, by_priority
 
 
+def bad_deploy(world, arn):
+    """Delete one rule, break one's actions, swap two, untag one: four calls to undo."""
+    world.elb.delete_rule(RuleArn=arn[30])
+    world.elb.modify_rule(RuleArn=arn[40], Actions=[fixed("503")])
+    world.elb.set_rule_priorities(
+        RulePriorities=[{"RuleArn": arn[1], "Priority": 5}, {"RuleArn": arn[5], "Priority": 1}]
+    )
+    world.elb.remove_tags(ResourceArns=[arn[50]], TagKeys=["team"])
+
+
 def restore(aws, snapshot, tmp_path, **kwargs):
     prepared = prepare_restore(aws, snapshot, **{k: v for k, v in kwargs.items() if k != "recheck"})
     outcome = execute_restore(aws, prepared, pre_restore_store=Store(str(tmp_path / "pre")))
@@ -60,12 +70,7 @@ def same_routing(world, listener, snapshot):
 
 def test_a_broken_listener_is_restored_with_one_call_per_change(world, aws, shop, calls, tmp_path):
     listener, snapshot, arn = shop
-    world.elb.delete_rule(RuleArn=arn[30])
-    world.elb.modify_rule(RuleArn=arn[40], Actions=[fixed("503")])
-    world.elb.set_rule_priorities(
-        RulePriorities=[{"RuleArn": arn[1], "Priority": 5}, {"RuleArn": arn[5], "Priority": 1}]
-    )
-    world.elb.remove_tags(ResourceArns=[arn[50]], TagKeys=["team"])
+    bad_deploy(world, arn)
     calls.clear()
     _, outcome = restore(aws, snapshot, tmp_path)
     assert outcome.status == "RESTORED"
@@ -315,12 +320,7 @@ def test_oidc_rule_changed_in_place_keeps_its_secret(world, aws, tmp_path):
 @pytest.mark.parametrize("step", [1, 2, 3, 4])
 def test_failure_at_each_step_rolls_back_to_the_pre_restore_state(world, aws, shop, tmp_path, step):
     listener, snapshot, arn = shop
-    world.elb.delete_rule(RuleArn=arn[30])
-    world.elb.modify_rule(RuleArn=arn[40], Actions=[fixed("503")])
-    world.elb.set_rule_priorities(
-        RulePriorities=[{"RuleArn": arn[1], "Priority": 5}, {"RuleArn": arn[5], "Priority": 1}]
-    )
-    world.elb.remove_tags(ResourceArns=[arn[50]], TagKeys=["team"])
+    bad_deploy(world, arn)
     before = content(world.state(listener))
     faults.inject(",".join(MUTATING), nth=step, code="InternalFailure")
     prepared, outcome = restore(aws, snapshot, tmp_path)

@@ -159,15 +159,9 @@ def explain(err: Exception, *, service: str = "elbv2", where: str = "") -> AlbRu
             code=code,
             operation=operation,
         )
-    if code == "ListenerNotFound":
-        return ListenerNotFound(
-            f"the listener{at or ''} does not exist; check the ARN, --region and --profile"
-        )
-    if code == "LoadBalancerNotFound":
-        return ListenerNotFound(
-            f"the load balancer{at or ''} does not exist; check the name or ARN, --region and "
-            "--profile"
-        )
+    if code in ("ListenerNotFound", "LoadBalancerNotFound"):
+        what = where or ("the listener" if code == "ListenerNotFound" else "the load balancer")
+        return ListenerNotFound(f"{what} does not exist; check the ARN, --region and --profile")
     if code in ("NoSuchBucket", "NoSuchKey", "404", "NotFound"):
         return InvalidInput(
             f"{where or 'the S3 object'} does not exist ({code}); check the location"

@@ -37,18 +37,25 @@ def _call(where: str, fn: Any, **kwargs: Any) -> Any:
         raise explain(err, where=where) from err
 
 
-def describe_rules(aws: Aws, listener_arn: str) -> list[dict[str, Any]]:
-    rules: list[dict[str, Any]] = []
-    marker: str | None = None
+def _pages(where: str, fn: Any, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of an ELBv2 Marker/NextMarker listing."""
+    items: list[dict[str, Any]] = []
     while True:
-        kwargs: dict[str, Any] = {"ListenerArn": listener_arn, "PageSize": RULES_PAGE_SIZE}
-        if marker:
-            kwargs["Marker"] = marker
-        page = _call(f"listener {listener_arn}", aws.elbv2.describe_rules, **kwargs)
-        rules += page.get("Rules", [])
-        marker = page.get("NextMarker")
-        if not marker:
-            return rules
+        page = _call(where, fn, **kwargs)
+        items += page.get(key, [])
+        if not page.get("NextMarker"):
+            return items
+        kwargs["Marker"] = page["NextMarker"]
+
+
+def describe_rules(aws: Aws, listener_arn: str) -> list[dict[str, Any]]:
+    return _pages(
+        f"listener {listener_arn}",
+        aws.elbv2.describe_rules,
+        "Rules",
+        ListenerArn=listener_arn,
+        PageSize=RULES_PAGE_SIZE,
+    )
 
 
 def describe_tags(aws: Aws, arns: list[str], where: str) -> dict[str, dict[str, str]]:
@@ -66,28 +73,9 @@ def describe_tags(aws: Aws, arns: list[str], where: str) -> dict[str, dict[str, 
 
 def describe_listeners(aws: Aws, arns: list[str]) -> dict[str, dict[str, Any]]:
     """Listener descriptions by ARN, one call for all of them (paginated)."""
-    found: dict[str, dict[str, Any]] = {}
-    marker = None
-    while True:
-        kwargs: dict[str, Any] = {"ListenerArns": arns}
-        if marker:
-            kwargs["Marker"] = marker
-        try:
-            page = aws.elbv2.describe_listeners(**kwargs)
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") == "ListenerNotFound":
-                missing = ", ".join(arns)
-                raise ListenerNotFound(
-                    f"listener {missing} does not exist; check the ARN, --region and --profile"
-                ) from None
-            raise explain(err, where=f"listener {', '.join(arns)}") from err
-        except BotoCoreError as err:
-            raise explain(err) from err
-        for listener in page.get("Listeners", []):
-            found[listener["ListenerArn"]] = listener
-        marker = page.get("NextMarker")
-        if not marker:
-            break
+    where = f"listener {', '.join(arns)}"
+    listeners = _pages(where, aws.elbv2.describe_listeners, "Listeners", ListenerArns=arns)
+    found = {listener["ListenerArn"]: listener for listener in listeners}
     for arn in arns:
         if arn not in found:
             raise ListenerNotFound(
@@ -190,17 +178,12 @@ def resolve_load_balancer(aws: Aws, name_or_arn: str) -> str:
 
 
 def load_balancer_listeners(aws: Aws, load_balancer_arn: str) -> list[dict[str, Any]]:
-    listeners: list[dict[str, Any]] = []
-    marker = None
-    while True:
-        kwargs: dict[str, Any] = {"LoadBalancerArn": load_balancer_arn}
-        if marker:
-            kwargs["Marker"] = marker
-        page = _call(f"load balancer {load_balancer_arn}", aws.elbv2.describe_listeners, **kwargs)
-        listeners += page.get("Listeners", [])
-        marker = page.get("NextMarker")
-        if not marker:
-            return listeners
+    return _pages(
+        f"load balancer {load_balancer_arn}",
+        aws.elbv2.describe_listeners,
+        "Listeners",
+        LoadBalancerArn=load_balancer_arn,
+    )
 
 
 def capture_load_balancer(aws: Aws, name_or_arn: str) -> list[ListenerState]:

@@ -278,13 +278,13 @@ def validate(
             f"({len(document.rules)} rules, checksum verified)"
         )
         if listener_arn:
-            aws = _aws(profile, region, listener_arn)
-            prepared = prepare_restore(
-                aws,
+            _, prepared = _prepare(
                 document,
-                target_listener_arn=listener_arn,
+                listener_arn,
                 map_by_name=map_by_name,
-                oidc_secrets=_oidc(oidc_secret),
+                oidc_secret=oidc_secret,
+                profile=profile,
+                region=region,
             )
             out_console.print(
                 f"restorable into {listener_arn}: target groups found, within the rule quota; "
@@ -310,7 +310,7 @@ def list_(
         out_console.print(entries_view(entries, location))
 
 
-def _target_for_restore(document: Any, listener_arn: str | None, target: str | None) -> str | None:
+def _target_for_restore(document: Any, listener_arn: str | None, target: str | None) -> str:
     if listener_arn and target and listener_arn != target:
         raise InvalidInput("--listener-arn and --target-listener-arn disagree; give one of them")
     if listener_arn and not target and listener_arn != document.source.listener_arn:
@@ -318,7 +318,35 @@ def _target_for_restore(document: Any, listener_arn: str | None, target: str | N
             f"the snapshot is of listener {document.source.listener_arn}, not {listener_arn}; to "
             f"restore it into {listener_arn}, pass --target-listener-arn {listener_arn}"
         )
-    return target or listener_arn
+    return target or listener_arn or document.source.listener_arn
+
+
+def _prepare(
+    document: Any,
+    target: str,
+    *,
+    mode: str | None = None,
+    priority: list[int] | None = None,
+    match: list[str] | None = None,
+    map_by_name: bool,
+    oidc_secret: list[str] | None,
+    profile: str | None,
+    region: str | None,
+) -> tuple[Aws, Any]:
+    """Parse the selectors, open the target's account and region, check and plan."""
+    chosen_mode, selector = _selection(mode, priority, match)
+    secrets = _oidc(oidc_secret)
+    aws = _aws(profile, region, target)
+    prepared = prepare_restore(
+        aws,
+        document,
+        target_listener_arn=target,
+        mode=chosen_mode,  # type: ignore[arg-type]
+        selector=selector,
+        map_by_name=map_by_name,
+        oidc_secrets=secrets,
+    )
+    return aws, prepared
 
 
 @app.command()
@@ -338,18 +366,19 @@ def plan(
 ) -> None:
     """Show what a restore would change: the operations, in order, and a per-rule diff."""
     with handled(debug):
-        chosen_mode, selector = _selection(mode, priority, match)
+        _selection(mode, priority, match)  # option mistakes first, before any file or AWS access
         document = _snapshot(snapshot, profile, region)
         target = target_listener_arn or listener_arn or document.source.listener_arn
-        aws = _aws(profile, region, target)
-        prepared = prepare_restore(
-            aws,
+        _, prepared = _prepare(
             document,
-            target_listener_arn=target,
-            mode=chosen_mode,  # type: ignore[arg-type]
-            selector=selector,
+            target,
+            mode=mode,
+            priority=priority,
+            match=match,
             map_by_name=map_by_name,
-            oidc_secrets=_oidc(oidc_secret),
+            oidc_secret=oidc_secret,
+            profile=profile,
+            region=region,
         )
         if as_json:
             _print_json(prepared.plan.public())
@@ -384,18 +413,19 @@ def restore(
 ) -> None:
     """Restore a snapshot: plan, confirm, apply, verify; roll back automatically on failure."""
     with handled(debug):
-        chosen_mode, selector = _selection(mode, priority, match)
+        _selection(mode, priority, match)  # option mistakes first, before any file or AWS access
         document = _snapshot(snapshot, profile, region)
         target = _target_for_restore(document, listener_arn, target_listener_arn)
-        aws = _aws(profile, region, target or document.source.listener_arn)
-        prepared = prepare_restore(
-            aws,
+        aws, prepared = _prepare(
             document,
-            target_listener_arn=target,
-            mode=chosen_mode,  # type: ignore[arg-type]
-            selector=selector,
+            target,
+            mode=mode,
+            priority=priority,
+            match=match,
             map_by_name=map_by_name,
-            oidc_secrets=_oidc(oidc_secret),
+            oidc_secret=oidc_secret,
+            profile=profile,
+            region=region,
         )
         view = plan_view(prepared.plan, live_rules=len(prepared.live.rules), source=snapshot)
         if not as_json:

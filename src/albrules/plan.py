@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .canonical import conditions_key
 from .errors import InvalidInput, RestoreRefused
 from .labels import condition_values, rule_label
-from .models import ListenerState
+from .models import CONDITION_CONFIG_KEY, ListenerState
 from .operations import (
     EXISTING_SECRET,
     AddTags,
@@ -39,14 +39,7 @@ from .operations import (
 )
 
 Mode = Literal["full", "selective"]
-MATCH_FIELDS = (
-    "host-header",
-    "path-pattern",
-    "http-header",
-    "http-request-method",
-    "query-string",
-    "source-ip",
-)
+MATCH_FIELDS = tuple(CONDITION_CONFIG_KEY)
 
 
 # --- inputs -----------------------------------------------------------------------------

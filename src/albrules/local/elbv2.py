@@ -37,28 +37,23 @@ from moto.elbv2 import responses as elbv2_responses
 from moto.elbv2.exceptions import ELBClientError
 from moto.moto_api._internal import mock_random
 
+from ..models import (
+    ACTION_CONFIG_KEY,
+    CONDITION_CONFIG_KEY,
+    TERMINAL_ACTIONS,
+    TRANSFORM_CONFIG_KEY,
+)
+
 CONFIG: dict[str, int] = {"rules_per_load_balancer": 100}
 
-_FIELDS = {
-    "host-header": "HostHeaderConfig",
-    "path-pattern": "PathPatternConfig",
-    "http-header": "HttpHeaderConfig",
-    "http-request-method": "HttpRequestMethodConfig",
-    "query-string": "QueryStringConfig",
-    "source-ip": "SourceIpConfig",
-}
+# The API's own vocabulary (field names and their config keys) is shared with the library;
+# the rules enforced below are the emulator's own, written from AWS's documentation.
+_FIELDS = CONDITION_CONFIG_KEY
 _UNIQUE = ("host-header", "path-pattern", "http-request-method", "source-ip")
 _REGEX_FIELDS = ("host-header", "path-pattern", "http-header")
-_TERMINAL = ("forward", "redirect", "fixed-response")
-_ACTION_TYPES = (
-    "forward",
-    "redirect",
-    "fixed-response",
-    "authenticate-oidc",
-    "authenticate-cognito",
-    "jwt-validation",
-)
-_TRANSFORMS = {"host-header-rewrite": "HostHeaderRewriteConfig", "url-rewrite": "UrlRewriteConfig"}
+_TERMINAL = TERMINAL_ACTIONS
+_ACTION_TYPES = tuple(ACTION_CONFIG_KEY)
+_TRANSFORMS = TRANSFORM_CONFIG_KEY
 
 
 def _error(code: str, message: str) -> ELBClientError:
