@@ -30,6 +30,16 @@ def site(world):
     return listener, other
 
 
+def backed_up_then_broken(world, listener: str, tmp_path: Path) -> Path:
+    """Back the listener up, then delete its first rule and break the second's actions."""
+    target = tmp_path / "s.json"
+    run("backup", "--listener-arn", listener, "--out", str(target))
+    rules = world.rules(listener)
+    world.elb.delete_rule(RuleArn=rules[0]["RuleArn"])
+    world.elb.modify_rule(RuleArn=rules[1]["RuleArn"], Actions=[fixed("503")])
+    return target
+
+
 def snapshot_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.json") if not p.name.endswith(".journal.json"))
 
@@ -135,11 +145,7 @@ def test_show_and_validate(world, site, tmp_path):
 
 def test_plan_json_and_restore_flow(world, site, tmp_path):
     listener, _ = site
-    target = tmp_path / "s.json"
-    run("backup", "--listener-arn", listener, "--out", str(target))
-    rules = world.rules(listener)
-    world.elb.delete_rule(RuleArn=rules[0]["RuleArn"])
-    world.elb.modify_rule(RuleArn=rules[1]["RuleArn"], Actions=[fixed("503")])
+    target = backed_up_then_broken(world, listener, tmp_path)
     code, stdout, _ = run("plan", str(target), "--json")
     plan = json.loads(stdout)
     assert code == 0 and plan["changes"] == 2
@@ -167,11 +173,7 @@ def test_plan_json_and_restore_flow(world, site, tmp_path):
 
 def test_restore_rolled_back_exits_3_and_rollback_failed_exits_4(world, site, tmp_path):
     listener, _ = site
-    target = tmp_path / "s.json"
-    run("backup", "--listener-arn", listener, "--out", str(target))
-    rules = world.rules(listener)
-    world.elb.delete_rule(RuleArn=rules[0]["RuleArn"])
-    world.elb.modify_rule(RuleArn=rules[1]["RuleArn"], Actions=[fixed("503")])
+    target = backed_up_then_broken(world, listener, tmp_path)
     faults.inject("CreateRule", code="InternalFailure")
     code, _, stderr = run("restore", str(target), "--yes")
     assert code == 3 and "ROLLED_BACK" in stderr and "is as it was before" in stderr

@@ -370,3 +370,40 @@ def test_a_lost_create_response_is_recognised_on_retry(world, aws, shop, tmp_pat
     _, outcome = restore(aws, snapshot, tmp_path)
     assert outcome.status == "RESTORED" and same_routing(world, listener, snapshot)
     assert "first attempt had succeeded" in outcome.journal[0]["note"]
+
+
+def test_a_bug_mid_apply_is_rolled_back_too(world, aws, shop, tmp_path, monkeypatch):
+    listener, snapshot, arn = shop
+    bad_deploy(world, arn)
+    before = content(world.state(listener))
+    from albrules import restore as engine
+
+    real = engine.request_for
+    seen = []
+
+    def flaky(op, secrets):
+        seen.append(op.op)
+        if len(seen) == 3:
+            raise KeyError("a bug")
+        return real(op, secrets)
+
+    monkeypatch.setattr(engine, "request_for", flaky)
+    prepared = prepare_restore(aws, snapshot)
+    outcome = execute_restore(aws, prepared, pre_restore_store=Store(str(tmp_path / "pre")))
+    assert outcome.status == "ROLLED_BACK" and "unexpected error" in outcome.message
+    assert content(world.state(listener)) == before
+
+
+def test_a_journal_that_cannot_be_stored_does_not_hide_the_outcome(world, aws, shop, tmp_path):
+    listener, snapshot, arn = shop
+    bad_deploy(world, arn)
+
+    class ReadOnlyJournal(Store):
+        def write_beside(self, *args, **kwargs):
+            raise OSError("read-only file system")
+
+    prepared = prepare_restore(aws, snapshot)
+    outcome = execute_restore(aws, prepared, pre_restore_store=ReadOnlyJournal(str(tmp_path)))
+    assert outcome.status == "RESTORED" and same_routing(world, listener, snapshot)
+    assert outcome.journal_location is None and "could not store the journal" in outcome.warnings[0]
+    assert len(outcome.journal) == 4

@@ -100,7 +100,10 @@ def handled(debug: bool) -> Iterator[None]:
         _report(mapped, debug, err)
         raise typer.Exit(mapped.exit_code) from None
     except KeyboardInterrupt:
-        err_console.print("interrupted; nothing further was done")
+        err_console.print(
+            "interrupted; if a restore had started applying, compare the listener with its "
+            "pre-restore snapshot (albrules plan PRE-RESTORE-SNAPSHOT) before going on"
+        )
         raise typer.Exit(1) from None
     except Exception as err:  # a bug: still one sentence, the traceback on request
         err_console.print(

@@ -95,6 +95,9 @@ class Selector:
                         not wanted and any(v.startswith(header.lower() + ":") for v in values_lower)
                     ):
                         return True
+                elif name == "host-header":  # host names compare case-insensitively
+                    if value.lower() in {v.lower() for v in values} or f"~{value}" in values:
+                        return True
                 elif value in values or f"~{value}" in values:
                     return True
         return False

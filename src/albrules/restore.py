@@ -480,7 +480,11 @@ def execute_restore(
     """Apply a prepared plan with pre-restore snapshot, verification and automatic rollback."""
     plan = prepared.plan
     arn = plan.listener_arn
-    base = {"listener_arn": arn, "changes": len(plan.operations), "warnings": prepared.warnings}
+    base: dict[str, Any] = {
+        "listener_arn": arn,
+        "changes": len(plan.operations),
+        "warnings": list(prepared.warnings),
+    }
     if plan.empty:
         return Outcome(
             status="NO_CHANGES", message="the listener already matches; nothing to do", **base
@@ -501,16 +505,13 @@ def execute_restore(
     try:
         apply_plan(aws, plan, prepared.secret_values, journal)
         verify(aws, arn, plan.expected)
-    except (AlbRulesError, ClientError, BotoCoreError) as failure:
-        reason = str(failure if isinstance(failure, AlbRulesError) else explain(failure))
+    except Exception as failure:  # anything at all, a bug included: never leave it half-done
+        reason = str(explain(failure))
         try:
             left = _rollback(aws, prepared, pre, journal)
-        except (AlbRulesError, ClientError, BotoCoreError) as again:
-            left = [
-                f"the rollback failed: "
-                f"{again if isinstance(again, AlbRulesError) else explain(again)}"
-            ]
-        journal_at = _write_journal(pre_restore_store, saved.location, journal)
+        except Exception as again:
+            left = [f"the rollback failed: {explain(again)}"]
+        journal_at = _write_journal(pre_restore_store, saved.location, journal, base["warnings"])
         if not left:
             return Outcome(
                 status="ROLLED_BACK",
@@ -528,14 +529,14 @@ def execute_restore(
             message=(
                 f"the restore failed ({reason}) and the rollback did not finish ({left[0]}); "
                 f"finish by hand from the pre-restore snapshot {saved.location} and the "
-                f"journal {journal_at}"
+                f"journal {journal_at or '(in --json output; it could not be stored)'}"
             ),
             journal_location=journal_at,
             journal=journal,
             differences=left,
             **base,
         )
-    journal_at = _write_journal(pre_restore_store, saved.location, journal)
+    journal_at = _write_journal(pre_restore_store, saved.location, journal, base["warnings"])
     return Outcome(
         status="RESTORED",
         message=f"restored {len(plan.operations)} change(s) to listener {arn} and verified it",
@@ -545,6 +546,14 @@ def execute_restore(
     )
 
 
-def _write_journal(store: Store, snapshot_location: str, journal: list[dict[str, Any]]) -> str:
+def _write_journal(
+    store: Store, snapshot_location: str, journal: list[dict[str, Any]], warnings: list[str]
+) -> str | None:
+    """Store the journal beside the pre-restore snapshot. A failure here must never hide the
+    outcome of the restore itself: it becomes a warning, and the journal stays in the outcome."""
     body = json.dumps(journal, indent=2).encode("utf-8")
-    return store.write_beside(snapshot_location, ".journal.json", body)
+    try:
+        return store.write_beside(snapshot_location, ".journal.json", body)
+    except (AlbRulesError, OSError, ClientError, BotoCoreError) as err:
+        warnings.append(f"could not store the journal beside {snapshot_location}: {err}")
+        return None

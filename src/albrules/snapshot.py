@@ -113,7 +113,7 @@ def parse_document(data: bytes, name: str, fmt: Format | None = None) -> Any:
             f"{MAX_DOCUMENT_BYTES // 1048576} MiB, so this is not a snapshot file"
         )
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput(
             f"{name} is not a text file (not UTF-8); point albrules at a JSON or YAML snapshot"
