@@ -219,6 +219,17 @@ def test_injected_fault_fails_the_nth_call_once(world, listener):
     assert len(world.rules(listener)) == 2
 
 
+def test_condition_values_are_counted_per_rule(world, listener):
+    pairs = [{"Key": f"k{i}", "Value": f"v{i}"} for i in range(3)]
+    query = {"Field": "query-string", "QueryStringConfig": {"Values": pairs}}
+    world.rule(listener, 1, [query, path("/a", "/b")])  # 3 pairs + 2 paths: 5 values
+    with pytest.raises(ClientError):
+        world.rule(listener, 2, [query, path("/a", "/b", "/c")])  # 6 values
+    with pytest.raises(ClientError):
+        world.rule(listener, 3, [path("/*a*", "/*b*", "/*c*")])  # 6 wildcards
+    assert len(world.rules(listener)) == 1
+
+
 def test_fixed_response_is_still_validated(world, listener):
     with pytest.raises(ClientError):
         world.rule(listener, 1, [path("/a")], [fixed("999")])

@@ -70,10 +70,9 @@ def _validation(message: str) -> ELBClientError:
 def _condition_strings(condition: dict[str, Any]) -> tuple[list[str], list[str]]:
     field = condition.get("Field")
     config = condition.get(_FIELDS.get(field, ""), {}) or {}
-    if field == "query-string":
-        plain = [p.get("Value", "") for p in config.get("Values", [])]
-        plain += [p["Key"] for p in config.get("Values", []) if p.get("Key") is not None]
-        return plain, []
+    if field == "query-string":  # one value per key/value pair; wildcards count in both parts
+        pairs = config.get("Values", [])
+        return [f"{p.get('Key') or ''}={p.get('Value', '')}" for p in pairs], []
     plain = list(config.get("Values", []) or condition.get("Values", []) or [])
     regex = list(config.get("RegexValues", []) or condition.get("RegexValues", []) or [])
     return plain, regex
