@@ -308,7 +308,12 @@ def list_(
         store = Store(location, _aws(profile, region) if is_s3(location) else None)
         entries = store.list()
         if as_json:
-            _print_json([e.__dict__ for e in entries])
+            _print_json(
+                [
+                    {**e.__dict__, "created_at": f"{e.created_at:%Y-%m-%dT%H:%M:%SZ}"}
+                    for e in entries
+                ]
+            )
             return
         out_console.print(entries_view(entries, location))
 
