@@ -28,7 +28,7 @@ from .plan import Selector
 from .render import console, entries_view, outcome_view, plan_view, snapshot_view
 from .restore import Outcome, execute_restore, prepare_restore
 from .snapshot import build_snapshot, dumps, format_for
-from .store import Store, is_s3, read_snapshot
+from .store import Store, default_pre_restore_location, is_s3, read_snapshot
 
 app = typer.Typer(
     name="albrules",
@@ -460,10 +460,7 @@ def restore(
                     f"Apply {len(prepared.plan.operations)} change(s)?", default=False
                 ):
                     raise RestoreRefused("not confirmed; nothing was changed")
-            from .local.process import home
-
-            location = pre_restore_to or str(home() / "pre-restore")
-            store = Store(location, aws)
+            store = Store(pre_restore_to or default_pre_restore_location(), aws)
             outcome = execute_restore(aws, prepared, pre_restore_store=store, recheck=not yes)
         if as_json:
             _print_json({**outcome.model_dump(mode="json"), "plan": prepared.plan.public()})

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from .labels import describe_actions, describe_conditions
 from .models import Snapshot
+from .operations import API_OPERATION
 from .plan import Plan, RuleChange
 from .restore import Outcome
 from .store import Entry
@@ -116,8 +117,6 @@ def plan_view(plan: Plan, *, live_rules: int, source: str) -> Group:
     table.add_column("call")
     table.add_column("what")
     for i, op in enumerate(plan.operations, start=1):
-        from .operations import API_OPERATION
-
         table.add_row(str(i), API_OPERATION[op.op], op.summary())
     parts.append(table)
     for change in plan.changes:

@@ -12,6 +12,7 @@ full checksum in their metadata so the comparison costs one HEAD, not a download
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +49,15 @@ class Saved:
     written: bool
     checksum: str
     previous: str | None = None
+
+
+def albrules_home() -> Path:
+    """Where albrules keeps its own files: ``$ALBRULES_HOME``, else ``~/.albrules``."""
+    return Path(os.environ.get("ALBRULES_HOME", "~/.albrules")).expanduser()
+
+
+def default_pre_restore_location() -> str:
+    return str(albrules_home() / "pre-restore")
 
 
 def stamp(moment: datetime) -> str:

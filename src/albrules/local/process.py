@@ -13,17 +13,14 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import AlbRulesError, InvalidInput
+from ..store import albrules_home
 
 DEFAULT_PORT = 4566
 DEFAULT_REGION = "us-east-1"
 
 
-def home() -> Path:
-    return Path(os.environ.get("ALBRULES_HOME", "~/.albrules")).expanduser()
-
-
 def _pidfile(port: int) -> Path:
-    return home() / "local" / f"{port}.pid"
+    return albrules_home() / "local" / f"{port}.pid"
 
 
 def endpoint(port: int) -> str:
@@ -71,7 +68,7 @@ def up(port: int = DEFAULT_PORT, timeout: float = 30.0) -> int:
     """Start the server in the background; returns its pid. Idempotent."""
     if running(port):
         return int(admin(port, "health").get("pid", 0))
-    log = home() / "local" / f"{port}.log"
+    log = albrules_home() / "local" / f"{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         process = subprocess.Popen(
