@@ -169,8 +169,3 @@ def canonical_rule(rule: dict[str, Any]) -> dict[str, Any]:
 def conditions_key(conditions: list[dict[str, Any]]) -> str:
     """The identity of a rule across snapshots: its canonical conditions."""
     return canonical_json(canonical_conditions(conditions))
-
-
-def rule_content(rule: dict[str, Any]) -> dict[str, Any]:
-    """What a rule routes, without where it sits: everything but priority and ARN."""
-    return {k: v for k, v in rule.items() if k not in ("priority", "arn")}

@@ -76,15 +76,3 @@ class VerifyFailed(AlbRulesError):
     def __init__(self, message: str, differences: list[str]):
         self.differences = differences
         super().__init__(message)
-
-
-class RolledBack(AlbRulesError):
-    """The restore failed and the listener was rolled back to its pre-restore state."""
-
-    exit_code = 3
-
-
-class RollbackFailed(AlbRulesError):
-    """The restore failed and so did the rollback; a person must finish by hand."""
-
-    exit_code = 4

@@ -29,8 +29,6 @@ from .errors import (
     InvalidInput,
     Problem,
     RestoreRefused,
-    RollbackFailed,
-    RolledBack,
     SnapshotInvalid,
     VerifyFailed,
 )
@@ -163,10 +161,6 @@ def desired_from_snapshot(snapshot: Snapshot, mapping: dict[str, str] | None = N
         raw["actions"] = _retarget_actions(raw["actions"], mapping)
         rules.append(canonical_rule(raw))
     return Desired(default_actions=_retarget_actions(defaults, mapping), rules=rules)
-
-
-def desired_from_state(state: ListenerState) -> Desired:
-    return desired_from_snapshot(build_snapshot(state))
 
 
 # --- account limits and secrets -----------------------------------------------------------
@@ -438,12 +432,6 @@ class Outcome(BaseModel):
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.status]
-
-    def raise_for_status(self) -> None:
-        if self.status == "ROLLED_BACK":
-            raise RolledBack(self.message)
-        if self.status == "ROLLBACK_FAILED":
-            raise RollbackFailed(self.message)
 
 
 def _rollback(

@@ -70,13 +70,6 @@ def expected_checksum(snapshot: Snapshot) -> str:
     return content_checksum(_dump(canonicalize(snapshot)))
 
 
-def canonical_state(state: ListenerState) -> ListenerState:
-    """A captured listener in canonical form, rules sorted by priority, ARNs kept."""
-    document = _dump(state)
-    document.update(_canonical_body(document["default_actions"], document["rules"]))
-    return ListenerState.model_validate(document)
-
-
 # --- reading ----------------------------------------------------------------------------
 
 

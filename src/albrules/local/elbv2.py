@@ -385,21 +385,28 @@ def describe_rules(self: Any, listener_arn: str | None, rule_arns: list[str] | N
     return sorted(rules, key=lambda r: (r.is_default, int(r.priority) if not r.is_default else 0))
 
 
-def modify_listener(self: Any, arn: str, *args: Any, **kwargs: Any) -> Any:
-    actions = kwargs.pop("actions", None)
-    if actions is None and len(args) >= 5:
-        actions = args[4]
-        args = args[:4]
+def modify_listener(
+    self: Any,
+    arn: str,
+    port: Any = None,
+    protocol: str | None = None,
+    ssl_policy: str | None = None,
+    certificates: list[dict[str, Any]] | None = None,
+    actions: list[dict[str, Any]] | None = None,
+) -> Any:
+    """ModifyListener (moto's signature): default actions validated, OIDC secrets kept."""
     listener = _listener_of(self, arn)
+    fake = None
     if actions:
         validate_actions(self, actions)
-        existing = _secrets_of(listener.default_actions)
-        fake = _fake_actions(actions, existing, creating=False)
-        result = _original["modify_listener"](self, arn, *args, actions=[], **kwargs)
+        fake = _fake_actions(actions, _secrets_of(listener.default_actions), creating=False)
+    result = _original["modify_listener"](
+        self, arn, port, protocol, ssl_policy, certificates, actions=[]
+    )
+    if fake is not None:
         listener.default_actions = fake
         listener._default_rule[0].actions = fake
-        return result
-    return _original["modify_listener"](self, arn, *args, actions=[], **kwargs)
+    return result
 
 
 def create_listener(self: Any, *args: Any, **kwargs: Any) -> Any:
