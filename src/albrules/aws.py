@@ -22,7 +22,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from .errors import AlbRulesError, AwsCallFailed, InvalidInput, ListenerNotFound
+from .errors import AlbRulesError, AwsCallFailed, AwsThrottled, InvalidInput, ListenerNotFound
 
 DEFAULT_MAX_ATTEMPTS = 8
 
@@ -153,7 +153,7 @@ def explain(err: Exception, *, service: str = "elbv2", where: str = "") -> AlbRu
         )
     if code in THROTTLING_CODES:
         attempts = err.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
-        return AwsCallFailed(
+        return AwsThrottled(
             f"AWS kept throttling {operation}{at} after {attempts} attempts; wait a minute and "
             "run again, and look for other tools calling the ELB API in this account and region",
             code=code,

@@ -24,9 +24,9 @@ from .arns import parse_listener_arn, region_of
 from .aws import Aws, explain
 from .capture import capture_listeners, capture_load_balancer
 from .errors import AlbRulesError, InvalidInput, RestoreRefused, SnapshotInvalid
-from .plan import Selector
+from .plan import Selector, choose_selection
 from .render import console, entries_view, outcome_view, plan_view, snapshot_view
-from .restore import Outcome, execute_restore, prepare_restore
+from .restore import Outcome, execute_restore, prepare_restore, restore_target
 from .snapshot import build_snapshot, dumps, format_for
 from .store import Store, default_pre_restore_location, is_s3, read_snapshot
 
@@ -144,20 +144,7 @@ def _snapshot(location: str, profile: str | None, region: str | None) -> Any:
 def _selection(
     mode: str | None, priority: list[int] | None, match: list[str] | None
 ) -> tuple[str, Selector]:
-    selector = Selector.parse(priority, match)
-    if mode is None:
-        mode = "full" if selector.empty else "selective"
-    if mode not in ("full", "selective"):
-        raise InvalidInput(f"--mode must be full or selective, not {mode!r}")
-    if mode == "full" and not selector.empty:
-        raise InvalidInput(
-            "--priority and --match choose rules for --mode selective; drop them for a full restore"
-        )
-    if mode == "selective" and selector.empty:
-        raise InvalidInput(
-            "--mode selective needs at least one --priority N or --match FIELD=VALUE"
-        )
-    return mode, selector
+    return choose_selection(mode, priority, match)
 
 
 def _oidc(items: list[str] | None) -> dict[str, str]:
@@ -319,14 +306,7 @@ def list_(
 
 
 def _target_for_restore(document: Any, listener_arn: str | None, target: str | None) -> str:
-    if listener_arn and target and listener_arn != target:
-        raise InvalidInput("--listener-arn and --target-listener-arn disagree; give one of them")
-    if listener_arn and not target and listener_arn != document.source.listener_arn:
-        raise RestoreRefused(
-            f"the snapshot is of listener {document.source.listener_arn}, not {listener_arn}; to "
-            f"restore it into {listener_arn}, pass --target-listener-arn {listener_arn}"
-        )
-    return target or listener_arn or document.source.listener_arn
+    return restore_target(document.source.listener_arn, listener_arn, target)
 
 
 def _prepare(

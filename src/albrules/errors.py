@@ -1,6 +1,7 @@
 """Typed exceptions. Each carries the CLI exit code of the contract and one clear sentence.
 
-The class names are stable: Step Functions Retry/Catch blocks (next issue) match on them.
+The class names are stable: Step Functions Retry/Catch blocks match on them (a Lambda
+handler's exception class name is the error name a state machine sees).
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ class AwsCallFailed(AlbRulesError):
         super().__init__(message)
 
 
+class AwsThrottled(AwsCallFailed):
+    """AWS kept throttling after the SDK's own retries; the state machine retries later."""
+
+
 class ListenerNotFound(InvalidInput):
     """The listener (or load balancer) named by the user does not exist."""
 
@@ -76,3 +81,25 @@ class VerifyFailed(AlbRulesError):
     def __init__(self, message: str, differences: list[str]):
         self.differences = differences
         super().__init__(message)
+
+
+class ListenerLocked(InvalidInput):
+    """Another restore holds the listener's lock; nothing was changed."""
+
+
+class ListenerChanged(RestoreRefused):
+    """The listener changed after its pre-restore snapshot was taken; nothing was changed."""
+
+
+class RollbackFailed(AlbRulesError):
+    """The rollback did not bring the listener back to its pre-restore snapshot."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, differences: list[str] | None = None):
+        self.differences = list(differences or [])
+        super().__init__(message)
+
+
+class ApprovalError(InvalidInput):
+    """An approval or rejection could not be taken (unknown, used, expired or forged link)."""

@@ -108,6 +108,49 @@ class Selector:
         return " ".join(parts)
 
 
+# --- choosing what to restore ------------------------------------------------------------
+
+# How the options are spelled where the user wrote them: CLI flags, or workflow input fields.
+CLI_NAMES = {
+    "mode": "--mode",
+    "priority": "--priority N",
+    "match": "--match FIELD=VALUE",
+    "listener": "--listener-arn",
+    "target": "--target-listener-arn",
+}
+INPUT_NAMES = {
+    "mode": "mode",
+    "priority": "priorities",
+    "match": "match",
+    "listener": "listener_arn",
+    "target": "target_listener_arn",
+}
+
+
+def choose_selection(
+    mode: str | None,
+    priorities: list[int] | None,
+    matches: list[str] | None,
+    names: dict[str, str] = CLI_NAMES,
+) -> tuple[Mode, Selector]:
+    """The restore mode and selector, checked; the mode defaults to selective with selectors."""
+    selector = Selector.parse(priorities, matches)
+    if mode is None:
+        mode = "full" if selector.empty else "selective"
+    if mode not in ("full", "selective"):
+        raise InvalidInput(f"{names['mode']} must be full or selective, not {mode!r}")
+    chosen = f"{names['priority'].split()[0]} and {names['match'].split()[0]}"
+    if mode == "full" and not selector.empty:
+        raise InvalidInput(
+            f"{chosen} choose rules for a selective restore; drop them for a full restore"
+        )
+    if mode == "selective" and selector.empty:
+        raise InvalidInput(
+            f"a selective restore needs at least one {names['priority']} or {names['match']}"
+        )
+    return mode, selector  # type: ignore[return-value]
+
+
 # --- output -----------------------------------------------------------------------------
 
 

@@ -35,7 +35,7 @@ from .errors import (
 from .labels import rule_label
 from .models import ListenerState, Snapshot
 from .operations import API_OPERATION, CreateRule, DeleteRule, request_for
-from .plan import Desired, Mode, Plan, Selector, plan_restore
+from .plan import CLI_NAMES, Desired, Mode, Plan, Selector, plan_restore
 from .snapshot import build_snapshot
 from .store import Store
 from .validate import Limits, check_rule_count
@@ -212,7 +212,7 @@ def read_secret_values(aws: Aws, arns: list[str]) -> dict[str, str]:
     return values
 
 
-def _secret_arns(plan: Plan) -> list[str]:
+def secret_arns(plan: Plan) -> list[str]:
     arns = []
     for op in plan.operations:
         for source in getattr(op, "oidc", {}).values():
@@ -236,6 +236,23 @@ class Prepared:
     secret_values: dict[str, str] = field(repr=False, default_factory=dict)
     max_listener_rules: int | None = None
     warnings: list[str] = field(default_factory=list)
+
+
+def restore_target(
+    snapshot_listener: str,
+    listener_arn: str | None,
+    target: str | None,
+    names: dict[str, str] = CLI_NAMES,
+) -> str:
+    """The listener a restore writes to. Restoring into another listener must be explicit."""
+    if listener_arn and target and listener_arn != target:
+        raise InvalidInput(f"{names['listener']} and {names['target']} disagree; give one of them")
+    if listener_arn and not target and listener_arn != snapshot_listener:
+        raise RestoreRefused(
+            f"the snapshot is of listener {snapshot_listener}, not {listener_arn}; to "
+            f"restore it into {listener_arn}, pass {names['target']} {listener_arn}"
+        )
+    return target or listener_arn or snapshot_listener
 
 
 def check_target(snapshot: Snapshot, aws: Aws, target_listener_arn: str | None) -> str:
@@ -275,7 +292,7 @@ def prepare_restore(
     if problems and len(unbounded.expected.rules) > len(live.rules):
         raise SnapshotInvalid("the snapshot", problems)
     plan = plan_restore(live, desired, max_listener_rules=max_rules, **options)
-    values = read_secret_values(aws, _secret_arns(plan))
+    values = read_secret_values(aws, secret_arns(plan))
     return Prepared(
         snapshot=snapshot,
         live=live,
@@ -434,28 +451,47 @@ class Outcome(BaseModel):
         return EXIT_CODES[self.status]
 
 
-def _rollback(
-    aws: Aws, prepared: Prepared, pre: Snapshot, journal: list[dict[str, Any]]
+def rollback_to(
+    aws: Aws,
+    listener_arn: str,
+    pre: Snapshot,
+    journal: list[dict[str, Any]],
+    *,
+    oidc_secrets: dict[str, str] | None = None,
+    secret_values: dict[str, str] | None = None,
+    max_listener_rules: int | None = None,
 ) -> list[str]:
     """Back to the pre-restore snapshot. Returns the differences left (empty: rolled back)."""
-    arn = prepared.plan.listener_arn
-    live = capture_listener(aws, arn)
+    live = capture_listener(aws, listener_arn)
     back = plan_restore(
         live,
         desired_from_snapshot(pre),
         mode="full",
-        oidc_secrets=prepared.oidc_secrets,
-        max_listener_rules=prepared.max_listener_rules,
+        oidc_secrets=oidc_secrets,
+        max_listener_rules=max_listener_rules,
         on_missing_secret="skip",
     )
-    values = dict(prepared.secret_values)
-    missing = [a for a in _secret_arns(back) if a not in values]
+    values = dict(secret_values or {})
+    missing = [a for a in secret_arns(back) if a not in values]
     if missing:
         values.update(read_secret_values(aws, missing))
     apply_plan(aws, back, values, journal, phase="rollback")
-    state = capture_listener(aws, arn)
-    left = differences(back.expected, state) + [f"not rolled back: {u}" for u in back.unresolved]
-    return left
+    state = capture_listener(aws, listener_arn)
+    return differences(back.expected, state) + [f"not rolled back: {u}" for u in back.unresolved]
+
+
+def _rollback(
+    aws: Aws, prepared: Prepared, pre: Snapshot, journal: list[dict[str, Any]]
+) -> list[str]:
+    return rollback_to(
+        aws,
+        prepared.plan.listener_arn,
+        pre,
+        journal,
+        oidc_secrets=prepared.oidc_secrets,
+        secret_values=prepared.secret_values,
+        max_listener_rules=prepared.max_listener_rules,
+    )
 
 
 def execute_restore(

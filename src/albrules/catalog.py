@@ -1,0 +1,289 @@
+"""The DynamoDB table of the SAM application: snapshot catalog, restore locks, audit, approvals.
+
+One table, keys ``pk``/``sk`` (strings):
+
+- ``LISTENER#<arn>`` / ``SNAPSHOT#<created_at>#<id>``: a stored snapshot, newest last;
+- ``SNAPSHOT#<id>`` / ``SNAPSHOT``: the same snapshot, found by its catalog id;
+- ``LOCK#<arn>`` / ``LOCK``: the restore lock of a listener (conditional writes);
+- ``RESTORE#<execution arn>`` / ``AUDIT``: who restored what, the plan and the outcome;
+- ``APPROVAL#<execution arn>`` / ``APPROVAL``: a pending approval and its task token.
+
+A snapshot's catalog id is the first 12 hex digits of its checksum, the same short checksum
+its file name carries, so the id a person reads in ``albrules list`` finds it here too.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .aws import Aws, error_code, explain
+from .errors import ApprovalError, InvalidInput, ListenerLocked
+
+LOCK_SECONDS = 24 * 3600
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as plain Python (strings, numbers, booleans, maps, lists)."""
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        out[key] = _value(value)
+    return out
+
+
+def _value(value: dict[str, Any]) -> Any:
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return inner
+    if kind == "N":
+        return int(inner) if inner.lstrip("-").isdigit() else float(inner)
+    if kind == "BOOL":
+        return inner
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return _plain(inner)
+    if kind == "L":
+        return [_value(v) for v in inner]
+    return inner
+
+
+def _typed(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float):
+        return {"N": str(value)}
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, dict):
+        return {"M": {k: _typed(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [_typed(v) for v in value]}
+    return {"S": str(value)}
+
+
+@dataclass
+class Catalog:
+    """The table, through one account's session."""
+
+    aws: Aws
+    table: str
+
+    @property
+    def _db(self) -> Any:
+        return self.aws.client("dynamodb")
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._db, operation)(TableName=self.table, **kwargs)
+        except (ClientError, BotoCoreError) as err:
+            raise explain(err, service="dynamodb", where=f"table {self.table}") from err
+
+    # -- snapshots --
+    def record_snapshot(
+        self,
+        *,
+        snapshot_id: str,
+        listener_arn: str,
+        location: str,
+        checksum: str,
+        rules: int,
+        created_at: str,
+    ) -> None:
+        common = {
+            "snapshot_id": _s(snapshot_id),
+            "listener_arn": _s(listener_arn),
+            "location": _s(location),
+            "checksum": _s(checksum),
+            "rules": _n(rules),
+            "created_at": _s(created_at),
+        }
+        self._call(
+            "put_item",
+            Item={
+                "pk": _s(f"LISTENER#{listener_arn}"),
+                "sk": _s(f"SNAPSHOT#{created_at}#{snapshot_id}"),
+                **common,
+            },
+        )
+        self._call(
+            "put_item", Item={"pk": _s(f"SNAPSHOT#{snapshot_id}"), "sk": _s("SNAPSHOT"), **common}
+        )
+
+    def find_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
+        found = self._call(
+            "get_item", Key={"pk": _s(f"SNAPSHOT#{snapshot_id}"), "sk": _s("SNAPSHOT")}
+        ).get("Item")
+        return _plain(found) if found else None
+
+    def snapshots(self, listener_arn: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The listener's catalogued snapshots, newest first."""
+        page = self._call(
+            "query",
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
+            ExpressionAttributeValues={
+                ":pk": _s(f"LISTENER#{listener_arn}"),
+                ":sk": _s("SNAPSHOT#"),
+            },
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [_plain(i) for i in page.get("Items", [])]
+
+    # -- locks --
+    def acquire_lock(self, listener_arn: str, owner: str, seconds: int = LOCK_SECONDS) -> None:
+        """Take the listener's lock for ``owner``, or raise ListenerLocked naming the holder.
+
+        A lock whose ``expires_at`` has passed (a crashed restore) may be taken over.
+        """
+        now = int(time.time())
+        try:
+            self._db.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": _s(f"LOCK#{listener_arn}"),
+                    "sk": _s("LOCK"),
+                    "owner": _s(owner),
+                    "acquired_at": _s(_now()),
+                    "expires_at": _n(now + seconds),
+                },
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR #o = :me",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":now": _n(now), ":me": _s(owner)},
+            )
+        except ClientError as err:
+            if error_code(err) != "ConditionalCheckFailedException":
+                raise explain(err, service="dynamodb", where=f"table {self.table}") from err
+            holder = self.lock_holder(listener_arn) or {}
+            raise ListenerLocked(
+                f"listener {listener_arn} is locked by restore {holder.get('owner', '?')} "
+                f"since {holder.get('acquired_at', '?')}; nothing was changed, wait for that "
+                "restore to end (or stop it) and start again"
+            ) from None
+        except BotoCoreError as err:
+            raise explain(err, service="dynamodb", where=f"table {self.table}") from err
+
+    def lock_holder(self, listener_arn: str) -> dict[str, Any] | None:
+        found = self._call(
+            "get_item", Key={"pk": _s(f"LOCK#{listener_arn}"), "sk": _s("LOCK")}
+        ).get("Item")
+        return _plain(found) if found else None
+
+    def release_lock(self, listener_arn: str, owner: str) -> bool:
+        """Release the lock if ``owner`` holds it. Returns whether it did."""
+        try:
+            self._db.delete_item(
+                TableName=self.table,
+                Key={"pk": _s(f"LOCK#{listener_arn}"), "sk": _s("LOCK")},
+                ConditionExpression="#o = :me",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":me": _s(owner)},
+            )
+            return True
+        except ClientError as err:
+            if error_code(err) == "ConditionalCheckFailedException":
+                return False
+            raise explain(err, service="dynamodb", where=f"table {self.table}") from err
+
+    # -- audit --
+    def write_audit(self, execution_arn: str, fields: dict[str, Any]) -> None:
+        """Create or update the restore's audit record with ``fields``."""
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":v{i}": _typed(v) for i, v in enumerate(fields.values())}
+        sets = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        self._call(
+            "update_item",
+            Key={"pk": _s(f"RESTORE#{execution_arn}"), "sk": _s("AUDIT")},
+            UpdateExpression=f"SET {sets}",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def audit(self, execution_arn: str) -> dict[str, Any] | None:
+        found = self._call(
+            "get_item", Key={"pk": _s(f"RESTORE#{execution_arn}"), "sk": _s("AUDIT")}
+        ).get("Item")
+        return _plain(found) if found else None
+
+    # -- approvals --
+    def put_approval(self, execution_arn: str, fields: dict[str, Any]) -> None:
+        item = {"pk": _s(f"APPROVAL#{execution_arn}"), "sk": _s("APPROVAL")}
+        item.update({k: _typed(v) for k, v in fields.items()})
+        self._call("put_item", Item=item)
+
+    def approval(self, execution_arn: str) -> dict[str, Any] | None:
+        found = self._call(
+            "get_item",
+            Key={"pk": _s(f"APPROVAL#{execution_arn}"), "sk": _s("APPROVAL")},
+            ConsistentRead=True,
+        ).get("Item")
+        return _plain(found) if found else None
+
+    def decide_approval(
+        self, execution_arn: str, nonce: str, decision: str, by: str, reason: str = ""
+    ) -> dict[str, Any]:
+        """Mark a pending approval decided, once. Returns the record (with its task token)."""
+        now = int(time.time())
+        try:
+            result = self._db.update_item(
+                TableName=self.table,
+                Key={"pk": _s(f"APPROVAL#{execution_arn}"), "sk": _s("APPROVAL")},
+                UpdateExpression="SET #s = :d, decided_by = :by, decided_at = :at, reason = :r",
+                ConditionExpression="#s = :pending AND nonce = :n AND expires_at > :now",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":d": _s(decision),
+                    ":by": _s(by),
+                    ":at": _s(_now()),
+                    ":r": _s(reason),
+                    ":pending": _s("pending"),
+                    ":n": _s(nonce),
+                    ":now": _n(now),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as err:
+            if error_code(err) != "ConditionalCheckFailedException":
+                raise explain(err, service="dynamodb", where=f"table {self.table}") from err
+            current = self.approval(execution_arn)
+            if current is None:
+                raise ApprovalError(
+                    f"no approval is pending for {execution_arn}; check the execution ARN"
+                ) from None
+            if current.get("status") != "pending":
+                raise ApprovalError(
+                    f"the restore {execution_arn} was already {current.get('status')} by "
+                    f"{current.get('decided_by', '?')}; nothing was done"
+                ) from None
+            if int(current.get("expires_at", 0)) <= now:
+                raise ApprovalError(
+                    f"the approval request for {execution_arn} has expired; nothing was done"
+                ) from None
+            raise ApprovalError(
+                f"this approval link is not the current one for {execution_arn}; nothing was done"
+            ) from None
+        return _plain(result["Attributes"])
+
+
+def require_table(table: str | None) -> str:
+    if not table:
+        raise InvalidInput(
+            "no catalog table is configured; set ALBRULES_TABLE or pass --stack-name"
+        )
+    return table

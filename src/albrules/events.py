@@ -1,0 +1,213 @@
+"""The documents the state machines pass between their states, as pydantic models.
+
+Inputs people write (``BackupRequest``, ``RestoreRequest``) refuse unknown fields, so a typo
+is an error rather than a silently ignored option. The state documents carry S3 locations and
+counts, never whole snapshots: a Step Functions payload is capped at 256 KiB.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InvalidInput
+from .snapshot import pydantic_problems
+
+ACCOUNT_PATTERN = r"^\d{12}$"
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def parse(model: type[BaseModel], data: Any, what: str) -> Any:
+    """Validate ``data`` as ``model``; one clear sentence naming every problem if it fails."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(str(p) for p in pydantic_problems(err))
+        raise InvalidInput(f"{what} is not valid ({problems}); fix it and start again") from None
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+# --- backup ------------------------------------------------------------------------------
+
+
+class BackupTarget(_Strict):
+    """One account and region to back up, optionally narrowed to load balancers or listeners."""
+
+    account_id: str = Field(pattern=ACCOUNT_PATTERN)
+    region: str = Field(pattern=REGION_PATTERN)
+    role_arn: str | None = None
+    load_balancers: list[str] | None = None
+    listener_arns: list[str] | None = None
+    tags: dict[str, str] | None = None
+
+
+class BackupRequest(_Strict):
+    targets: list[BackupTarget] = Field(min_length=1)
+    location: str | None = None
+
+    @field_validator("location")
+    @classmethod
+    def _s3_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("s3://"):
+            raise ValueError("must be an s3://BUCKET/PREFIX location")
+        return value
+
+
+class ListenerItem(_Strict):
+    """One Map iteration: a listener to back up, with how to reach it and where to store it."""
+
+    listener_arn: str
+    account_id: str
+    region: str
+    role_arn: str | None = None
+    location: str
+
+
+class ListenerResult(_Strict):
+    listener_arn: str
+    status: Literal["stored", "unchanged", "failed"]
+    location: str | None = None
+    snapshot_id: str | None = None
+    rules: int = 0
+    error: str | None = None
+    cause: str | None = None
+
+
+class BackupSettings(_Strict):
+    max_concurrency: int = 10
+    inline_limit: int = 400
+    tolerated_failure_percentage: int = 10
+
+
+class S3Object(_Strict):
+    bucket: str
+    key: str
+
+
+class DiscoveryFailure(_Strict):
+    account_id: str
+    region: str
+    error: str
+
+
+class BackupSummary(_Strict):
+    listeners: int
+    rules: int
+    stored: int
+    unchanged: int
+    failed: int
+    failed_listeners: list[ListenerResult] = Field(default_factory=list)
+    discovery_failures: list[DiscoveryFailure] = Field(default_factory=list)
+    location: str | None = None
+
+
+class Notification(_Strict):
+    subject: str
+    message: str
+
+
+class BackupState(_Strict):
+    request: dict[str, Any]
+    execution_arn: str
+    settings: BackupSettings = Field(default_factory=BackupSettings)
+    location: str | None = None
+    listener_count: int | None = None
+    items: S3Object | None = None
+    listeners: list[ListenerItem] | None = None
+    discovery_failures: list[DiscoveryFailure] = Field(default_factory=list)
+    results: list[dict[str, Any]] | None = None
+    map_run: dict[str, Any] | None = None
+    summary: BackupSummary | None = None
+    notification: Notification | None = None
+
+
+# --- restore -----------------------------------------------------------------------------
+
+
+class RestoreRequest(_Strict):
+    snapshot: str = Field(min_length=1)
+    listener_arn: str | None = None
+    mode: Literal["full", "selective"] | None = None
+    priorities: list[int] | None = None
+    match: list[str] | None = None
+    target_listener_arn: str | None = None
+    map_target_groups_by_name: bool = False
+    dry_run: bool = False
+    require_approval: bool = False
+    oidc_secrets: dict[str, str] | None = None
+    requested_by: str | None = None
+    reason: str | None = None
+
+
+class RestoreSettings(_Strict):
+    approval_timeout_seconds: int = 3600
+
+
+class PlanSummary(_Strict):
+    changes: int
+    creates: int = 0
+    modifies: int = 0
+    moves: int = 0
+    deletes: int = 0
+    default_actions: int = 0
+    operations: list[str] = Field(default_factory=list)
+    more: int = 0
+    unresolved: list[str] = Field(default_factory=list)
+
+
+class StepError(BaseModel):
+    """What a ``Catch`` puts at ``$.error``."""
+
+    model_config = ConfigDict(extra="allow")
+    Error: str = ""
+    Cause: str = ""
+
+
+Outcome = Literal[
+    "RESTORED",
+    "NO_CHANGES",
+    "DRY_RUN",
+    "ROLLED_BACK",
+    "ROLLBACK_FAILED",
+    "REJECTED",
+    "TIMED_OUT",
+    "REFUSED",
+    "LOCKED",
+    "LISTENER_CHANGED",
+]
+
+
+class RestoreState(_Strict):
+    request: dict[str, Any]
+    execution_arn: str
+    started_at: str | None = None
+    settings: RestoreSettings = Field(default_factory=RestoreSettings)
+    listener_arn: str | None = None
+    snapshot_location: str | None = None
+    pre_restore_location: str | None = None
+    plan_location: str | None = None
+    journal_location: str | None = None
+    plan: PlanSummary | None = None
+    changes: int | None = None
+    phase: Literal["restore", "rollback"] = "restore"
+    applied: int | None = None
+    approval: dict[str, Any] | None = None
+    error: StepError | None = None
+    rollback_error: StepError | None = None
+    outcome: Outcome | None = None
+    notification: Notification | None = None
+
+    @property
+    def execution_name(self) -> str:
+        return self.execution_arn.rsplit(":", 1)[-1]
+
+    def parsed_request(self) -> RestoreRequest:
+        return parse(RestoreRequest, self.request, "the restore input")

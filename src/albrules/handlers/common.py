@@ -1,0 +1,121 @@
+"""What every handler shares: Powertools, the function's settings, and the stack's stores.
+
+Each handler is a plain function decorated with :func:`task`, which applies Powertools'
+Logger (Lambda context, correlation keys), Tracer and Metrics the standard way. Handlers never
+catch an error to hide it: the exception class name is the error name the state machine's
+Retry and Catch blocks match (``ListenerLocked``, ``ApplyFailed``, ``AwsThrottled``...).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..accounts import aws_for
+from ..aws import Aws, explain
+from ..catalog import Catalog
+from ..errors import InvalidInput
+from ..runtime_env import getenv
+from ..store import Store
+
+SERVICE = "albrules"
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace=SERVICE, service=SERVICE)
+
+__all__ = ["MetricUnit", "Settings", "logger", "metrics", "task", "tracer"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The function's configuration, from its environment (see docs/workflows.md)."""
+
+    bucket: str
+    table: str
+    kms_key_id: str | None
+    topic_arn: str | None
+    member_role_name: str | None
+    external_id: str | None
+    approval_secret_arn: str | None
+    approval_url: str | None
+    approval_ttl_seconds: int
+
+    @classmethod
+    def load(cls) -> Settings:
+        bucket, table = getenv("ALBRULES_BUCKET"), getenv("ALBRULES_TABLE")
+        if not bucket or not table:
+            raise InvalidInput(
+                "the function has no ALBRULES_BUCKET or ALBRULES_TABLE; deploy it with "
+                "template.yaml, which sets them"
+            )
+        ttl = getenv("ALBRULES_APPROVAL_TTL_SECONDS") or "3600"
+        return cls(
+            bucket=bucket,
+            table=table,
+            kms_key_id=getenv("ALBRULES_KMS_KEY_ID") or None,
+            topic_arn=getenv("ALBRULES_TOPIC_ARN") or None,
+            member_role_name=getenv("ALBRULES_MEMBER_ROLE_NAME") or None,
+            external_id=getenv("ALBRULES_EXTERNAL_ID") or None,
+            approval_secret_arn=getenv("ALBRULES_APPROVAL_SECRET_ARN") or None,
+            approval_url=getenv("ALBRULES_APPROVAL_URL") or None,
+            approval_ttl_seconds=int(ttl) if ttl.isdigit() else 3600,
+        )
+
+    # -- the stack's own stores, in this account --
+    def home(self) -> Aws:
+        return Aws(boto3.Session())
+
+    def catalog(self) -> Catalog:
+        return Catalog(self.home(), self.table)
+
+    def store(self, prefix: str) -> Store:
+        return Store(f"s3://{self.bucket}/{prefix}", self.home())
+
+    def put_json(self, key: str, document: Any) -> str:
+        """Write a JSON document to the stack's bucket under SSE-KMS; returns its s3:// URI."""
+        body = json.dumps(document, indent=1, sort_keys=True, default=str).encode()
+        return self.store("").put_bytes(key, body, kms_key_id=self.kms_key_id)
+
+    def signing_key(self) -> bytes:
+        """The approval links' HMAC key, from Secrets Manager."""
+        if not self.approval_secret_arn:
+            raise InvalidInput("ALBRULES_APPROVAL_SECRET_ARN is not set; deploy with template.yaml")
+        try:
+            secret = self.home().secrets.get_secret_value(SecretId=self.approval_secret_arn)
+        except (ClientError, BotoCoreError) as err:
+            raise explain(err, service="secretsmanager", where=self.approval_secret_arn) from err
+        return str(secret["SecretString"]).encode()
+
+    def aws_in(self, account_id: str, region: str, role_arn: str | None = None) -> Aws:
+        """A session in the account and region of a listener (assuming the member role)."""
+        return aws_for(
+            account_id,
+            region,
+            role_arn=role_arn,
+            member_role_name=self.member_role_name,
+            external_id=self.external_id,
+        )
+
+
+def task(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """A Lambda handler with Powertools Logger, Tracer and Metrics applied."""
+
+    @functools.wraps(fn)
+    def run(event: Any, context: Any) -> Any:
+        if isinstance(event, dict):
+            for key in ("execution_arn", "listener_arn"):
+                if isinstance(event.get(key), str):
+                    logger.append_keys(**{key: event[key]})
+        return fn(event, context)
+
+    return logger.inject_lambda_context(clear_state=True)(
+        tracer.capture_lambda_handler(capture_response=False)(metrics.log_metrics(run))
+    )
