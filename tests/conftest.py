@@ -158,6 +158,14 @@ def session() -> Iterator[boto3.Session]:
 
 
 @pytest.fixture
+def stack() -> Iterator[Any]:
+    """The SAM application deployed into an in-process local AWS (see tests/stack.py)."""
+    from stack import deployed_stack
+
+    yield from deployed_stack()
+
+
+@pytest.fixture
 def world(session: boto3.Session) -> World:
     return World(session)
 

@@ -167,8 +167,8 @@ class StepError(BaseModel):
     """What a ``Catch`` puts at ``$.error``."""
 
     model_config = ConfigDict(extra="allow")
-    Error: str = ""
-    Cause: str = ""
+    Error: str | None = ""
+    Cause: str | None = ""
 
 
 Outcome = Literal[

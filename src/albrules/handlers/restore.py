@@ -373,11 +373,11 @@ def roll_back(event: dict[str, Any], context: Any) -> dict[str, Any]:
     document = _plan_document(settings, state)
     pre = read_snapshot(pre_location, settings.home())
     journal: list[dict[str, Any]] = []
-    if state.journal_location:
-        try:
-            journal = json.loads(read_bytes(state.journal_location, settings.home()))
-        except AlbRulesError as err:
-            logger.warning("could not read the journal", extra={"error": str(err)})
+    journal_key = f"s3://{settings.bucket}/pre-restore/{state.execution_name}/journal.json"
+    try:  # what the failed apply did, so the journal tells the whole story
+        journal = json.loads(read_bytes(journal_key, settings.home()))
+    except AlbRulesError as err:
+        logger.warning("no journal of the apply to extend", extra={"error": str(err)})
     metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
     try:
         left = rollback_to(
@@ -432,6 +432,8 @@ def outcome_notification(state: RestoreState, outcome: str) -> Notification:
         lines.append(f"Journal: {state.journal_location}")
     if state.error is not None:
         lines += ["", f"Error: {state.error.Error}", _cause(state.error.Cause)]
+        if state.error.Error == "ApprovalRejected" and state.error.Cause:
+            lines[-1] = state.error.Cause
     if state.rollback_error is not None:
         lines += ["", f"Rollback error: {state.rollback_error.Error}"]
         lines.append(_cause(state.rollback_error.Cause))
@@ -446,8 +448,10 @@ def outcome_notification(state: RestoreState, outcome: str) -> Notification:
     return Notification(subject=subject[:100], message="\n".join(lines))
 
 
-def _cause(cause: str) -> str:
+def _cause(cause: str | None) -> str:
     """A Lambda error's cause is its JSON error payload; show the message in it."""
+    if not cause:
+        return "(no cause given)"
     try:
         data = json.loads(cause)
     except (json.JSONDecodeError, TypeError):

@@ -1,0 +1,90 @@
+"""The SAM application deployed into an in-process local AWS, for the workflow tests.
+
+``template.yaml`` is deployed for real (``albrules.local.deploy``); the state machines run in
+moto's interpreter and their Lambda tasks run the project's real handlers in-process.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from albrules import workflows
+from albrules.local import lambdas
+from albrules.local.deploy import Deployment, deploy
+from conftest import REGION, World
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = "123456789012"
+PARAMETERS = {"MemberExternalId": "test-external-id", "ApprovalTimeoutSeconds": "600"}
+
+
+class Stack:
+    """The deployed application plus a World to build listeners in."""
+
+    def __init__(self, session: boto3.Session, deployment: Deployment):
+        self.session = session
+        self.deployment = deployment
+        self.outputs = deployment.outputs
+        self.world = World(session)
+        self.sfn = session.client("stepfunctions")
+        self.s3 = session.client("s3")
+        self.ddb = session.client("dynamodb")
+        self.bucket = self.outputs["SnapshotBucketName"]
+        self.table = self.outputs["CatalogTableName"]
+
+    def set_approval_timeout(self, seconds: int) -> None:
+        """The restore machine with another ApprovalTimeoutSeconds substituted. The template
+        keeps AWS-sensible bounds (at least 60 s), too slow for a test, so this updates the
+        deployed definition the way a stack update with that value would."""
+        arn = self.outputs["RestoreStateMachineArn"]
+        definition = self.sfn.describe_state_machine(stateMachineArn=arn)["definition"]
+        current = f"States.StringToJson('{PARAMETERS['ApprovalTimeoutSeconds']}')"
+        assert current in definition
+        updated = definition.replace(current, f"States.StringToJson('{seconds}')")
+        self.sfn.update_state_machine(stateMachineArn=arn, definition=updated)
+
+    def start(self, kind: str, payload: dict[str, Any]) -> str:
+        arn = self.outputs[workflows.OUTPUT_KEYS[kind]]
+        return workflows.start(self.sfn, arn, payload)
+
+    def finish(self, kind: str, execution_arn: str, timeout: float = 60) -> workflows.Outcome:
+        described = workflows.wait(self.sfn, execution_arn, timeout, poll=0.05)
+        return workflows.outcome(self.sfn, kind, execution_arn, described)
+
+    def run(self, kind: str, payload: dict[str, Any], timeout: float = 60) -> workflows.Outcome:
+        return self.finish(kind, self.start(kind, payload), timeout)
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        return workflows.history(self.sfn, execution_arn)
+
+    def keys(self, prefix: str = "") -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+    def read_json(self, key: str) -> Any:
+        return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
+    def item(self, pk: str, sk: str) -> dict[str, Any] | None:
+        found = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}})
+        return found.get("Item")
+
+    def backup_targets(self, **narrow: Any) -> dict[str, Any]:
+        return {"targets": [{"account_id": ACCOUNT, "region": REGION, **narrow}]}
+
+
+def deployed_stack() -> Iterator[Stack]:
+    """template.yaml deployed into a fresh in-process local AWS (the ``stack`` fixture)."""
+    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    with mock_aws(config=config):
+        session = boto3.Session(region_name=REGION)
+        deployment = deploy(ROOT / "template.yaml", PARAMETERS, aws=session, save=False)
+        try:
+            yield Stack(session, deployment)
+        finally:
+            lambdas.clear_hooks()

@@ -1,0 +1,497 @@
+"""The real state machines, run by the local interpreter against template.yaml's deployment.
+
+Each test asserts on the listeners' state, the objects in the bucket, the catalog table and
+the execution history.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from albrules import approval
+from albrules.aws import Aws
+from albrules.catalog import Catalog
+from albrules.errors import ApprovalError
+from albrules.local import faults, lambdas
+from albrules.snapshot import build_snapshot
+from conftest import fixed, forward, host, path
+from stack import Stack
+
+BAD_REQUEST = {"code": "ValidationError", "message": "injected: the call was refused"}
+
+
+def rules_of(stack: Stack, listener: str) -> list[tuple[int, Any]]:
+    state = stack.world.state(listener)
+    return [(r.priority, r.model_dump(mode="json", exclude={"arn"})) for r in state.rules]
+
+
+def checksum(stack: Stack, listener: str) -> str:
+    return build_snapshot(stack.world.state(listener)).checksum
+
+
+def shop(stack: Stack, name: str = "shop", rules: int = 4) -> str:
+    """A load balancer with one listener and ``rules`` rules; the listener's ARN."""
+    world = stack.world
+    listener = world.listener(world.load_balancer(name))
+    group = world.target_group(f"{name}-app")
+    for i in range(1, rules + 1):
+        world.rule(listener, i * 10, [path(f"/{name}/{i}/*")], [forward(group)], tags={"n": str(i)})
+    return listener
+
+
+def load_balancer_of(stack: Stack, listener: str) -> str:
+    found = stack.world.elb.describe_listeners(ListenerArns=[listener])["Listeners"][0]
+    return found["LoadBalancerArn"]
+
+
+def back_up(stack: Stack, **narrow: Any) -> dict[str, Any]:
+    result = stack.run("backup", stack.backup_targets(**narrow))
+    assert result.status == "SUCCEEDED", result.cause
+    return result.output
+
+
+def snapshot_key(stack: Stack, listener: str) -> str:
+    listener_id = listener.rsplit("/", 1)[-1]
+    keys = [k for k in stack.keys("snapshots/") if f"/{listener_id}/" in k]
+    return sorted(keys)[-1]
+
+
+def break_listener(stack: Stack, listener: str) -> None:
+    """A bad deploy: two rules deleted, one changed, one added."""
+    world = stack.world
+    rules = world.rules(listener)
+    for rule in rules[:2]:
+        world.elb.delete_rule(RuleArn=rule["RuleArn"])
+    world.elb.modify_rule(RuleArn=rules[2]["RuleArn"], Actions=[fixed("503")])
+    world.rule(listener, 99, [host("rogue.example.com")])
+
+
+def state_names(stack: Stack, execution_arn: str) -> list[str]:
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in stack.history(execution_arn)
+        if "stateEnteredEventDetails" in e
+    ]
+
+
+def catalog(stack: Stack) -> Catalog:
+    return Catalog(Aws(stack.session), stack.table)
+
+
+def audit(stack: Stack, execution_arn: str) -> dict[str, Any]:
+    record = catalog(stack).audit(execution_arn)
+    assert record is not None
+    return record
+
+
+def lock_of(stack: Stack, listener: str) -> dict[str, Any] | None:
+    return catalog(stack).lock_holder(listener)
+
+
+def decide(stack: Stack, execution: str, decision: Any, by: str, reason: str = "") -> None:
+    approval.decide(Aws(stack.session), catalog(stack), execution, decision, by=by, reason=reason)
+
+
+def wait_for_approval(stack: Stack, execution_arn: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = catalog(stack).approval(execution_arn)
+        if record and record.get("status") == "pending":
+            return record
+        assert stack.sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+        time.sleep(0.05)
+    raise AssertionError("the restore never asked for approval")
+
+
+def subscribe(stack: Stack) -> str:
+    """An SQS queue subscribed to the stack's topic, to read the notifications sent."""
+    sqs = stack.session.client("sqs")
+    url = sqs.create_queue(QueueName="notifications")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    stack.session.client("sns").subscribe(
+        TopicArn=stack.outputs["NotificationTopicArn"],
+        Protocol="sqs",
+        Endpoint=attributes["Attributes"]["QueueArn"],
+    )
+    return url
+
+
+def received(stack: Stack, queue: str) -> list[dict[str, Any]]:
+    sqs = stack.session.client("sqs")
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def call_approval(stack: Stack, method: str, token: str) -> dict[str, Any]:
+    """Invoke the approval function as its function URL would."""
+    http = {"method": method, "sourceIp": "192.0.2.1"}
+    event: dict[str, Any] = {"requestContext": {"http": http}}
+    if method == "GET":
+        event["queryStringParameters"] = {"token": token}
+    else:
+        event["body"] = urlencode({"token": token})
+    response = stack.session.client("lambda").invoke(
+        FunctionName=stack.deployment.physical_id("ApprovalFunction"),
+        Payload=json.dumps(event).encode(),
+    )
+    assert "FunctionError" not in response, response["Payload"].read()
+    return json.loads(response["Payload"].read())
+
+
+# --- backup ---------------------------------------------------------------------------------
+
+
+def test_backup_fans_out_over_load_balancers_and_listeners(stack: Stack) -> None:
+    world = stack.world
+    listeners = [shop(stack, "shop", 3), shop(stack, "api", 2)]
+    listeners.append(world.listener(load_balancer_of(stack, listeners[1]), 8080))
+    world.rule(listeners[2], 5, [path("/admin")])
+
+    summary = back_up(stack)
+
+    assert summary == {
+        "listeners": 3,
+        "rules": 6,
+        "stored": 3,
+        "unchanged": 0,
+        "failed": 0,
+        "failed_listeners": [],
+        "discovery_failures": [],
+        "location": f"s3://{stack.bucket}/snapshots",
+    }
+    assert len(stack.keys("snapshots/")) == 3
+    for listener in listeners:
+        key = snapshot_key(stack, listener)
+        document = stack.read_json(key)
+        assert document["source"]["listener_arn"] == listener
+        assert document["checksum"] == checksum(stack, listener)
+        row = stack.item(f"SNAPSHOT#{document['checksum'][:12]}", "SNAPSHOT")
+        assert row is not None and row["location"]["S"] == f"s3://{stack.bucket}/{key}"
+        head = stack.s3.head_object(Bucket=stack.bucket, Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms"
+
+    # A second run stores nothing new: every listener is unchanged.
+    again = back_up(stack)
+    assert (again["stored"], again["unchanged"]) == (0, 3)
+    assert len(stack.keys("snapshots/")) == 3
+
+
+def test_backup_targets_narrow_by_load_balancer_and_tag(stack: Stack) -> None:
+    shop(stack, "shop", 1)
+    api = shop(stack, "api", 1)
+    team = [{"Key": "team", "Value": "x"}]
+    stack.world.elb.add_tags(ResourceArns=[load_balancer_of(stack, api)], Tags=team)
+    assert back_up(stack, load_balancers=["shop"])["listeners"] == 1
+    assert back_up(stack, tags={"team": "x"})["listeners"] == 1
+    assert snapshot_key(stack, api)
+
+
+def test_one_broken_listener_does_not_lose_the_others(stack: Stack) -> None:
+    good = [shop(stack, "shop", 2), shop(stack, "api", 2)]
+    doomed = shop(stack, "old", 1)
+    queue = subscribe(stack)
+
+    def delete_it(event: Any, context: Any) -> None:
+        if event.get("listener_arn") == doomed:  # deleted while the backup runs
+            stack.world.elb.delete_listener(ListenerArn=doomed)
+
+    lambdas.before_invoke("SnapshotListenerFunction", delete_it)
+    result = stack.run("backup", stack.backup_targets())
+
+    assert result.status == "FAILED" and result.error == "BackupIncomplete"
+    for listener in good:
+        assert snapshot_key(stack, listener)
+    summary_key = next(k for k in stack.keys("runs/") if k.endswith("summary.json"))
+    summary = stack.read_json(summary_key)["summary"]
+    assert (summary["stored"], summary["failed"]) == (2, 1)
+    assert summary["failed_listeners"][0]["listener_arn"] == doomed
+    assert summary["failed_listeners"][0]["error"] == "ListenerNotFound"
+    names = state_names(stack, result.execution_arn)
+    assert "Record the failed listener" in names
+    assert "Notify about the failed listeners" in names
+    messages = received(stack, queue)
+    assert messages[0]["Subject"] == "albrules backup: 1 of 3 listener(s) failed"
+    assert doomed in messages[0]["Message"]
+
+
+# --- restore ----------------------------------------------------------------------------------
+
+
+def test_restore_puts_a_broken_listener_back_and_records_it(stack: Stack) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    before = rules_of(stack, listener)
+    break_listener(stack, listener)
+    broken = checksum(stack, listener)
+
+    result = stack.run(
+        "restore", {"snapshot": snapshot_key(stack, listener), "requested_by": "alice"}
+    )
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert rules_of(stack, listener) == before
+    names = state_names(stack, result.execution_arn)
+    assert names[:5] == [
+        "Read the restore settings",
+        "Lock the listener",
+        "Load and validate the snapshot",
+        "Take the pre-restore snapshot",
+        "Compute the plan",
+    ]
+    assert "Wait for approval" not in names
+    assert "Roll back to the pre-restore snapshot" not in names
+    record = audit(stack, result.execution_arn)
+    assert record["outcome"] == "RESTORED" and record["requested_by"] == "alice"
+    assert record["lock_released"] is True
+    assert lock_of(stack, listener) is None
+    pre = stack.read_json(record["pre_restore_location"].split(stack.bucket + "/", 1)[1])
+    assert pre["checksum"] == broken
+    plan = stack.read_json(f"plans/{result.execution_arn.rsplit(':', 1)[-1]}.json")
+    assert plan["public"]["changes"] == record["changes"] == 4
+
+
+def test_restore_by_catalog_id_with_nothing_to_change(stack: Stack) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    snapshot_id = stack.read_json(snapshot_key(stack, listener))["checksum"][:12]
+    result = stack.run("restore", {"snapshot": snapshot_id})
+    assert result.status == "SUCCEEDED"
+    assert "The listener already matched" in state_names(stack, result.execution_arn)
+    assert audit(stack, result.execution_arn)["outcome"] == "NO_CHANGES"
+
+
+def test_dry_run_changes_nothing_and_stores_the_plan(stack: Stack) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    break_listener(stack, listener)
+    broken = checksum(stack, listener)
+
+    result = stack.run("restore", {"snapshot": snapshot_key(stack, listener), "dry_run": True})
+
+    assert result.status == "SUCCEEDED"
+    assert checksum(stack, listener) == broken
+    names = state_names(stack, result.execution_arn)
+    assert "Dry run: the plan is ready" in names and "Apply the plan" not in names
+    assert result.output["plan"]["changes"] == 4
+    assert stack.read_json(result.output["plan_location"].split(stack.bucket + "/", 1)[1])
+    assert lock_of(stack, listener) is None
+
+
+def test_selective_restore_touches_only_the_chosen_rule(stack: Stack) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    break_listener(stack, listener)
+    result = stack.run(
+        "restore",
+        {"snapshot": snapshot_key(stack, listener), "mode": "selective", "priorities": [10]},
+    )
+    assert result.status == "SUCCEEDED", result.cause
+    priorities = [p for p, _ in rules_of(stack, listener)]
+    assert priorities == [10, 30, 40, 99]  # 10 back; 20 still gone; the rogue 99 still there
+
+
+def test_bad_input_is_refused_with_nothing_changed(stack: Stack) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    break_listener(stack, listener)
+    broken = checksum(stack, listener)
+    result = stack.run("restore", {"snapshot": snapshot_key(stack, listener), "mode": "sideways"})
+    assert result.status == "FAILED" and result.error == "RestoreRefused"
+    assert "'sideways' is not allowed here" in result.cause
+    assert checksum(stack, listener) == broken
+    assert audit(stack, result.execution_arn)["outcome"] == "REFUSED"
+    missing = stack.run("restore", {"snapshot": "snapshots/nowhere.json"})
+    assert missing.error == "RestoreRefused"
+    assert "does not exist" in missing.cause
+
+
+def test_failure_in_apply_rolls_back_to_the_pre_restore_state(stack: Stack) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    break_listener(stack, listener)
+    broken = rules_of(stack, listener)
+    queue = subscribe(stack)
+    faults.inject("CreateRule", nth=2, **BAD_REQUEST)
+
+    result = stack.run("restore", {"snapshot": snapshot_key(stack, listener)})
+
+    assert result.status == "FAILED" and result.error == "RestoreRolledBack"
+    assert rules_of(stack, listener) == broken
+    names = state_names(stack, result.execution_arn)
+    assert names.index("Apply the plan") < names.index("Roll back to the pre-restore snapshot")
+    assert "Verify the rollback" in names and "Verify the listener" not in names
+    record = audit(stack, result.execution_arn)
+    assert record["outcome"] == "ROLLED_BACK" and record["error"]["Error"] == "ApplyFailed"
+    assert lock_of(stack, listener) is None
+    name = result.execution_arn.rsplit(":", 1)[-1]
+    journal = stack.read_json(f"pre-restore/{name}/journal.json")
+    assert {entry["phase"] for entry in journal} == {"restore", "rollback"}
+    message = received(stack, queue)[0]
+    assert "failed and was rolled back" in message["Subject"]
+
+
+def test_failure_in_verify_rolls_back(stack: Stack) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    break_listener(stack, listener)
+    broken = rules_of(stack, listener)
+    calls = []
+
+    def meddle(event: Any, context: Any) -> None:
+        calls.append(event.get("phase"))
+        if len(calls) == 1:  # someone else changes a rule between apply and verify
+            rule = stack.world.rules(listener)[0]
+            stack.world.elb.modify_rule(RuleArn=rule["RuleArn"], Actions=[fixed("418")])
+
+    lambdas.before_invoke("VerifyListenerFunction", meddle)
+    result = stack.run("restore", {"snapshot": snapshot_key(stack, listener)})
+
+    assert result.status == "FAILED" and result.error == "RestoreRolledBack"
+    assert audit(stack, result.execution_arn)["error"]["Error"] == "VerifyFailed"
+    assert rules_of(stack, listener) == broken
+    assert calls == ["restore", "rollback"]
+
+
+def test_rollback_failure_fails_with_rollback_failed_naming_the_pre_restore_snapshot(
+    stack: Stack,
+) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    break_listener(stack, listener)
+    queue = subscribe(stack)
+    faults.inject("CreateRule", nth=2, **BAD_REQUEST)
+    faults.inject("DeleteRule", nth=1, times=0, **BAD_REQUEST)  # the rollback cannot delete
+
+    result = stack.run("restore", {"snapshot": snapshot_key(stack, listener)})
+
+    assert result.status == "FAILED" and result.error == "RollbackFailed"
+    record = audit(stack, result.execution_arn)
+    assert record["outcome"] == "ROLLBACK_FAILED"
+    assert record["pre_restore_location"] in result.cause
+    assert lock_of(stack, listener) is None
+    message = received(stack, queue)[0]
+    assert "ROLLBACK FAILED" in message["Subject"]
+    assert record["pre_restore_location"] in message["Message"]
+
+
+# --- approvals and the lock -------------------------------------------------------------------
+
+
+def test_approval_by_cli_resumes_the_restore(stack: Stack) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    before = rules_of(stack, listener)
+    break_listener(stack, listener)
+    queue = subscribe(stack)
+    execution = stack.start(
+        "restore", {"snapshot": snapshot_key(stack, listener), "require_approval": True}
+    )
+    wait_for_approval(stack, execution)
+    request = received(stack, queue)[0]
+    assert request["Subject"].startswith("albrules: approve restore of shop listener")
+    assert "Approve: https://" in request["Message"]
+    assert f"albrules approve {execution}" in request["Message"]
+    assert stack.sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    assert rules_of(stack, listener) != before
+
+    decide(stack, execution, "approve", by="bob")
+    result = stack.finish("restore", execution)
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert rules_of(stack, listener) == before
+    assert audit(stack, execution)["approval"]["by"] == "bob"
+    with pytest.raises(ApprovalError, match="already approved"):
+        decide(stack, execution, "approve", by="bob")
+
+
+def test_reject_ends_the_restore_with_no_change(stack: Stack) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    break_listener(stack, listener)
+    broken = checksum(stack, listener)
+    execution = stack.start(
+        "restore", {"snapshot": snapshot_key(stack, listener), "require_approval": True}
+    )
+    wait_for_approval(stack, execution)
+    decide(stack, execution, "reject", by="carol", reason="wrong snapshot")
+    result = stack.finish("restore", execution)
+    assert result.status == "FAILED" and result.error == "ApprovalRejected"
+    assert "rejected by carol: wrong snapshot" in result.cause
+    assert checksum(stack, listener) == broken
+    assert "Apply the plan" not in state_names(stack, execution)
+    assert lock_of(stack, listener) is None
+    assert audit(stack, execution)["outcome"] == "REJECTED"
+
+
+def test_approval_link_works_once_and_forged_links_do_nothing(stack: Stack) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    before = rules_of(stack, listener)
+    break_listener(stack, listener)
+    queue = subscribe(stack)
+    execution = stack.start(
+        "restore", {"snapshot": snapshot_key(stack, listener), "require_approval": True}
+    )
+    wait_for_approval(stack, execution)
+    message = received(stack, queue)[0]["Message"]
+    link = next(
+        line.split(": ", 1)[1] for line in message.splitlines() if line.startswith("Approve: ")
+    )
+    token = link.split("token=", 1)[1]
+
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert call_approval(stack, "POST", forged)["statusCode"] == 403
+    page = call_approval(stack, "GET", token)
+    assert page["statusCode"] == 200 and '<form method="post">' in page["body"]
+    assert stack.sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+
+    assert call_approval(stack, "POST", token)["statusCode"] == 200
+    result = stack.finish("restore", execution)
+    assert result.status == "SUCCEEDED"
+    assert rules_of(stack, listener) == before
+    reused = call_approval(stack, "POST", token)
+    assert reused["statusCode"] == 409 and "already approved" in reused["body"]
+
+
+def test_no_decision_in_time_times_out_with_no_change(stack: Stack) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    break_listener(stack, listener)
+    broken = checksum(stack, listener)
+    stack.set_approval_timeout(1)
+    execution = stack.start(
+        "restore", {"snapshot": snapshot_key(stack, listener), "require_approval": True}
+    )
+    result = stack.finish("restore", execution, timeout=30)
+    assert result.status == "FAILED" and result.error == "ApprovalTimedOut"
+    assert checksum(stack, listener) == broken
+    assert lock_of(stack, listener) is None
+    with pytest.raises(ApprovalError):
+        decide(stack, execution, "approve", by="late")
+
+
+def test_the_lock_refuses_a_concurrent_restore(stack: Stack) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    break_listener(stack, listener)
+    broken = checksum(stack, listener)
+    key = snapshot_key(stack, listener)
+    first = stack.start("restore", {"snapshot": key, "require_approval": True})
+    wait_for_approval(stack, first)
+    assert lock_of(stack, listener)["owner"] == first
+
+    second = stack.run("restore", {"snapshot": key})
+
+    assert second.status == "FAILED" and second.error == "ListenerLocked"
+    assert first in second.cause
+    assert checksum(stack, listener) == broken
+    assert lock_of(stack, listener)["owner"] == first  # the refused restore did not release it
+    assert "Take the pre-restore snapshot" not in state_names(stack, second.execution_arn)
+    decide(stack, first, "reject", by="test", reason="cleanup")
+    assert stack.finish("restore", first).error == "ApprovalRejected"
+    assert lock_of(stack, listener) is None
