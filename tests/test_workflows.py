@@ -121,10 +121,15 @@ def subscribe(stack: Stack) -> str:
     return url
 
 
-def received(stack: Stack, queue: str) -> list[dict[str, Any]]:
+def received(stack: Stack, queue: str, timeout: float = 10) -> list[dict[str, Any]]:
+    """The notifications in the queue, waiting (up to ``timeout``) for at least one."""
     sqs = stack.session.client("sqs")
-    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-    return [json.loads(m["Body"]) for m in messages]
+    deadline = time.monotonic() + timeout
+    while True:
+        found = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if found or time.monotonic() > deadline:
+            return [json.loads(m["Body"]) for m in found]
+        time.sleep(0.05)
 
 
 def call_approval(stack: Stack, method: str, token: str) -> dict[str, Any]:
