@@ -591,6 +591,11 @@ def local_fault(
         out_console.print(f"the local AWS will fail call {nth} of {operation} from now with {code}")
 
 
+from .cli_workflows import register as _register_workflows  # noqa: E402  (run, local deploy)
+
+_register_workflows(app, local_app)
+
+
 def main() -> None:
     """Entry point of the ``albrules`` command."""
     app()

@@ -1,7 +1,8 @@
 """The embedded local AWS: moto, made to behave as AWS documents for ELBv2 listener rules.
 
 ``install()`` applies the project's fidelity fixes and fault injection to moto in this
-process; the server (``albrules local up``) calls it before serving.
+process, and makes moto run the project's own Lambda functions in-process (``lambdas``); the
+server (``albrules local up``) calls it before serving.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 
 def install() -> None:
     """Patch moto in this process (idempotent). Import moto lazily: it is heavy."""
-    from . import elbv2, faults
+    from . import elbv2, faults, lambdas, s3, stepfunctions
 
     elbv2.install()
     faults.install()
+    lambdas.install()
+    s3.install()
+    stepfunctions.install()

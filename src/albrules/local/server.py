@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
     from werkzeug.serving import run_simple
 
     app = make_app()
+    from . import lambdas
+
+    lambdas.configure_server(args.port, args.host)  # run state machines and our functions
     if rules.isdigit():
         from . import elbv2
 

@@ -1,0 +1,202 @@
+"""The commands of the SAM application: ``albrules local deploy`` and ``albrules run``.
+
+Registered on the main app by :func:`register` (from ``albrules.cli``); the logic lives in
+``albrules.workflows`` and ``albrules.local.deploy``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .errors import InvalidInput
+from .render import console
+
+out_console = console()
+err_console = console(stderr=True)
+
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+Port = Annotated[int, typer.Option("--port", help="Port of the local AWS.")]
+StackName = Annotated[str, typer.Option("--stack-name", help="The stack (application) name.")]
+
+
+def _parameters(items: list[str] | None) -> dict[str, str]:
+    """``Key=Value`` items (repeatable, or several in one value separated by spaces)."""
+    values: dict[str, str] = {}
+    for item in items or []:
+        for pair in item.split():
+            key, sep, value = pair.partition("=")
+            if not sep or not key:
+                raise InvalidInput(f"--parameter-overrides takes Key=Value, not {pair!r}")
+            values[key] = value
+    return values
+
+
+def _local_clients(port: int) -> Any:
+    """Clients that always talk to the local AWS on ``port``, never to real AWS."""
+    import boto3
+
+    from .local import process
+
+    if not process.running(port):
+        raise InvalidInput(f"no local AWS on port {port}; start it with `albrules local up`")
+    env = process.environment(port)
+    session = boto3.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+    )
+
+    class _Local:
+        region = session.region_name
+        region_name = session.region_name
+
+        @staticmethod
+        def client(service: str) -> Any:
+            return session.client(service, endpoint_url=env["AWS_ENDPOINT_URL"])
+
+    return _Local()
+
+
+def local_deploy(
+    template: Annotated[
+        str, typer.Option("--template", help="The SAM template to deploy.")
+    ] = "template.yaml",
+    stack_name: StackName = "albrules",
+    parameter_overrides: Annotated[
+        list[str] | None,
+        typer.Option("--parameter-overrides", help="Key=Value template parameters (repeatable)."),
+    ] = None,
+    port: Port = 4566,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the deployment as JSON.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Deploy the SAM application into the local AWS (started by `albrules local up`)."""
+    from .cli import handled
+
+    with handled(debug):
+        from .local.deploy import deploy, deployment_path
+
+        parameters = _parameters(parameter_overrides)
+        deployment = deploy(template, parameters, _local_clients(port), stack_name=stack_name)
+        if as_json:
+            sys.stdout.write(deployment.model_dump_json(indent=2) + "\n")
+            return
+        table = Table(title=f"stack {stack_name}: outputs", title_justify="left")
+        table.add_column("output")
+        table.add_column("value", overflow="fold")
+        for key, value in deployment.outputs.items():
+            table.add_row(key, value)
+        out_console.print(table)
+        err_console.print(
+            f"deployed {len(deployment.resources)} resources into the local AWS on port {port}; "
+            f"saved to {deployment_path(stack_name)}",
+            markup=False,
+        )
+        for logical_id, why in deployment.skipped.items():
+            err_console.print(f"  skipped {logical_id}: {why}", markup=False)
+        for note in deployment.notes:
+            err_console.print(f"  note: {note}", markup=False)
+
+
+def run(
+    kind: Annotated[str, typer.Argument(help="backup or restore.")],
+    input_file: Annotated[
+        str, typer.Option("--input", help="The execution input (a JSON request).")
+    ],
+    state_machine_arn: Annotated[
+        str | None, typer.Option("--state-machine-arn", help="Run this state machine.")
+    ] = None,
+    stack_name: StackName = "albrules",
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local/--aws",
+            help="Run on the local AWS (the machine from `albrules local deploy`) or on AWS.",
+        ),
+    ] = False,
+    wait_for_end: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Wait for the execution's end.")
+    ] = True,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait at most.", min=0)
+    ] = 900.0,
+    port: Port = 4566,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="AWS region.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Start a backup or restore execution, wait for its end and print the outcome.
+
+    Exit codes: 0 succeeded; for a restore 3 rolled back, 4 rollback failed, 2 refused before
+    any change; 1 anything else (or still running at --timeout)."""
+    from . import workflows
+    from .cli import _aws, handled
+
+    with handled(debug):
+        if kind not in workflows.KINDS:
+            raise InvalidInput(f"run backup or run restore, not {kind!r}")
+        payload = workflows.load_input(input_file, kind)  # before touching AWS
+        if local:
+            clients = _local_clients(port)
+            sfn = clients.client("stepfunctions")
+            if not state_machine_arn:
+                from .local.deploy import load_deployment
+
+                deployment = load_deployment(stack_name)
+                state_machine_arn = workflows.machine_arn(
+                    kind, deployment.outputs, f"the local stack {stack_name}"
+                )
+        else:
+            aws = _aws(profile, region, state_machine_arn)
+            sfn = aws.client("stepfunctions")
+            if not state_machine_arn:
+                outputs = workflows.stack_outputs(aws.client("cloudformation"), stack_name)
+                state_machine_arn = workflows.machine_arn(kind, outputs, f"stack {stack_name}")
+        outcome = workflows.run(
+            sfn, kind, state_machine_arn, payload, wait_for_end=wait_for_end, timeout=timeout
+        )
+        if as_json:
+            sys.stdout.write(json.dumps(outcome.public(), indent=2, default=str) + "\n")
+        else:
+            _print_outcome(outcome, timeout)
+        if outcome.exit_code:
+            raise typer.Exit(outcome.exit_code)
+
+
+def _print_outcome(outcome: Any, timeout: float) -> None:
+    from .workflows import explain_cause
+
+    out_console.print(f"execution {outcome.execution_arn}", markup=False)
+    if not outcome.waited:
+        out_console.print("started; not waiting (--no-wait)", markup=False)
+        return
+    if not outcome.finished:
+        err_console.print(
+            f"still {outcome.status} after {timeout:g}s; follow it with `aws stepfunctions "
+            f"describe-execution --execution-arn {outcome.execution_arn}`",
+            markup=False,
+        )
+    else:
+        stream = out_console if outcome.status == "SUCCEEDED" else err_console
+        stream.print(f"status: {outcome.status} ({outcome.seconds:.1f}s)", markup=False)
+    if outcome.states:
+        visited = [f"{name} (x{count})" if count > 1 else name for name, count in outcome.states]
+        out_console.print("states: " + " -> ".join(visited), markup=False)
+    if outcome.status == "SUCCEEDED":
+        out_console.print("output:", markup=False)
+        sys.stdout.write(json.dumps(outcome.output, indent=2, default=str) + "\n")
+    elif outcome.error or outcome.cause:
+        err_console.print(f"error: {outcome.error}", markup=False)
+        err_console.print(f"cause: {explain_cause(outcome.cause)}", markup=False)
+
+
+def register(app: typer.Typer, local_app: typer.Typer) -> None:
+    """Add ``run`` to the main app and ``deploy`` to ``albrules local``."""
+    app.command(name="run")(run)
+    local_app.command(name="deploy")(local_deploy)

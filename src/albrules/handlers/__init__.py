@@ -1,0 +1,1 @@
+"""The Lambda handlers of the SAM application (one module per workflow)."""

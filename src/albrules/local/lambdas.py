@@ -1,0 +1,264 @@
+"""Run the project's own Lambda functions in-process, with their real handlers.
+
+moto 5.2.5 runs a Lambda function in Docker (``LambdaFunction._invoke_lambda``), or, under
+``mock_aws(config={"lambda": {"use_docker": False}})``, not at all (``LambdaSimpleBackend``
+echoes the payload). :func:`install` patches both so that a function whose handler is
+``albrules.handlers.<module>.<function>`` is imported and called here, with the decoded event
+and a small Lambda context, as the Lambda runtime would:
+
+- the return value is the JSON payload;
+- an exception becomes Lambda's error payload ``{"errorType": <class name>, "errorMessage":
+  str(exc), "stackTrace": [...]}`` with ``X-Amz-Function-Error: Unhandled``. moto's Step
+  Functions interpreter takes ``errorType`` as the error name that ``Retry``/``Catch`` match
+  (``state_task_service_lambda.py`` and ``state_task_lambda.py``), as AWS does;
+- the function's configured variables (CreateFunction ``Environment``) plus Lambda's reserved
+  ones are visible through :func:`function_environment` and ``albrules.runtime_env.getenv``
+  for the duration of the call, never through ``os.environ`` (executions run concurrently in
+  threads).
+
+Every other function keeps moto's behaviour.
+
+In the server process (``python -m albrules.local.server``) the handler's own boto3 calls must
+reach that same server: :func:`configure_server` (called once at server start) points the
+process's default endpoint and credentials at it, and each invocation environment carries
+them too. In-process under ``mock_aws`` moto intercepts the handler's boto3 calls itself.
+
+Tests can run code just before a function runs: :func:`before_invoke` / :func:`clear_hooks`.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..runtime_env import INVOCATION_ENV
+
+HANDLER_PREFIX = "albrules.handlers."
+
+_installed = False
+_lock = threading.Lock()
+_hooks: list[tuple[str, Callable[[Any, LambdaContext], None]]] = []
+_server_endpoint: str | None = None
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context object that handlers and Powertools read."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    timeout_seconds: int = 3
+    started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        left = self.timeout_seconds - (time.monotonic() - self.started)
+        return max(0, int(left * 1000))
+
+
+# --- public API -----------------------------------------------------------------------------
+
+
+def function_environment() -> Mapping[str, str]:
+    """The environment of the function running in this context (empty outside an invocation)."""
+    return INVOCATION_ENV.get() or {}
+
+
+def before_invoke(
+    function_name_suffix: str, callback: Callable[[Any, LambdaContext], None]
+) -> None:
+    """Call ``callback(event, context)`` just before any project function whose name ends with
+    ``function_name_suffix`` runs (in-process only; an exception there fails the invocation)."""
+    with _lock:
+        _hooks.append((function_name_suffix, callback))
+
+
+def clear_hooks() -> None:
+    with _lock:
+        _hooks.clear()
+
+
+def configure_server(port: int, host: str = "127.0.0.1") -> None:
+    """In the server process, once at start: execute state machines (moto's
+    ``execute_state_machine`` setting, as ``/moto-api/config`` would set it) and make the
+    handlers' boto3 calls reach this server."""
+    global _server_endpoint
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {
+        **default_user_config.get("stepfunctions", {}),
+        "execute_state_machine": True,
+    }
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    _server_endpoint = f"http://{host}:{port}"
+    # This process is the local AWS: whatever it inherited, its own AWS calls (the handlers')
+    # go to itself, with dummy credentials (never a user's real keys or profile).
+    os.environ["AWS_ENDPOINT_URL"] = _server_endpoint
+    os.environ["AWS_ACCESS_KEY_ID"] = "test"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "test"
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        os.environ.pop(name, None)
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def is_project_function(fn: Any) -> bool:
+    return str(getattr(fn, "handler", "") or "").startswith(HANDLER_PREFIX)
+
+
+def install() -> None:
+    """Patch moto's Lambda so the project's functions run here (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    original_invoke = LambdaFunction.invoke
+    original_simple = LambdaSimpleBackend.invoke
+
+    def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> Any:
+        if not is_project_function(self):
+            return original_invoke(self, body, request_headers, response_headers)
+        return run(self, body, request_headers, response_headers)
+
+    def simple_invoke(
+        self: Any,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> Any:
+        fn = self.get_function(function_name, qualifier)
+        if not is_project_function(fn):
+            return original_simple(self, function_name, qualifier, body, headers, response_headers)
+        payload = run(fn, body, headers, response_headers)
+        response_headers["Content-Length"] = str(len(payload))
+        return payload
+
+    LambdaFunction.invoke = invoke  # type: ignore[method-assign]
+    LambdaSimpleBackend.invoke = simple_invoke  # type: ignore[method-assign]
+    _installed = True
+
+
+# --- one invocation -------------------------------------------------------------------------
+
+
+def _decode(body: Any) -> Any:
+    if body is None or body == b"" or body == "":
+        return {}
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    if isinstance(body, str):
+        return json.loads(body)
+    return body
+
+
+def _environment(fn: Any) -> dict[str, str]:
+    env = {
+        "AWS_REGION": fn.region,
+        "AWS_DEFAULT_REGION": fn.region,
+        "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
+        "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+        "_HANDLER": fn.handler,
+    }
+    if _server_endpoint:
+        env["AWS_ENDPOINT_URL"] = _server_endpoint
+        env["AWS_ACCESS_KEY_ID"] = env["AWS_SECRET_ACCESS_KEY"] = "test"
+    env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
+    return env
+
+
+def _header(headers: Any, name: str) -> str | None:
+    for key, value in dict(headers or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _error_payload(err: BaseException) -> dict[str, Any]:
+    return {
+        "errorType": type(err).__name__,
+        "errorMessage": str(err),
+        "stackTrace": [  # the handler's frames, not this runtime's
+            line
+            for frame, line in zip(
+                traceback.extract_tb(err.__traceback__),
+                traceback.format_tb(err.__traceback__),
+                strict=True,
+            )
+            if frame.filename != __file__
+        ],
+    }
+
+
+def call_handler(fn: Any, event: Any) -> tuple[Any, BaseException | None]:
+    """Import and call the function's handler; (result, None) or (error payload, exception)."""
+    module_name, _, function_name = fn.handler.rpartition(".")
+    request_id = str(uuid.uuid4())
+    context = LambdaContext(
+        function_name=fn.function_name,
+        function_version=str(fn.version),
+        invoked_function_arn=fn.function_arn,
+        memory_limit_in_mb=int(fn.memory_size),
+        aws_request_id=request_id,
+        log_group_name=fn.logs_group_name,
+        log_stream_name=f"{time.strftime('%Y/%m/%d')}/[{fn.version}]{request_id.replace('-', '')}",
+        timeout_seconds=int(fn.timeout or 3),
+    )
+    token = INVOCATION_ENV.set(_environment(fn))
+    try:
+        with _lock:
+            hooks = [cb for suffix, cb in _hooks if fn.function_name.endswith(suffix)]
+        for hook in hooks:
+            hook(event, context)
+        handler = getattr(importlib.import_module(module_name), function_name)
+        return handler(event, context), None
+    except Exception as err:
+        return _error_payload(err), err
+    finally:
+        INVOCATION_ENV.reset(token)
+
+
+def run(fn: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+    """Invoke a project function in-process; the Lambda Invoke response payload."""
+    try:
+        event = _decode(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        result, failed = _error_payload(err), err
+        result["errorType"] = "Runtime.UnmarshalError"
+    else:
+        result, failed = call_handler(fn, event)
+    try:
+        payload = json.dumps(result)
+    except (TypeError, ValueError) as err:
+        result, failed = _error_payload(err), err
+        result["errorType"] = "Runtime.MarshalError"
+        payload = json.dumps(result, default=str)
+    invocation_type = _header(request_headers, "x-amz-invocation-type") or "RequestResponse"
+    if failed is not None and invocation_type == "RequestResponse":
+        response_headers["x-amz-function-error"] = "Unhandled"
+    if invocation_type == "RequestResponse":
+        response_headers["x-amz-log-result"] = base64.b64encode(
+            f"ran {fn.handler} in-process\n".encode()
+        ).decode()
+    response_headers["x-amz-executed-version"] = str(fn.version)
+    return payload.encode("utf-8")

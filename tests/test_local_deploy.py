@@ -1,0 +1,282 @@
+"""Deploying the SAM application into the local AWS: albrules.local.deploy.
+
+A miniature fixture template (tests/fixtures/mini/) covers every resource kind of the real
+one; the real template.yaml is deployed too, and its functions' handlers must exist.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from albrules import workflows
+from albrules.errors import InvalidInput
+from albrules.local import lambdas
+from albrules.local.deploy import (
+    Resolver,
+    deploy,
+    deployment_order,
+    deployment_path,
+    load_deployment,
+)
+
+REGION = "us-east-1"
+ROOT = Path(__file__).resolve().parent.parent
+MINI = ROOT / "tests" / "fixtures" / "mini" / "template.yaml"
+REAL = ROOT / "template.yaml"
+SAM_CONFIG: Any = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+
+
+@pytest.fixture
+def session() -> Iterator[boto3.Session]:
+    lambdas.clear_hooks()
+    with mock_aws(config=SAM_CONFIG):
+        yield boto3.Session(region_name=REGION)
+    lambdas.clear_hooks()
+
+
+@pytest.fixture
+def mini(session: boto3.Session):
+    return deploy(MINI, aws=session)
+
+
+def test_the_resources_exist_as_the_template_describes_them(session, mini):
+    s3 = session.client("s3")
+    bucket = mini.outputs["BucketName"]
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert (
+        rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == mini.outputs["DataKeyArn"]
+    )
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert policy["Statement"][0]["Resource"][1] == f"arn:aws:s3:::{bucket}/*"
+    lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]
+    assert lifecycle["Expiration"]["Days"] == 7
+
+    ddb = session.client("dynamodb")
+    table = mini.outputs["TableName"]
+    ttl = ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
+
+    secret = session.client("secretsmanager").get_secret_value(
+        SecretId=mini.physical_id("SigningSecret")
+    )["SecretString"]
+    assert len(secret) == 48 and secret.isalnum()
+
+    lam = session.client("lambda")
+    config = lam.get_function_configuration(FunctionName=mini.physical_id("EchoFunction"))
+    assert config["Handler"] == "albrules.handlers._selftest.echo"
+    assert config["Role"].endswith(":role/albrules-EchoFunctionRole")
+    assert (config["Timeout"], config["MemorySize"]) == (30, 256)
+    env = config["Environment"]["Variables"]
+    assert env["ALBRULES_TABLE"] == table
+    assert env["ALBRULES_BUCKET"] == bucket
+    assert env["ALBRULES_GREETING"] == "hello, us-east-1"
+    assert env["ALBRULES_SECRET_ARN"] == mini.physical_id("SigningSecret")
+    fail = lam.get_function_configuration(FunctionName=mini.physical_id("FailFunction"))
+    assert fail["Environment"]["Variables"]["ALBRULES_ECHO_URL"] == mini.outputs["EchoUrl"]
+    assert (
+        lam.get_function_url_config(FunctionName=mini.physical_id("EchoFunction"))["FunctionUrl"]
+        == mini.outputs["EchoUrl"]
+    )
+
+    groups = session.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")
+    assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups["logGroups"]] == [
+        ("/aws/lambda/albrules-EchoFunction", 7)
+    ]
+    alarm = session.client("cloudwatch").describe_alarms()["MetricAlarms"][0]
+    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": mini.outputs["MachineArn"]}]
+    schedule = session.client("scheduler").get_schedule(Name="MachineHourly")
+    assert schedule["Target"]["Arn"] == mini.outputs["MachineArn"]
+    assert session.client("sns").get_topic_attributes(
+        TopicArn=mini.physical_id("NotificationTopic")
+    )["Attributes"]["KmsMasterKeyId"] == mini.physical_id("DataKey")
+
+
+def test_the_state_machine_is_the_asl_file_with_real_arns(session, mini):
+    definition = session.client("stepfunctions").describe_state_machine(
+        stateMachineArn=mini.outputs["MachineArn"]
+    )["definition"]
+    assert "${" not in definition
+    states = json.loads(definition)["States"]
+    fail_arn = f"arn:aws:lambda:{REGION}:123456789012:function:albrules-FailFunction"
+    assert states["Fail on purpose"]["Parameters"]["FunctionName"] == fail_arn
+    assert states["Settings"]["Parameters"]["max_concurrency.$"] == "States.StringToJson('4')"
+    assert states["Not caught"]["Cause"] == mini.physical_id("NotificationTopic")
+
+
+def test_outputs_skips_and_the_saved_deployment(mini):
+    assert mini.outputs["Joined"] == "a/albrules"
+    assert mini.outputs["MachineName"] == "albrules-Machine"
+    assert mini.outputs["MachineArn"].endswith(":stateMachine:albrules-Machine")
+    kinds = sorted(why.split(": ", 1)[0] for why in mini.skipped.values())
+    assert kinds == [
+        "AWS::Lambda::LayerVersion",
+        "AWS::Lambda::Permission",
+        "AWS::Lambda::Permission",
+    ]
+    assert any("layers" in note.lower() for note in mini.notes)
+    assert deployment_path("albrules").is_file()
+    assert load_deployment("albrules") == mini
+    with pytest.raises(InvalidInput, match="never deployed"):
+        load_deployment("other")
+
+
+def test_deploying_again_updates_in_place(session, mini):
+    secret = session.client("secretsmanager").get_secret_value(
+        SecretId=mini.physical_id("SigningSecret")
+    )["SecretString"]
+    again = deploy(MINI, {"Greeting": "hi", "MaxConcurrency": 6}, aws=session)
+    assert again.physical_id("DataKey") == mini.physical_id("DataKey")
+    assert again.outputs == mini.outputs
+    env = session.client("lambda").get_function_configuration(
+        FunctionName=again.physical_id("EchoFunction")
+    )["Environment"]["Variables"]
+    assert env["ALBRULES_GREETING"] == "hi, us-east-1"
+    definition = session.client("stepfunctions").describe_state_machine(
+        stateMachineArn=again.outputs["MachineArn"]
+    )["definition"]
+    assert "States.StringToJson('6')" in definition
+    assert (
+        session.client("secretsmanager").get_secret_value(
+            SecretId=again.physical_id("SigningSecret")
+        )["SecretString"]
+        == secret
+    )
+    assert len(session.client("kms").list_keys()["Keys"]) == 1
+    assert load_deployment().parameters["Greeting"] == "hi"
+
+
+def test_an_execution_runs_the_deployed_handlers(session, mini):
+    seen: list[Any] = []
+    lambdas.before_invoke("FailFunction", lambda event, context: seen.append(event))
+    sfn = session.client("stepfunctions")
+    outcome = workflows.run(sfn, "backup", mini.outputs["MachineArn"], {"message": "m"}, poll=0.02)
+    assert outcome.status == "SUCCEEDED"
+    assert seen == [{"message": "m"}]
+    assert outcome.states == [("Settings", 1), ("Fail on purpose", 1), ("Echo", 1)]
+    echo = outcome.output["echo"]
+    assert echo["event"]["error"] == "SelfTestFailure"
+    assert echo["env"] == {
+        "ALBRULES_GREETING": "hello, us-east-1",
+        "ALBRULES_TABLE": mini.outputs["TableName"],
+    }
+
+
+def test_template_mistakes_are_clear_errors(session, tmp_path):
+    with pytest.raises(InvalidInput, match="no parameter Nope"):
+        deploy(MINI, {"Nope": "1"}, aws=session)
+    with pytest.raises(InvalidInput, match="MaxConcurrency must be a number"):
+        deploy(MINI, {"MaxConcurrency": "many"}, aws=session)
+    with pytest.raises(InvalidInput, match="no template at"):
+        deploy(tmp_path / "missing.yaml", aws=session)
+    asl = json.loads((MINI.parent / "statemachine" / "mini.asl.json").read_text())
+    asl["States"]["Settings"]["Parameters"]["extra"] = "${NotSubstituted}"
+    (tmp_path / "statemachine").mkdir()
+    (tmp_path / "statemachine" / "mini.asl.json").write_text(json.dumps(asl))
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "template.yaml").write_text(MINI.read_text())
+    with pytest.raises(InvalidInput, match=r"\$\{NotSubstituted\}.*Machine"):
+        deploy(tmp_path / "template.yaml", aws=session)
+
+
+def test_the_resolver_and_the_order():
+    template = {
+        "Conditions": {"Yes": {"Fn::Equals": [{"Ref": "P"}, "x"]}},
+        "Resources": {
+            "B": {"Type": "T", "Properties": {"A": {"Fn::Sub": "${A.Arn}/${Other}"}}},
+            "A": {"Type": "T", "Properties": {}},
+            "C": {"Type": "T", "DependsOn": "B", "Properties": {}},
+        },
+    }
+    assert deployment_order(template["Resources"]) == ["A", "B", "C"]
+    resolver = Resolver(template, {"P": "x", "AWS::Region": "eu-west-1"})
+    resolver.refs["A"] = "a"
+    resolver.attributes["A"] = {"Arn": "arn:a"}
+    value = {
+        "If": {"Fn::If": ["Yes", "y", "n"]},
+        "Gone": {"Fn::If": ["Yes", {"Ref": "AWS::NoValue"}, "n"]},
+        "Sub": {"Fn::Sub": ["${A.Arn}:${V}:${!Literal}:${AWS::Region}", {"V": {"Ref": "P"}}]},
+        "Parts": {"Fn::Select": [1, {"Fn::Split": ["/", "a/b/c"]}]},
+        "List": [{"Ref": "A"}, {"Ref": "AWS::NoValue"}],
+        "Join": {"Fn::Join": ["-", [{"Ref": "A"}, {"Fn::GetAtt": ["A", "Arn"]}]]},
+    }
+    assert resolver.resolve(value, "X") == {
+        "If": "y",
+        "Sub": "arn:a:x:${Literal}:eu-west-1",
+        "Parts": "b",
+        "List": ["a"],
+        "Join": "a-arn:a",
+    }
+    with pytest.raises(InvalidInput, match="X uses Fn::ImportValue"):
+        resolver.resolve({"Fn::ImportValue": "e"}, "X")
+    with pytest.raises(InvalidInput, match=r"X reads A\.Nope"):
+        resolver.resolve({"Fn::GetAtt": "A.Nope"}, "X")
+    cycle = {"A": {"Properties": {"x": {"Ref": "B"}}}, "B": {"Properties": {"x": {"Ref": "A"}}}}
+    with pytest.raises(InvalidInput, match="cycle: A -> B -> A"):
+        deployment_order(cycle)
+
+
+needs_real_template = pytest.mark.skipif(not REAL.exists(), reason="template.yaml not written yet")
+
+
+@needs_real_template
+def test_the_real_template_deploys_and_its_backup_machine_runs(session, world):
+    """One deploy of template.yaml (it takes about 2 s): machines with real ARNs, every
+    function's handler importable, the outputs of the contract, then a real backup."""
+    deployment = deploy(REAL, {"MemberExternalId": "local-test"}, aws=session)
+    sfn = session.client("stepfunctions")
+    for output in workflows.OUTPUT_KEYS.values():
+        definition = sfn.describe_state_machine(stateMachineArn=deployment.outputs[output])[
+            "definition"
+        ]
+        assert "${" not in definition
+        json.loads(definition)
+    lam = session.client("lambda")
+    functions = [r for r in deployment.resources.values() if r.type == "AWS::Lambda::Function"]
+    assert functions
+    for resource in functions:
+        config = lam.get_function_configuration(FunctionName=resource.physical_id)
+        module, _, name = config["Handler"].rpartition(".")
+        assert module.startswith("albrules.handlers.")
+        assert callable(getattr(importlib.import_module(module), name)), config["Handler"]
+        variables = config["Environment"]["Variables"]
+        assert variables["ALBRULES_TABLE"] == deployment.outputs["CatalogTableName"]
+    assert set(deployment.outputs) >= {
+        "BackupStateMachineArn",
+        "RestoreStateMachineArn",
+        "SnapshotBucketName",
+        "CatalogTableName",
+        "NotificationTopicArn",
+        "ApprovalUrl",
+        "DataKeyArn",
+    }
+
+    listener = world.listener(world.load_balancer("deployed"))
+    world.rule(listener, 10, [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/a"]}}])
+    outcome = workflows.run(
+        sfn,
+        "backup",
+        deployment.outputs["BackupStateMachineArn"],
+        {"targets": [{"account_id": "123456789012", "region": REGION}]},
+        timeout=30,
+        poll=0.05,
+    )
+    assert outcome.status == "SUCCEEDED", (outcome.error, outcome.cause)
+    keys = [
+        o["Key"]
+        for o in session.client("s3").list_objects_v2(
+            Bucket=deployment.outputs["SnapshotBucketName"], Prefix="snapshots/"
+        )["Contents"]
+    ]
+    assert len(keys) == 1 and "/deployed/" in keys[0]
