@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test lint demo bench clean sam-check sam-build build-EngineLayer
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "albrules needs Python 3.11 or newer on PATH"; exit 1; }
@@ -22,7 +22,7 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
-test: $(STAMP) lint
+test: $(STAMP) lint sam-check
 	$(BIN)/python -m pytest -n 2 -q
 
 demo: $(STAMP)
@@ -32,4 +32,62 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam demo-out .pytest_cache .ruff_cache .hypothesis
+
+# --- The SAM application (template.yaml, member-account.yaml) ----------------------------------
+# The SAM CLI pins its own boto3 and click, which clash with the project's pins, so it lives in
+# its own venv. Its version is pinned only in pyproject.toml (the `sam` extra, never installed
+# into .venv). cfn-lint is .venv's (pinned in the `dev` extra). No AWS account is needed.
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+SAM := $(SAM_VENV)/bin/sam
+SAM_BUILD_DIR := .aws-sam/build
+export SAM_CLI_TELEMETRY := 0
+
+# Prints the prefix of a Python 3.13 (sam build needs python3.13 for the python3.13 functions,
+# and the layer is built with it): one already on PATH, else pyenv's.
+FIND_PY313 = if python3.13 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1; then \
+	  python3.13 -c 'import sys; print(sys.prefix)'; \
+	elif command -v pyenv >/dev/null 2>&1; then \
+	  pyenv prefix 3.13 2>/dev/null || { v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$$' | tail -n 1); \
+	    test -n "$$v" && echo "$$(pyenv root)/versions/$$v"; }; \
+	fi
+NO_PY313 = sam build needs Python 3.13: none on PATH and no pyenv 3.13 (install one with: pyenv install 3.13)
+
+$(SAM_STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "albrules needs Python 3.11 or newer on PATH"; exit 1; }
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet $$($(PYTHON) -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["sam"]))')
+	@touch $(SAM_STAMP)
+
+sam-build: $(SAM_STAMP)
+	@py313="$$($(FIND_PY313))"; test -n "$$py313" && test -x "$$py313/bin/python3.13" || { echo "$(NO_PY313)"; exit 1; }; \
+	echo "sam build with $$py313/bin/python3.13"; \
+	PATH="$$py313/bin:$$PATH" AWS_DEFAULT_REGION=us-east-1 \
+	  $(SAM) build --template-file template.yaml --build-dir $(SAM_BUILD_DIR) --build-in-source
+
+sam-check: $(STAMP) $(SAM_STAMP)
+	$(BIN)/cfn-lint template.yaml member-account.yaml
+	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint --template-file template.yaml
+	$(MAKE) --no-print-directory sam-build
+	@layer=$(SAM_BUILD_DIR)/EngineLayer/python; for p in albrules/__init__.py aws_lambda_powertools/__init__.py; do \
+	  test -f "$$layer/$$p" || { echo "the EngineLayer build lacks $$p"; exit 1; }; done; \
+	ls $$layer/pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu.so >/dev/null || { echo "the EngineLayer build lacks pydantic_core for aarch64"; exit 1; }; \
+	! ls -d $$layer/moto $$layer/tests >/dev/null 2>&1 || { echo "the EngineLayer build holds test or local-only packages"; exit 1; }
+
+# Run by sam build's makefile builder (EngineLayer's BuildMethod: makefile), in this directory:
+# the project (a wheel built from pyproject.toml and src/ alone) and its `lambda` extra, for
+# Python 3.13 on manylinux aarch64, into $(ARTIFACTS_DIR)/python. Binary wheels only, so nothing
+# is compiled for the wrong platform; neither tests nor the `local` or `dev` extras go in.
+build-EngineLayer:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "build-EngineLayer is run by sam build (make sam-build)"; exit 1; }
+	@set -e; py313="$$($(FIND_PY313))"; test -n "$$py313" || { echo "$(NO_PY313)"; exit 1; }; \
+	tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	mkdir "$$tmp/src"; cp pyproject.toml README.md "$$tmp/"; cp -R src/albrules "$$tmp/src/"; \
+	find "$$tmp/src" -name __pycache__ -prune -exec rm -rf {} +; \
+	"$$py313/bin/python3.13" -m pip wheel --quiet --no-deps --wheel-dir "$$tmp/dist" "$$tmp"; \
+	wheel="$$(ls "$$tmp"/dist/albrules-*.whl)"; \
+	"$$py313/bin/python3.13" -m pip install --quiet --no-warn-script-location \
+	  --platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --only-binary=:all: \
+	  --target "$(ARTIFACTS_DIR)/python" "$$wheel[lambda]"; \
+	rm -rf "$(ARTIFACTS_DIR)/python/bin"
