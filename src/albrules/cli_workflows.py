@@ -1,4 +1,10 @@
-"""The commands of the SAM application: ``albrules local deploy`` and ``albrules run``.
+"""The commands of the SAM application: ``albrules local deploy``, ``run``, ``approve`` and
+``reject``.
+
+Like the engine's commands, they go where the environment points: after
+``eval "$(albrules local up)"`` (``AWS_ENDPOINT_URL`` at the local AWS) they use the local AWS
+and the stack deployed there by ``albrules local deploy``; otherwise real AWS and the stack's
+CloudFormation outputs. ``--local`` / ``--aws`` choose explicitly.
 
 Registered on the main app by :func:`register` (from ``albrules.cli``); the logic lives in
 ``albrules.workflows`` and ``albrules.local.deploy``.
@@ -7,6 +13,7 @@ Registered on the main app by :func:`register` (from ``albrules.cli``); the logi
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Annotated, Any
 
@@ -20,7 +27,21 @@ out_console = console()
 err_console = console(stderr=True)
 
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")]
+Region = Annotated[str | None, typer.Option("--region", help="AWS region.")]
 Port = Annotated[int, typer.Option("--port", help="Port of the local AWS.")]
+LocalPort = Annotated[
+    int | None,
+    typer.Option("--port", help="Port of the local AWS (default: from AWS_ENDPOINT_URL, or 4566)."),
+]
+Where = Annotated[
+    bool | None,
+    typer.Option(
+        "--local/--aws",
+        help="The local AWS (its stack from `albrules local deploy`) or real AWS (the stack's "
+        "CloudFormation outputs). Default: local when AWS_ENDPOINT_URL points at localhost.",
+    ),
+]
 StackName = Annotated[str, typer.Option("--stack-name", help="The stack (application) name.")]
 
 
@@ -34,6 +55,22 @@ def _parameters(items: list[str] | None) -> dict[str, str]:
                 raise InvalidInput(f"--parameter-overrides takes Key=Value, not {pair!r}")
             values[key] = value
     return values
+
+
+def _local_port(local: bool | None, port: int | None) -> int | None:
+    """The local AWS's port if this command should use it, else None (real AWS)."""
+    from urllib.parse import urlparse
+
+    from .local import process
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    parsed = urlparse(endpoint) if endpoint else None
+    points_local = bool(parsed and parsed.hostname in ("127.0.0.1", "localhost"))
+    if local is False or (local is None and not points_local):
+        return None
+    if port is None:
+        port = parsed.port if points_local and parsed and parsed.port else process.DEFAULT_PORT
+    return port
 
 
 def _local_clients(port: int) -> Any:
@@ -112,22 +149,16 @@ def run(
         str | None, typer.Option("--state-machine-arn", help="Run this state machine.")
     ] = None,
     stack_name: StackName = "albrules",
-    local: Annotated[
-        bool,
-        typer.Option(
-            "--local/--aws",
-            help="Run on the local AWS (the machine from `albrules local deploy`) or on AWS.",
-        ),
-    ] = False,
+    local: Where = None,
     wait_for_end: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Wait for the execution's end.")
     ] = True,
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait at most.", min=0)
     ] = 900.0,
-    port: Port = 4566,
-    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")] = None,
-    region: Annotated[str | None, typer.Option("--region", help="AWS region.")] = None,
+    port: LocalPort = None,
+    profile: Profile = None,
+    region: Region = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
     debug: Debug = False,
 ) -> None:
@@ -136,28 +167,18 @@ def run(
     Exit codes: 0 succeeded; for a restore 3 rolled back, 4 rollback failed, 2 refused before
     any change; 1 anything else (or still running at --timeout)."""
     from . import workflows
-    from .cli import _aws, handled
+    from .cli import handled
 
     with handled(debug):
         if kind not in workflows.KINDS:
             raise InvalidInput(f"run backup or run restore, not {kind!r}")
         payload = workflows.load_input(input_file, kind)  # before touching AWS
-        if local:
-            clients = _local_clients(port)
-            sfn = clients.client("stepfunctions")
-            if not state_machine_arn:
-                from .local.deploy import load_deployment
-
-                deployment = load_deployment(stack_name)
-                state_machine_arn = workflows.machine_arn(
-                    kind, deployment.outputs, f"the local stack {stack_name}"
-                )
-        else:
-            aws = _aws(profile, region, state_machine_arn)
-            sfn = aws.client("stepfunctions")
-            if not state_machine_arn:
-                outputs = workflows.stack_outputs(aws.client("cloudformation"), stack_name)
-                state_machine_arn = workflows.machine_arn(kind, outputs, f"stack {stack_name}")
+        clients, outputs = _stack(local, port, profile, region, stack_name, state_machine_arn)
+        sfn = clients.client("stepfunctions")
+        if not state_machine_arn:
+            state_machine_arn = workflows.machine_arn(kind, outputs(), f"stack {stack_name}")
+        if kind == "restore" and not payload.get("requested_by"):
+            payload["requested_by"] = _caller(clients)
         outcome = workflows.run(
             sfn, kind, state_machine_arn, payload, wait_for_end=wait_for_end, timeout=timeout
         )
@@ -167,6 +188,118 @@ def run(
             _print_outcome(outcome, timeout)
         if outcome.exit_code:
             raise typer.Exit(outcome.exit_code)
+
+
+def _stack(
+    local: bool | None,
+    port: int | None,
+    profile: str | None,
+    region: str | None,
+    stack_name: str,
+    arn: str | None = None,
+) -> tuple[Any, Any]:
+    """Clients for the local AWS or real AWS, and a function giving the stack's outputs."""
+    from . import workflows
+    from .cli import _aws
+
+    local_port = _local_port(local, port)
+    if local_port is not None:
+        from .local.deploy import load_deployment
+
+        return _local_clients(local_port), lambda: load_deployment(stack_name).outputs
+    aws = _aws(profile, region, arn)
+    return aws, lambda: workflows.stack_outputs(aws.client("cloudformation"), stack_name)
+
+
+def _caller(clients: Any) -> str:
+    """Who is running this command, for the audit record and the approval."""
+    try:
+        return str(clients.client("sts").get_caller_identity()["Arn"])
+    except Exception:  # the identity is a courtesy for the record; never fail a command on it
+        return "unknown caller"
+
+
+def _decide(
+    decision: str,
+    execution_arn: str,
+    reason: str,
+    local: bool | None,
+    port: int | None,
+    profile: str | None,
+    region: str | None,
+    stack_name: str,
+) -> None:
+    from .approval import decide
+    from .aws import Aws
+    from .catalog import Catalog
+
+    if ":execution:" not in execution_arn:
+        raise InvalidInput(
+            f"{execution_arn!r} is not an execution ARN; copy it from the approval request or "
+            "the Step Functions console (arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME)"
+        )
+    clients, outputs = _stack(local, port, profile, region, stack_name, execution_arn)
+    table = outputs().get("CatalogTableName")
+    if not table:
+        raise InvalidInput(f"stack {stack_name} has no CatalogTableName output; check --stack-name")
+    aws = clients if isinstance(clients, Aws) else _ClientsAws(clients)
+    decided = decide(
+        aws,  # type: ignore[arg-type]
+        Catalog(aws, table),  # type: ignore[arg-type]
+        execution_arn,
+        decision,  # type: ignore[arg-type]
+        by=_caller(clients),
+        reason=reason,
+    )
+    out_console.print(
+        f"{decided['decision']} {execution_arn} as {decided['by']}", markup=False
+    )
+
+
+class _ClientsAws:
+    """The local clients, shaped like :class:`albrules.aws.Aws` for the library."""
+
+    def __init__(self, clients: Any):
+        self._clients = clients
+
+    def client(self, service: str) -> Any:
+        return self._clients.client(service)
+
+
+ExecutionArn = Annotated[str, typer.Argument(help="The restore execution waiting for approval.")]
+
+
+def approve(
+    execution_arn: ExecutionArn,
+    stack_name: StackName = "albrules",
+    local: Where = None,
+    port: LocalPort = None,
+    profile: Profile = None,
+    region: Region = None,
+    debug: Debug = False,
+) -> None:
+    """Approve a restore that waits for approval; it goes on to apply its plan."""
+    from .cli import handled
+
+    with handled(debug):
+        _decide("approve", execution_arn, "", local, port, profile, region, stack_name)
+
+
+def reject(
+    execution_arn: ExecutionArn,
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded and notified).")],
+    stack_name: StackName = "albrules",
+    local: Where = None,
+    port: LocalPort = None,
+    profile: Profile = None,
+    region: Region = None,
+    debug: Debug = False,
+) -> None:
+    """Reject a restore that waits for approval; it ends with no change to the listener."""
+    from .cli import handled
+
+    with handled(debug):
+        _decide("reject", execution_arn, reason, local, port, profile, region, stack_name)
 
 
 def _print_outcome(outcome: Any, timeout: float) -> None:
@@ -199,4 +332,6 @@ def _print_outcome(outcome: Any, timeout: float) -> None:
 def register(app: typer.Typer, local_app: typer.Typer) -> None:
     """Add ``run`` to the main app and ``deploy`` to ``albrules local``."""
     app.command(name="run")(run)
+    app.command(name="approve")(approve)
+    app.command(name="reject")(reject)
     local_app.command(name="deploy")(local_deploy)
