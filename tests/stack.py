@@ -38,16 +38,22 @@ class Stack:
         self.bucket = self.outputs["SnapshotBucketName"]
         self.table = self.outputs["CatalogTableName"]
 
+    def set_setting(self, kind: str, name: str, value: int) -> None:
+        """The machine with another value substituted for one of its parameters (read by its
+        first state), the way a stack update would. Used for values the template bounds for
+        AWS (an approval timeout of at least 60 s) or that need a big fleet to matter."""
+        arn = self.outputs[workflows.OUTPUT_KEYS[kind]]
+        definition = json.loads(
+            self.sfn.describe_state_machine(stateMachineArn=arn)["definition"]
+        )
+        first = definition["States"][definition["StartAt"]]
+        settings = first["Parameters"]["settings"]
+        assert f"{name}.$" in settings, f"{kind} has no setting {name}"
+        settings[f"{name}.$"] = f"States.StringToJson('{value}')"
+        self.sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(definition))
+
     def set_approval_timeout(self, seconds: int) -> None:
-        """The restore machine with another ApprovalTimeoutSeconds substituted. The template
-        keeps AWS-sensible bounds (at least 60 s), too slow for a test, so this updates the
-        deployed definition the way a stack update with that value would."""
-        arn = self.outputs["RestoreStateMachineArn"]
-        definition = self.sfn.describe_state_machine(stateMachineArn=arn)["definition"]
-        current = f"States.StringToJson('{PARAMETERS['ApprovalTimeoutSeconds']}')"
-        assert current in definition
-        updated = definition.replace(current, f"States.StringToJson('{seconds}')")
-        self.sfn.update_state_machine(stateMachineArn=arn, definition=updated)
+        self.set_setting("restore", "approval_timeout_seconds", seconds)
 
     def start(self, kind: str, payload: dict[str, Any]) -> str:
         arn = self.outputs[workflows.OUTPUT_KEYS[kind]]

@@ -224,6 +224,27 @@ def test_one_broken_listener_does_not_lose_the_others(stack: Stack) -> None:
     assert doomed in messages[0]["Message"]
 
 
+def test_a_fleet_past_the_inline_limit_goes_through_a_distributed_map(stack: Stack) -> None:
+    listeners = [shop(stack, name, 2) for name in ("shop", "api", "old")]
+    stack.set_setting("backup", "inline_limit", 2)
+
+    result = stack.run("backup", stack.backup_targets(), timeout=120)
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert (result.output["listeners"], result.output["stored"]) == (3, 3)
+    names = state_names(stack, result.execution_arn)
+    assert "Back up each listener in child executions" in names
+    assert "Back up each listener" not in names
+    for listener in listeners:
+        assert snapshot_key(stack, listener)
+    # The listeners went to the Map through S3, and the results came back through S3.
+    name = result.execution_arn.rsplit(":", 1)[-1]
+    assert len(stack.read_json(f"runs/{name}/listeners.json")) == 3
+    assert any(k.endswith("manifest.json") for k in stack.keys("runs/map-results/"))
+    started = [e for e in stack.history(result.execution_arn) if e["type"] == "MapRunStarted"]
+    assert len(started) == 1
+
+
 # --- restore ----------------------------------------------------------------------------------
 
 

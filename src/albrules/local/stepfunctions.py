@@ -4,11 +4,19 @@
   ``None`` (the ARN ends in ``:None``), so every unnamed execution would share one ARN.
 - SendTaskFailure: AWS hands the ``cause`` to the waiting task (a Catch sees it at
   ``$.error.Cause``); moto's API layer drops it.
+- A Distributed Map's ResultWriter: AWS writes the child executions' results to
+  ``<Prefix>/<map run id>/SUCCEEDED_0.json`` (a JSON array of execution records whose
+  ``Output`` is the child's output as a JSON string) and lists those files in
+  ``manifest.json``; moto writes the manifest with every list empty and drops the results.
+  Here the results are written as AWS does. moto keeps only the outputs, so each record
+  carries ``Output`` and ``Status`` (``Input`` is ``{}``); child failures past a Catch fail
+  the whole Map in moto, so there is no ``FAILED_0.json``.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import uuid
 from typing import Any
 
@@ -42,4 +50,60 @@ def install() -> None:
         return EmptyResult()
 
     StepFunctionResponse.send_task_failure = send_task_failure
+    _install_result_writer()
     _installed = True
+
+
+RESULTS_PER_FILE = 1000
+
+
+def _install_result_writer() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (  # noqa: E501
+        resource_eval_s3,
+    )
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+    def put_object(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
+        parameters = env.stack.pop()
+        results = env.stack.pop()
+        s3 = boto_client_for(
+            service="s3", region=resource_runtime_part.region, state_credentials=state_credentials
+        )
+        record = env.map_run_record_pool_manager.get_all().pop()
+        run_id = record.map_run_arn.split(":")[-1]
+        prefix = parameters.get("Prefix", "")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        bucket = parameters["Bucket"]
+        files = []
+        items = results if isinstance(results, list) else []
+        for index, start in enumerate(range(0, len(items), RESULTS_PER_FILE)):
+            rows = [
+                {
+                    "Input": "{}",
+                    "InputDetails": {"Included": True},
+                    "Output": json.dumps(output),
+                    "OutputDetails": {"Included": True},
+                    "Status": "SUCCEEDED",
+                }
+                for output in items[start : start + RESULTS_PER_FILE]
+            ]
+            body = json.dumps(rows).encode()
+            key = f"{prefix}{run_id}/SUCCEEDED_{index}.json"
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            files.append({"Key": key, "Size": len(body)})
+        manifest = {
+            "DestinationBucket": bucket,
+            "MapRunArn": record.map_run_arn,
+            "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": files},
+        }
+        key = f"{prefix}{run_id}/manifest.json"
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest, indent=2).encode())
+        env.stack.append(
+            {
+                "MapRunArn": record.map_run_arn,
+                "ResultWriterDetails": {"Bucket": bucket, "Key": key},
+            }
+        )
+
+    resource_eval_s3.ResourceEvalS3._handle_put_object = staticmethod(put_object)
