@@ -83,7 +83,7 @@ class ListenerResult(_Strict):
 
 class BackupSettings(_Strict):
     max_concurrency: int = 10
-    inline_limit: int = 400
+    inline_limit: int = 250
     tolerated_failure_percentage: int = 10
 
 

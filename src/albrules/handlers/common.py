@@ -114,7 +114,13 @@ def task(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
             for key in ("execution_arn", "listener_arn"):
                 if isinstance(event.get(key), str):
                     logger.append_keys(**{key: event[key]})
-        return fn(event, context)
+        try:
+            return fn(event, context)
+        except Exception as err:
+            # The full traceback goes to the log; the error Step Functions carries (and a
+            # Map's results keep per failed listener) stays short: type, message, few frames.
+            logger.exception("task failed", extra={"error_type": type(err).__name__})
+            raise err.with_traceback(None) from None
 
     return logger.inject_lambda_context(clear_state=True)(
         tracer.capture_lambda_handler(capture_response=False)(metrics.log_metrics(run))
