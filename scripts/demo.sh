@@ -2,6 +2,9 @@
 # The whole story on the embedded local AWS, no AWS account needed:
 # set up, start the local AWS, seed, back up, break the rules, plan, restore, check;
 # then a restore whose apply fails part-way, and the automatic rollback.
+# Then the same story through the SAM application (template.yaml) deployed into the local AWS:
+# a scheduled-style backup, a restore that waits for approval, and one that rolls back.
+# Every expected outcome is checked: the demo exits non-zero if one does not happen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,4 +69,92 @@ echo "listener checksum before the failed restore: $BEFORE, after the rollback: 
 say "11. With AWS healthy again, the same restore goes through"
 run restore "$SNAPSHOT" --yes
 
-say "Done. Snapshots, pre-restore snapshots and journals are under $OUT/"
+fail() { echo "demo failed: $*" >&2; exit 1; }
+checksum_of() {  # the checksum (first 12 hex digits) of a fresh snapshot of listener $1
+  "$ALBRULES" backup --listener-arn "$1" --out "$OUT/$2.json" --force | awk '{print $NF}'
+}
+
+say "12. The workflows: deploy the SAM application (template.yaml) into the local AWS"
+run local deploy --port "$PORT" --parameter-overrides MemberExternalId=demo
+
+say "13. A scheduled backup (the scheduler's input) of every listener of shop-web and shop-api"
+if [ -f events/backup.json ]; then
+  BACKUP_INPUT=events/backup.json
+else
+  BACKUP_INPUT="$OUT/backup-input.json"
+  cat >"$BACKUP_INPUT" <<'JSON'
+{"targets": [{"account_id": "123456789012", "region": "us-east-1",
+              "load_balancers": ["shop-web", "shop-api"]}]}
+JSON
+fi
+echo "input ($BACKUP_INPUT):"; cat "$BACKUP_INPUT"
+run run backup --input "$BACKUP_INPUT" | tee "$OUT/run-backup.out"
+LOCATION=$(sed -n 's/^ *"location": "\(s3:[^"]*\)".*/\1/p' "$OUT/run-backup.out")
+grep -q '"listeners": 4,' "$OUT/run-backup.out" || fail "the backup did not cover the 4 listeners"
+grep -q '"failed": 0,' "$OUT/run-backup.out" || fail "a listener was not backed up"
+[ -n "$LOCATION" ] || fail "the backup summary has no location"
+run list "$LOCATION"
+read -r WF_SNAPSHOT WF_CHECKSUM < <("$ALBRULES" list "$LOCATION" --json | python3 -c '
+import json, sys
+found = [s for s in json.load(sys.stdin) if s["listener_id"] == sys.argv[1]]
+print(found[0]["location"], found[0]["short_checksum"])' "${WEB##*/}")
+echo "snapshot of shop-web:80: $WF_SNAPSHOT (catalog id $WF_CHECKSUM)"
+
+say "14. Break shop-web:80 again; a restore that waits for approval"
+run local break --port "$PORT" --listener-arn "$WEB"
+cat >"$OUT/restore-approval.json" <<JSON
+{"snapshot": "$WF_SNAPSHOT", "listener_arn": "$WEB",
+ "require_approval": true, "reason": "undo the bad deploy of shop-web:80"}
+JSON
+echo "input ($OUT/restore-approval.json):"; cat "$OUT/restore-approval.json"
+run run restore --input "$OUT/restore-approval.json" --no-wait | tee "$OUT/run-restore.out"
+EXECUTION=$(awk '/^execution /{print $2; exit}' "$OUT/run-restore.out")
+[ -n "$EXECUTION" ] || fail "no execution ARN in the output of run restore"
+
+say "15. Approve it (once the approval request is out) and wait for the restore's end"
+printf '\033[2m$ albrules approve %s --wait\033[0m\n' "$EXECUTION"
+for attempt in $(seq 1 120); do  # at most ~60s for the request to be written
+  set +e
+  "$ALBRULES" approve "$EXECUTION" --wait --timeout 120 >"$OUT/approve.out" 2>"$OUT/approve.err"
+  CODE=$?
+  set -e
+  if [ "$CODE" -eq 2 ] && grep -q "no approval is pending" "$OUT/approve.err"; then
+    sleep 0.5
+    continue
+  fi
+  break
+done
+echo "(approval request found after $attempt attempt(s))"
+cat "$OUT/approve.out"; cat "$OUT/approve.err" >&2
+echo "exit code: $CODE"
+[ "$CODE" -eq 0 ] || fail "the approved restore did not succeed (exit code $CODE)"
+grep -q "^status: SUCCEEDED" "$OUT/approve.out" || fail "the restore did not succeed"
+
+say "16. The listener matches the backup: nothing left to plan, same checksum"
+run plan "$WF_SNAPSHOT"
+CHANGES=$("$ALBRULES" plan "$WF_SNAPSHOT" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["changes"])')
+[ "$CHANGES" -eq 0 ] || fail "the plan still has $CHANGES change(s) after the restore"
+NOW=$(checksum_of "$WEB" after-workflow-restore)
+echo "listener checksum now: $NOW, in the backup: $WF_CHECKSUM"
+[ "$NOW" = "$WF_CHECKSUM" ] || fail "the listener does not match the backup"
+
+say "17. Break it again, make AWS fail the 2nd CreateRule; the restore rolls back (exit code 3)"
+run local break --port "$PORT" --listener-arn "$WEB"
+BEFORE=$(checksum_of "$WEB" before-workflow-rollback)
+run local fault CreateRule --nth 2 --port "$PORT"
+cat >"$OUT/restore.json" <<JSON
+{"snapshot": "$WF_SNAPSHOT", "listener_arn": "$WEB", "reason": "undo the bad deploy again"}
+JSON
+set +e
+run run restore --input "$OUT/restore.json" 2>"$OUT/run-rollback.err"
+CODE=$?
+set -e
+cat "$OUT/run-rollback.err" >&2
+echo "exit code: $CODE"
+[ "$CODE" -eq 3 ] || fail "expected exit code 3 (rolled back), got $CODE"
+grep -q "^error: RestoreRolledBack" "$OUT/run-rollback.err" || fail "the error is not RestoreRolledBack"
+AFTER=$(checksum_of "$WEB" after-workflow-rollback)
+echo "listener checksum before the failed restore: $BEFORE, after the rollback: $AFTER"
+[ "$BEFORE" = "$AFTER" ] || fail "the rollback did not bring the listener back"
+
+say "Done. Snapshots, pre-restore snapshots and journals are under $OUT/ and in the local bucket"

@@ -228,7 +228,13 @@ def _decide(
     profile: str | None,
     region: str | None,
     stack_name: str,
+    table: str | None = None,
+    wait_for_end: bool = False,
+    timeout: float = 900.0,
 ) -> None:
+    """Record the decision and resume or end the restore; with ``wait_for_end``, wait for
+    the execution's end, print the outcome and exit with the restore contract's code."""
+    from . import workflows
     from .approval import decide
     from .aws import Aws
     from .catalog import Catalog
@@ -239,9 +245,13 @@ def _decide(
             "the Step Functions console (arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME)"
         )
     clients, outputs = _stack(local, port, profile, region, stack_name, execution_arn)
-    table = outputs().get("CatalogTableName")
     if not table:
-        raise InvalidInput(f"stack {stack_name} has no CatalogTableName output; check --stack-name")
+        table = outputs().get("CatalogTableName")
+    if not table:
+        raise InvalidInput(
+            f"stack {stack_name} has no CatalogTableName output; check --stack-name or give "
+            "--table NAME"
+        )
     aws = clients if isinstance(clients, Aws) else _ClientsAws(clients)
     decided = decide(
         aws,  # type: ignore[arg-type]
@@ -254,6 +264,14 @@ def _decide(
     out_console.print(
         f"{decided['decision']} {execution_arn} as {decided['by']}", markup=False
     )
+    if not wait_for_end:
+        return
+    sfn = clients.client("stepfunctions")
+    described = workflows.wait(sfn, execution_arn, timeout)
+    outcome = workflows.outcome(sfn, "restore", execution_arn, described)
+    _print_outcome(outcome, timeout)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
 
 
 class _ClientsAws:
@@ -267,6 +285,23 @@ class _ClientsAws:
 
 
 ExecutionArn = Annotated[str, typer.Argument(help="The restore execution waiting for approval.")]
+CatalogTable = Annotated[
+    str | None,
+    typer.Option(
+        "--table",
+        help="The catalog table (the stack's CatalogTableName); skips the stack lookup.",
+    ),
+]
+WaitForEnd = Annotated[
+    bool,
+    typer.Option(
+        "--wait/--no-wait",
+        help="Wait for the restore's end, print its outcome and exit with its code.",
+    ),
+]
+Timeout = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait at most (with --wait).", min=0)
+]
 
 
 def approve(
@@ -276,13 +311,22 @@ def approve(
     port: LocalPort = None,
     profile: Profile = None,
     region: Region = None,
+    table: CatalogTable = None,
+    wait_for_end: WaitForEnd = False,
+    timeout: Timeout = 900.0,
     debug: Debug = False,
 ) -> None:
-    """Approve a restore that waits for approval; it goes on to apply its plan."""
+    """Approve a restore that waits for approval; it goes on to apply its plan.
+
+    With --wait, exit codes are the restore's: 0 succeeded, 3 rolled back, 4 rollback failed,
+    2 refused; 1 anything else (or still running at --timeout)."""
     from .cli import handled
 
     with handled(debug):
-        _decide("approve", execution_arn, "", local, port, profile, region, stack_name)
+        _decide(
+            "approve", execution_arn, "", local, port, profile, region, stack_name,
+            table, wait_for_end, timeout,
+        )  # fmt: skip
 
 
 def reject(
@@ -293,13 +337,21 @@ def reject(
     port: LocalPort = None,
     profile: Profile = None,
     region: Region = None,
+    table: CatalogTable = None,
+    wait_for_end: WaitForEnd = False,
+    timeout: Timeout = 900.0,
     debug: Debug = False,
 ) -> None:
-    """Reject a restore that waits for approval; it ends with no change to the listener."""
+    """Reject a restore that waits for approval; it ends with no change to the listener.
+
+    With --wait, waits for that end and exits 2 (ApprovalRejected), like the restore."""
     from .cli import handled
 
     with handled(debug):
-        _decide("reject", execution_arn, reason, local, port, profile, region, stack_name)
+        _decide(
+            "reject", execution_arn, reason, local, port, profile, region, stack_name,
+            table, wait_for_end, timeout,
+        )  # fmt: skip
 
 
 def _print_outcome(outcome: Any, timeout: float) -> None:
