@@ -1,0 +1,703 @@
+"""Each Lambda handler called directly (no state machine) inside the deployed stack, with its
+function's own configured environment, the way the local seam runs it: the deployed
+function's Environment variables in ``albrules.runtime_env.INVOCATION_ENV`` and a Lambda
+context. The assertions are on what the handler left: items, objects, listeners, errors.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from albrules import approval
+from albrules.aws import Aws
+from albrules.catalog import Catalog
+from albrules.errors import (
+    AlbRulesError,
+    InvalidInput,
+    ListenerChanged,
+    ListenerLocked,
+    ListenerNotFound,
+    RestoreRefused,
+    RollbackFailed,
+    SnapshotInvalid,
+    VerifyFailed,
+)
+from albrules.events import BackupState, ListenerResult, RestoreState, dump
+from albrules.handlers import approval as approval_handler
+from albrules.handlers import backup, restore
+from albrules.local import faults
+from albrules.local.lambdas import LambdaContext
+from albrules.runtime_env import INVOCATION_ENV
+from albrules.snapshot import build_snapshot
+from conftest import REGION, Calls, fixed, forward, host, path
+from stack import ACCOUNT, Stack
+
+FUNCTIONS: dict[Callable[..., Any], str] = {
+    backup.discover_listeners: "DiscoverListenersFunction",
+    backup.snapshot_listener: "SnapshotListenerFunction",
+    backup.summarise_backup: "SummariseBackupFunction",
+    restore.acquire_lock: "AcquireLockFunction",
+    restore.load_snapshot: "LoadSnapshotFunction",
+    restore.take_pre_restore_snapshot: "TakePreRestoreSnapshotFunction",
+    restore.compute_plan: "ComputePlanFunction",
+    restore.request_approval: "RequestApprovalFunction",
+    restore.apply_plan: "ApplyPlanFunction",
+    restore.verify_listener: "VerifyListenerFunction",
+    restore.roll_back: "RollBackFunction",
+    restore.release_lock: "ReleaseLockFunction",
+    approval_handler.handle: "ApprovalFunction",
+}
+BAD_REQUEST = {"code": "ValidationError", "message": "injected: the call was refused"}
+
+
+class Functions:
+    """Call a handler as its deployed function would run it (environment and context)."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+        self.lam = stack.session.client("lambda")
+        self.configs: dict[str, dict[str, Any]] = {}
+
+    def config(self, logical_id: str) -> dict[str, Any]:
+        if logical_id not in self.configs:
+            name = self.stack.deployment.physical_id(logical_id)
+            self.configs[logical_id] = self.lam.get_function_configuration(FunctionName=name)
+        return self.configs[logical_id]
+
+    def __call__(self, handler: Callable[..., Any], event: Any) -> Any:
+        config = self.config(FUNCTIONS[handler])
+        request_id = str(uuid.uuid4())
+        context = LambdaContext(
+            function_name=config["FunctionName"],
+            function_version=config.get("Version", "$LATEST"),
+            invoked_function_arn=config["FunctionArn"],
+            memory_limit_in_mb=int(config.get("MemorySize", 128)),
+            aws_request_id=request_id,
+            log_group_name=f"/aws/lambda/{config['FunctionName']}",
+            log_stream_name=f"2026/11/23/[$LATEST]{request_id.replace('-', '')}",
+            timeout_seconds=int(config.get("Timeout", 3)),
+        )
+        token = INVOCATION_ENV.set(dict(config["Environment"]["Variables"]))
+        try:
+            return handler(event, context)
+        finally:
+            INVOCATION_ENV.reset(token)
+
+
+@pytest.fixture
+def call(stack: Stack) -> Functions:
+    return Functions(stack)
+
+
+def execution(name: str, machine: str = "restore") -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:albrules-{machine}:{name}"
+
+
+def shop(stack: Stack, name: str = "shop", rules: int = 4) -> str:
+    world = stack.world
+    listener = world.listener(world.load_balancer(name))
+    group = world.target_group(f"{name}-app")
+    for i in range(1, rules + 1):
+        world.rule(listener, i * 10, [path(f"/{name}/{i}/*")], [forward(group)], tags={"n": str(i)})
+    return listener
+
+
+def checksum(stack: Stack, listener: str) -> str:
+    return build_snapshot(stack.world.state(listener)).checksum
+
+
+def break_listener(stack: Stack, listener: str) -> None:
+    """Two rules deleted, one changed, one added: four changes to undo."""
+    world = stack.world
+    rules = world.rules(listener)
+    for rule in rules[:2]:
+        world.elb.delete_rule(RuleArn=rule["RuleArn"])
+    world.elb.modify_rule(RuleArn=rules[2]["RuleArn"], Actions=[fixed("503")])
+    world.rule(listener, 99, [host("rogue.example.com")])
+
+
+def item(listener: str, stack: Stack) -> dict[str, Any]:
+    return {
+        "listener_arn": listener,
+        "account_id": ACCOUNT,
+        "region": REGION,
+        "location": f"s3://{stack.bucket}/snapshots",
+    }
+
+
+def catalog(stack: Stack) -> Catalog:
+    return Catalog(Aws(stack.session), stack.table)
+
+
+def key_of(stack: Stack, location: str) -> str:
+    prefix = f"s3://{stack.bucket}/"
+    assert location.startswith(prefix), location
+    return location[len(prefix) :]
+
+
+def test_each_handler_is_its_deployed_functions_handler(stack: Stack, call: Functions) -> None:
+    for handler, logical_id in FUNCTIONS.items():
+        config = call.config(logical_id)
+        assert config["Handler"] == f"{handler.__module__}.{handler.__name__}"
+        assert config["Environment"]["Variables"]["ALBRULES_BUCKET"] == stack.bucket
+
+
+# --- backup ----------------------------------------------------------------------------------
+
+
+def backup_state(name: str, request: dict[str, Any], **settings: int) -> dict[str, Any]:
+    return {"request": request, "execution_arn": execution(name, "backup"), "settings": settings}
+
+
+def test_discover_listeners_lists_them_in_s3_and_inline(stack: Stack, call: Functions) -> None:
+    listeners = [shop(stack, "shop", 1), shop(stack, "api", 1)]
+    stack.world.listener(stack.world.load_balancer("other"))
+    request = {
+        "targets": [
+            {"account_id": ACCOUNT, "region": REGION, "load_balancers": ["shop", "api"]},
+            {"account_id": ACCOUNT, "region": REGION, "load_balancers": ["nowhere"]},
+        ]
+    }
+
+    out = BackupState.model_validate(call(backup.discover_listeners, backup_state("d1", request)))
+
+    assert out.listener_count == 2 and out.location == f"s3://{stack.bucket}/snapshots"
+    assert [i.listener_arn for i in out.listeners or []] == listeners
+    assert out.items is not None and out.items.key == "runs/d1/listeners.json"
+    assert stack.read_json("runs/d1/listeners.json") == [dump(i) for i in out.listeners or []]
+    assert [f.account_id for f in out.discovery_failures] == [ACCOUNT]
+    assert "nowhere" in out.discovery_failures[0].error
+
+    # Above the inline limit the items stay in S3 only (for the Distributed Map).
+    many = call(backup.discover_listeners, backup_state("d2", request, inline_limit=1))
+    assert "listeners" not in many and many["listener_count"] == 2
+    assert len(stack.read_json("runs/d2/listeners.json")) == 2
+
+
+def test_discover_listeners_refuses_bad_input(call: Functions) -> None:
+    with pytest.raises(InvalidInput, match="targets"):
+        call(backup.discover_listeners, backup_state("d3", {"targets": []}))
+    typo = {"targets": [{"account_id": ACCOUNT, "region": REGION, "load_balancer": ["x"]}]}
+    with pytest.raises(InvalidInput, match="load_balancer"):
+        call(backup.discover_listeners, backup_state("d4", typo))
+
+
+def test_snapshot_listener_stores_and_catalogs_then_skips_unchanged(
+    stack: Stack, call: Functions
+) -> None:
+    listener = shop(stack)
+
+    first = ListenerResult.model_validate(call(backup.snapshot_listener, item(listener, stack)))
+
+    assert (first.status, first.rules) == ("stored", 4)
+    key = key_of(stack, first.location or "")
+    document = stack.read_json(key)
+    assert document["checksum"] == checksum(stack, listener)
+    assert first.snapshot_id == document["checksum"][:12]
+    head = stack.s3.head_object(Bucket=stack.bucket, Key=key)
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"].endswith(stack.outputs["DataKeyArn"].rsplit("/", 1)[-1])
+    row = stack.item(f"SNAPSHOT#{first.snapshot_id}", "SNAPSHOT")
+    assert row is not None and row["location"]["S"] == first.location
+    assert catalog(stack).snapshots(listener)[0]["snapshot_id"] == first.snapshot_id
+
+    again = call(backup.snapshot_listener, item(listener, stack))
+    assert again["status"] == "unchanged" and stack.keys("snapshots/") == [key]
+
+    with pytest.raises(InvalidInput, match="location"):
+        call(backup.snapshot_listener, {**item(listener, stack), "location": None})
+    stack.world.elb.delete_listener(ListenerArn=listener)
+    with pytest.raises(ListenerNotFound):
+        call(backup.snapshot_listener, item(listener, stack))
+
+
+def test_summarise_backup_counts_inline_results(stack: Stack, call: Functions) -> None:
+    listeners = [shop(stack, "shop", 2), shop(stack, "api", 1)]
+    results = [call(backup.snapshot_listener, item(arn, stack)) for arn in listeners]
+    failed = {  # what "Record the failed listener" (a Pass state) leaves
+        "listener_arn": listeners[0].replace("shop", "gone"),
+        "status": "failed",
+        "error": "ListenerNotFound",
+        "cause": '{"errorMessage": "listener not found"}',
+    }
+    state = backup_state("s1", {"targets": [{"account_id": ACCOUNT, "region": REGION}]})
+    state.update(results=[*results, failed], location=f"s3://{stack.bucket}/snapshots")
+
+    out = BackupState.model_validate(call(backup.summarise_backup, state))
+
+    assert out.summary is not None and out.results is None
+    assert (out.summary.listeners, out.summary.rules) == (3, 3)
+    assert (out.summary.stored, out.summary.unchanged, out.summary.failed) == (2, 0, 1)
+    assert out.notification is not None
+    assert out.notification.subject == "albrules backup: 1 of 3 listener(s) failed"
+    stored = stack.read_json("runs/s1/summary.json")
+    assert stored["summary"]["failed_listeners"][0]["error"] == "ListenerNotFound"
+    assert len(stored["results"]) == 3
+
+    clean = backup_state("s2", {"targets": [{"account_id": ACCOUNT, "region": REGION}]})
+    clean["results"] = results
+    assert "notification" not in call(backup.summarise_backup, clean)
+
+
+def test_summarise_backup_reads_a_distributed_map_manifest(stack: Stack, call: Functions) -> None:
+    """The ResultWriter export as AWS documents it (Step Functions developer guide, "ResultWriter
+    (Map)", section "Exporting to Amazon S3":
+    https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html):
+    ``<prefix>/<map run id>/manifest.json`` holds ``DestinationBucket``, ``MapRunArn`` and
+    ``ResultFiles`` {``FAILED``, ``PENDING``, ``SUCCEEDED``: [{``Key``, ``Size``}]}; each result
+    file (``SUCCEEDED_0.json``...) is a JSON array of child executions with ``Input`` and
+    ``Output`` as JSON strings, ``Status``, and for failed ones ``Error`` and ``Cause``. (moto
+    5.2.5 writes the manifest with empty ResultFiles and no result files.)"""
+    listeners = [shop(stack, "shop", 2), shop(stack, "api", 1)]
+    ok = call(backup.snapshot_listener, item(listeners[0], stack))
+    recorded = {"listener_arn": listeners[1], "status": "failed", "error": "AwsThrottled"}
+    lost = {**item(listeners[1], stack), "listener_arn": listeners[1].replace("api", "lost")}
+    run_id = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+    map_run = f"arn:aws:states:{REGION}:{ACCOUNT}:mapRun:albrules-backup/m1:{run_id}"
+    prefix = f"runs/map-results/{run_id}"
+
+    def row(status: str, given: dict[str, Any], output: Any = None, **extra: str) -> dict:
+        child = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:albrules-backup/m1:{uuid.uuid4()}"
+        entry = {
+            "ExecutionArn": child,
+            "Input": json.dumps(given),
+            "InputDetails": {"Included": True},
+            "Name": child.rsplit(":", 1)[-1],
+            "StartDate": "2026-11-23T17:00:00.000Z",
+            "StateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:albrules-backup/m1",
+            "Status": status,
+            "StopDate": "2026-11-23T17:00:01.000Z",
+            **extra,
+        }
+        if output is not None:
+            entry["Output"] = json.dumps(output)
+            entry["OutputDetails"] = {"Included": True}
+        return entry
+
+    files = {
+        "SUCCEEDED": [
+            row("SUCCEEDED", item(listeners[0], stack), ok),
+            row("SUCCEEDED", item(listeners[1], stack), recorded),
+        ],
+        "FAILED": [
+            row("FAILED", lost, Error="States.Timeout", Cause="the child execution timed out")
+        ],
+        "PENDING": [],
+    }
+    manifest: dict[str, Any] = {
+        "DestinationBucket": stack.bucket,
+        "MapRunArn": map_run,
+        "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": []},
+    }
+    for status, rows in files.items():
+        if rows:
+            key = f"{prefix}/{status}_0.json"
+            body = json.dumps(rows).encode()
+            stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=body)
+            manifest["ResultFiles"][status].append({"Key": key, "Size": len(body)})
+    stack.s3.put_object(
+        Bucket=stack.bucket, Key=f"{prefix}/manifest.json", Body=json.dumps(manifest).encode()
+    )
+    state = backup_state("m1", {"targets": [{"account_id": ACCOUNT, "region": REGION}]})
+    state["map_run"] = {
+        "MapRunArn": map_run,
+        "ResultWriterDetails": {"Bucket": stack.bucket, "Key": f"{prefix}/manifest.json"},
+    }
+
+    out = BackupState.model_validate(call(backup.summarise_backup, state))
+
+    summary = out.summary
+    assert summary is not None
+    assert (summary.listeners, summary.stored, summary.failed, summary.rules) == (3, 1, 2, 2)
+    failures = {f.listener_arn: f for f in summary.failed_listeners}
+    assert failures[listeners[1]].error == "AwsThrottled"
+    assert failures[lost["listener_arn"]].error == "States.Timeout"
+    assert failures[lost["listener_arn"]].cause == "the child execution timed out"
+    assert stack.read_json("runs/m1/summary.json")["summary"]["failed"] == 2
+
+    del state["map_run"]["ResultWriterDetails"]
+    with pytest.raises(AlbRulesError, match="ResultWriterDetails"):
+        call(backup.summarise_backup, state)
+
+
+# --- restore ---------------------------------------------------------------------------------
+
+
+class Restore:
+    """A backed-up listener, then broken: the state documents of one restore, step by step."""
+
+    def __init__(self, stack: Stack, call: Functions, name: str = "r1", **request: Any):
+        self.stack, self.call = stack, call
+        self.listener = shop(stack)
+        self.snapshot = call(backup.snapshot_listener, item(self.listener, stack))
+        self.good = checksum(stack, self.listener)
+        break_listener(stack, self.listener)
+        self.broken = checksum(stack, self.listener)
+        self.key = key_of(stack, self.snapshot["location"])
+        self.state: dict[str, Any] = {
+            "request": {"snapshot": self.key, **request},
+            "execution_arn": execution(name),
+            "started_at": "2026-11-23T17:10:00+00:00",
+            "settings": {"approval_timeout_seconds": 600},  # as the machine's first state sets
+        }
+
+    def step(self, handler: Callable[..., Any]) -> dict[str, Any]:
+        self.state = self.call(handler, self.state)
+        RestoreState.model_validate(self.state)
+        return self.state
+
+    def planned(self) -> dict[str, Any]:
+        for handler in (
+            restore.acquire_lock,
+            restore.load_snapshot,
+            restore.take_pre_restore_snapshot,
+            restore.compute_plan,
+        ):
+            self.step(handler)
+        return self.state
+
+    def meddle(self) -> None:
+        """Someone else changes a rule."""
+        rule = self.stack.world.rules(self.listener)[0]
+        self.stack.world.elb.modify_rule(RuleArn=rule["RuleArn"], Actions=[fixed("418")])
+
+
+def test_acquire_lock_audits_and_locks_and_a_second_restore_is_locked_out(
+    stack: Stack, call: Functions
+) -> None:
+    first = Restore(stack, call, "first", requested_by="alice", reason="bad deploy")
+
+    state = first.step(restore.acquire_lock)
+
+    assert state["listener_arn"] == first.listener
+    assert state["snapshot_location"] == first.snapshot["location"]
+    record = catalog(stack).audit(first.state["execution_arn"])
+    assert record is not None and record["outcome"] == "RUNNING"
+    assert (record["requested_by"], record["reason"]) == ("alice", "bad deploy")
+    assert record["snapshot"] == first.snapshot["location"]
+    assert catalog(stack).lock_holder(first.listener)["owner"] == execution("first")
+
+    second = {**first.state, "execution_arn": execution("second")}
+    for key in ("listener_arn", "snapshot_location"):
+        second.pop(key)
+    with pytest.raises(ListenerLocked, match=execution("first")):
+        call(restore.acquire_lock, second)
+    assert catalog(stack).lock_holder(first.listener)["owner"] == execution("first")
+    # The same execution again (a retried task) keeps its lock.
+    call(restore.acquire_lock, {**first.state, "listener_arn": None})
+
+
+def test_acquire_lock_refuses_bad_input_with_no_lock_taken(stack: Stack, call: Functions) -> None:
+    case = Restore(stack, call)
+    state = case.state
+
+    def refused(error: type[Exception], match: str, **request: Any) -> None:
+        with pytest.raises(error, match=match) as raised:
+            call(restore.acquire_lock, {**state, "request": {**state["request"], **request}})
+        assert type(raised.value).__name__ == error.__name__  # the state machine's error name
+
+    refused(InvalidInput, "'sideways'", mode="sideways")
+    refused(InvalidInput, "selective", mode="selective")
+    refused(InvalidInput, "priorit", priorities=[0])
+    refused(InvalidInput, "snapshots", snapshots="typo")
+    refused(RestoreRefused, "catalog id 0123456789ab", snapshot="0123456789ab")
+    refused(InvalidInput, "does not exist|not found|NoSuch", snapshot="snapshots/nowhere.json")
+    other = shop(stack, "other", 1)
+    refused(RestoreRefused, "target_listener_arn", listener_arn=other)
+    with pytest.raises(InvalidInput, match="restore state"):
+        call(restore.acquire_lock, {"request": state["request"]})
+    assert catalog(stack).lock_holder(case.listener) is None
+    assert catalog(stack).lock_holder(other) is None
+
+
+def test_load_snapshot_checks_the_target_groups(stack: Stack, call: Functions) -> None:
+    case = Restore(stack, call)
+    locked = case.step(restore.acquire_lock)
+    assert case.step(restore.load_snapshot) == locked  # checks only: the state goes on as is
+
+    group = stack.world.elb.describe_target_groups(Names=["shop-app"])["TargetGroups"][0]
+    for rule in stack.world.rules(case.listener):  # the live rules let go of it, then it goes
+        stack.world.elb.delete_rule(RuleArn=rule["RuleArn"])
+    stack.world.elb.delete_target_group(TargetGroupArn=group["TargetGroupArn"])
+    with pytest.raises(SnapshotInvalid) as raised:  # an InvalidInput: refused, nothing done
+        call(restore.load_snapshot, case.state)
+    assert any(group["TargetGroupArn"] in str(p) for p in raised.value.problems)
+
+
+def test_pre_restore_snapshot_and_plan_are_stored(stack: Stack, call: Functions) -> None:
+    case = Restore(stack, call, "p1")
+    case.step(restore.acquire_lock)
+
+    state = case.step(restore.take_pre_restore_snapshot)
+    pre_key = key_of(stack, state["pre_restore_location"])
+    assert pre_key.startswith("pre-restore/p1/")
+    assert stack.read_json(pre_key)["checksum"] == case.broken
+
+    state = case.step(restore.compute_plan)
+    assert key_of(stack, state["plan_location"]) == "plans/p1.json"
+    assert state["changes"] == state["plan"]["changes"] == 4
+    assert (state["plan"]["creates"], state["plan"]["modifies"]) == (2, 1)
+    assert state["plan"]["deletes"] == 1 and len(state["plan"]["operations"]) == 4
+    plan = stack.read_json("plans/p1.json")
+    assert plan["base_checksum"] == case.broken
+    assert plan["public"]["changes"] == 4
+    assert checksum(stack, case.listener) == case.broken  # planning changes nothing
+
+
+def test_compute_plan_refuses_a_listener_changed_since_its_pre_restore_snapshot(
+    stack: Stack, call: Functions
+) -> None:
+    case = Restore(stack, call)
+    for handler in (restore.acquire_lock, restore.load_snapshot, restore.take_pre_restore_snapshot):
+        case.step(handler)
+    case.meddle()
+    with pytest.raises(ListenerChanged, match="changed after its pre-restore snapshot"):
+        call(restore.compute_plan, case.state)
+    assert "plans/r1.json" not in stack.keys("plans/")
+
+
+def test_apply_plan_restores_and_verify_agrees(stack: Stack, call: Functions) -> None:
+    case = Restore(stack, call)
+    case.planned()
+
+    state = case.step(restore.apply_plan)
+
+    assert state["applied"] == 4
+    assert checksum(stack, case.listener) == case.good
+    journal = stack.read_json(key_of(stack, state["journal_location"]))
+    assert len(journal) >= 4 and {entry["phase"] for entry in journal} == {"restore"}
+    assert case.step(restore.verify_listener) == state
+
+
+def test_apply_plan_after_someone_changed_the_listener_changes_nothing(
+    stack: Stack, call: Functions, calls: Calls
+) -> None:
+    case = Restore(stack, call)
+    case.planned()
+    case.meddle()
+    meddled = checksum(stack, case.listener)
+    calls.clear()
+
+    with pytest.raises(ListenerChanged, match="nothing was changed"):
+        call(restore.apply_plan, case.state)
+
+    assert calls.mutating == []
+    assert checksum(stack, case.listener) == meddled
+    assert not [k for k in stack.keys("pre-restore/r1/") if k.endswith("journal.json")]
+
+
+def test_verify_listener_fails_on_any_difference(stack: Stack, call: Functions) -> None:
+    case = Restore(stack, call)
+    case.planned()
+    case.step(restore.apply_plan)
+    case.meddle()
+    with pytest.raises(VerifyFailed):
+        call(restore.verify_listener, case.state)
+
+
+def test_roll_back_returns_to_the_pre_restore_snapshot(stack: Stack, call: Functions) -> None:
+    case = Restore(stack, call)
+    case.planned()
+    case.step(restore.apply_plan)
+    assert checksum(stack, case.listener) == case.good
+
+    state = case.step(restore.roll_back)
+
+    assert state["phase"] == "rollback"
+    assert checksum(stack, case.listener) == case.broken
+    journal = stack.read_json(key_of(stack, state["journal_location"]))
+    assert {entry["phase"] for entry in journal} == {"restore", "rollback"}
+    assert case.step(restore.verify_listener) == state  # phase rollback: against pre-restore
+    with pytest.raises(VerifyFailed):  # ...which the snapshot's state is not
+        call(restore.verify_listener, {**state, "phase": "restore"})
+
+
+def test_roll_back_that_cannot_finish_raises_rollback_failed(stack: Stack, call: Functions) -> None:
+    case = Restore(stack, call)
+    case.planned()
+    case.step(restore.apply_plan)
+    faults.inject("DeleteRule", nth=1, times=0, **BAD_REQUEST)
+
+    with pytest.raises(RollbackFailed) as raised:
+        call(restore.roll_back, case.state)
+
+    assert case.state["pre_restore_location"] in str(raised.value)
+    assert raised.value.differences
+    assert checksum(stack, case.listener) != case.broken  # not back: the deletes were refused
+
+
+def test_release_lock_releases_only_its_owners_lock(stack: Stack, call: Functions) -> None:
+    case = Restore(stack, call, "owner")
+    case.planned()
+    other = {**case.state, "execution_arn": execution("intruder"), "outcome": "REFUSED"}
+
+    out = RestoreState.model_validate(call(restore.release_lock, other))
+
+    assert out.outcome == "REFUSED" and out.notification is not None
+    assert catalog(stack).lock_holder(case.listener)["owner"] == execution("owner")
+    assert catalog(stack).audit(execution("intruder"))["lock_released"] is False
+
+    state = case.step(restore.release_lock)
+
+    assert state["outcome"] == "RESTORED"
+    assert catalog(stack).lock_holder(case.listener) is None
+    record = catalog(stack).audit(execution("owner"))
+    assert (record["outcome"], record["lock_released"], record["changes"]) == ("RESTORED", True, 4)
+    assert record["requested_by"] == "not given in the input"  # kept from acquire_lock
+    assert "succeeded (4 change(s))" in state["notification"]["subject"]
+
+
+def test_request_approval_records_the_token_and_sends_signed_links(
+    stack: Stack, call: Functions
+) -> None:
+    queue = subscribe(stack)
+    case = Restore(stack, call, "a1", require_approval=True, requested_by="alice")
+    case.planned()
+
+    answer = call(restore.request_approval, {"state": case.state, "task_token": "TOKEN-1"})
+
+    record = catalog(stack).approval(execution("a1"))
+    assert record is not None and record["task_token"] == "TOKEN-1"
+    assert record["status"] == "pending" and record["expires_at"] == answer["expires_at"]
+    assert answer["expires_at"] - time.time() == pytest.approx(600, abs=30)  # the stack's TTL
+    message = received(stack, queue)
+    assert message["Subject"].startswith("albrules: approve restore of shop listener")
+    links = dict(
+        line.split(": ", 1) for line in message["Message"].splitlines() if ": https://" in line
+    )
+    key = signing_key(stack)
+    for decision in ("approve", "reject"):
+        claim = approval.verify_token(key, links[decision.capitalize()].split("?token=", 1)[1])
+        assert (claim.execution_arn, claim.decision) == (execution("a1"), decision)
+        assert claim.nonce == record["nonce"]
+
+    with pytest.raises(AlbRulesError, match="without a task token"):
+        call(restore.request_approval, {"state": case.state})
+
+
+# --- the approval function -------------------------------------------------------------------
+
+
+def url_event(method: str, token: str, **fields: str) -> dict[str, Any]:
+    http = {"method": method, "path": "/", "sourceIp": "192.0.2.7"}
+    event: dict[str, Any] = {"version": "2.0", "requestContext": {"http": http}}
+    if method == "GET":
+        event["queryStringParameters"] = {"token": token}
+    else:
+        event["body"] = urlencode({"token": token, **fields})
+    return event
+
+
+def test_approval_function_pages_forged_expired_and_reused_links(
+    stack: Stack, call: Functions
+) -> None:
+    """A real waiting task token: a one-state machine runs the deployed RequestApproval
+    function with ``.waitForTaskToken``; the approval handler is then called directly."""
+    case = Restore(stack, call, "a2", require_approval=True)
+    case.planned()
+    restore_machine = stack.sfn.describe_state_machine(
+        stateMachineArn=stack.outputs["RestoreStateMachineArn"]
+    )
+    function = call.config("RequestApprovalFunction")["FunctionArn"]
+    definition = {
+        "StartAt": "Wait for approval",
+        "States": {
+            "Wait for approval": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {
+                    "FunctionName": function,
+                    "Payload": {"state.$": "$", "task_token.$": "$$.Task.Token"},
+                },
+                "End": True,
+            }
+        },
+    }
+    machine = stack.sfn.create_state_machine(
+        name="wait-for-approval",
+        definition=json.dumps(definition),
+        roleArn=restore_machine["roleArn"],
+    )["stateMachineArn"]
+    waiting = stack.sfn.start_execution(stateMachineArn=machine, input=json.dumps(case.state))
+    deadline = time.monotonic() + 20
+    while (catalog(stack).approval(execution("a2")) or {}).get("status") != "pending":
+        assert time.monotonic() < deadline, "the approval was never requested"
+        time.sleep(0.05)
+    nonce = catalog(stack).approval(execution("a2"))["nonce"]
+    key = signing_key(stack)
+    expires = int(time.time()) + 600
+    token = approval.sign(key, approval.LinkClaim(execution("a2"), "approve", nonce, expires))
+
+    page = call(approval_handler.handle, url_event("GET", token))
+    assert page["statusCode"] == 200 and '<form method="post">' in page["body"]
+    assert page["headers"]["Cache-Control"] == "no-store"
+    assert catalog(stack).approval(execution("a2"))["status"] == "pending"  # GET decides nothing
+
+    forged = approval.sign(
+        b"not the key", approval.LinkClaim(execution("a2"), "approve", nonce, expires)
+    )
+    assert call(approval_handler.handle, url_event("POST", forged))["statusCode"] == 403
+    stale = approval.sign(key, approval.LinkClaim(execution("a2"), "approve", nonce, 1))
+    expired = call(approval_handler.handle, url_event("POST", stale))
+    assert expired["statusCode"] == 403 and "expired" in expired["body"]
+    old = approval.sign(key, approval.LinkClaim(execution("a2"), "approve", "old-nonce", expires))
+    assert call(approval_handler.handle, url_event("POST", old))["statusCode"] == 409
+    assert catalog(stack).approval(execution("a2"))["status"] == "pending"
+
+    decided = call(approval_handler.handle, url_event("POST", token))
+    assert decided["statusCode"] == 200 and "Restore approved" in decided["body"]
+    record = catalog(stack).approval(execution("a2"))
+    assert (record["status"], record["decided_by"]) == ("approved", "approval link from 192.0.2.7")
+    deadline = time.monotonic() + 20
+    while (
+        status := stack.sfn.describe_execution(executionArn=waiting["executionArn"])["status"]
+    ) == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert status == "SUCCEEDED"
+    output = json.loads(
+        stack.sfn.describe_execution(executionArn=waiting["executionArn"])["output"]
+    )
+    assert output["decision"] == "approved"
+
+    reused = call(approval_handler.handle, url_event("POST", token))
+    assert reused["statusCode"] == 409 and "already approved" in reused["body"]
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def signing_key(stack: Stack) -> bytes:
+    arn = stack.deployment.physical_id("ApprovalSigningSecret")
+    secret = stack.session.client("secretsmanager").get_secret_value(SecretId=arn)
+    return str(secret["SecretString"]).encode()
+
+
+def subscribe(stack: Stack) -> str:
+    sqs = stack.session.client("sqs")
+    url = sqs.create_queue(QueueName="notifications")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    stack.session.client("sns").subscribe(
+        TopicArn=stack.outputs["NotificationTopicArn"], Protocol="sqs", Endpoint=arn
+    )
+    return url
+
+
+def received(stack: Stack, queue: str, timeout: float = 10) -> dict[str, Any]:
+    sqs = stack.session.client("sqs")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1).get("Messages", [])
+        if found:
+            return dict(json.loads(found[0]["Body"]))
+        time.sleep(0.05)
+    raise AssertionError("no notification arrived")
