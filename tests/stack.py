@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from albrules import workflows
+from albrules import accounts, workflows
 from albrules.local import lambdas
 from albrules.local.deploy import Deployment, deploy
 from conftest import REGION, World
@@ -84,13 +84,16 @@ class Stack:
         return {"targets": [{"account_id": ACCOUNT, "region": REGION, **narrow}]}
 
 
-def deployed_stack() -> Iterator[Stack]:
-    """template.yaml deployed into a fresh in-process local AWS (the ``stack`` fixture)."""
+def deployed_stack(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
+    """template.yaml deployed into a fresh in-process local AWS (the ``stack`` fixture), with
+    ``overrides`` for its parameters (as `sam deploy --parameter-overrides` would)."""
     config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
     with mock_aws(config=config):
         session = boto3.Session(region_name=REGION)
-        deployment = deploy(ROOT / "template.yaml", PARAMETERS, aws=session, save=False)
+        parameters = {**PARAMETERS, **(overrides or {})}
+        deployment = deploy(ROOT / "template.yaml", parameters, aws=session, save=False)
         try:
             yield Stack(session, deployment)
         finally:
             lambdas.clear_hooks()
+            accounts.forget()

@@ -13,20 +13,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from albrules import accounts, approval, workflows
+from albrules import approval, workflows
 from albrules.aws import Aws
 from albrules.catalog import Catalog
 from albrules.events import BackupRequest, RestoreRequest, dump, parse
-from albrules.local import lambdas
 from albrules.local import seed as seeding
-from albrules.local.deploy import deploy
 from albrules.snapshot import build_snapshot
 from conftest import REGION
-from stack import PARAMETERS, ROOT, Stack
+from stack import ROOT, Stack, deployed_stack
 
 EVENTS = ROOT / "events"
 EXAMPLE_LISTENER = (
@@ -198,16 +194,7 @@ def test_backup_sample_backs_up_both_shop_load_balancers(stack: Stack, shop: Sho
 
 def scheduled_stack(backup_targets: str) -> Iterator[Stack]:
     """template.yaml deployed with the BackupTargets parameter set (as `sam deploy` would)."""
-    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-    with mock_aws(config=config):
-        session = boto3.Session(region_name=REGION)
-        parameters = {**PARAMETERS, "BackupTargets": backup_targets}
-        deployment = deploy(ROOT / "template.yaml", parameters, aws=session, save=False)
-        try:
-            yield Stack(session, deployment)
-        finally:
-            lambdas.clear_hooks()
-            accounts._cache.clear()  # the member account's session dies with this moto
+    yield from deployed_stack({"BackupTargets": backup_targets})
 
 
 @runs("schedule.json")

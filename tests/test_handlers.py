@@ -26,7 +26,7 @@ from albrules.errors import (
     ListenerNotFound,
     RestoreRefused,
     RollbackFailed,
-    SnapshotInvalid,
+    TargetGroupsMissing,
     VerifyFailed,
 )
 from albrules.events import BackupState, ListenerResult, RestoreState, dump
@@ -426,7 +426,7 @@ def test_load_snapshot_checks_the_target_groups(stack: Stack, call: Functions) -
     for rule in stack.world.rules(case.listener):  # the live rules let go of it, then it goes
         stack.world.elb.delete_rule(RuleArn=rule["RuleArn"])
     stack.world.elb.delete_target_group(TargetGroupArn=group["TargetGroupArn"])
-    with pytest.raises(SnapshotInvalid) as raised:  # an InvalidInput: refused, nothing done
+    with pytest.raises(TargetGroupsMissing) as raised:  # an InvalidInput: refused, nothing done
         call(restore.load_snapshot, case.state)
     assert any(group["TargetGroupArn"] in str(p) for p in raised.value.problems)
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from albrules.aws import Aws
-from albrules.errors import RestoreRefused, SnapshotInvalid
+from albrules.errors import RestoreRefused, SnapshotInvalid, TargetGroupsMissing
 from albrules.local import elbv2 as fidelity
 from albrules.local import faults
 from albrules.plan import Selector
@@ -229,7 +229,7 @@ def test_restore_into_another_region_maps_target_groups_by_name(world, aws, shop
         west.target_group(name)
     target = west.listener(west.load_balancer("shop-dr"))
     west_aws = Aws(west.session)
-    with pytest.raises(SnapshotInvalid, match="not a valid snapshot") as err:
+    with pytest.raises(TargetGroupsMissing, match="do not exist in account") as err:
         prepare_restore(west_aws, snapshot, target_listener_arn=target)
     assert "does not exist in account 123456789012, region us-west-2" in str(err.value.problems[0])
     _, outcome = restore(west_aws, snapshot, tmp_path, target_listener_arn=target, map_by_name=True)

@@ -68,3 +68,9 @@ def aws_for(
     aws = Aws(session)
     _cache[key] = (time.time() + SESSION_SECONDS, aws)
     return aws
+
+
+def forget() -> None:
+    """Drop cached sessions and the cached account id (a new local AWS, a new test)."""
+    _cache.clear()
+    own_account.cache_clear()

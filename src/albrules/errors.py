@@ -45,6 +45,20 @@ class SnapshotInvalid(InvalidInput):
         )
 
 
+class TargetGroupsMissing(SnapshotInvalid):
+    """The snapshot is sound, but target groups it forwards to do not exist where it goes."""
+
+    def __init__(self, where: str, problems: list[Problem]):
+        self.source = "the snapshot"
+        self.problems = problems
+        count = len(problems)
+        InvalidInput.__init__(
+            self,
+            f"{count} target group reference(s) of the snapshot do not exist in {where} "
+            f"(first: {problems[0]}); nothing was changed",
+        )
+
+
 class RestoreRefused(InvalidInput):
     """The restore was refused before any change (missing secret, conflict, stale plan...)."""
 

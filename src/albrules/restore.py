@@ -30,6 +30,7 @@ from .errors import (
     Problem,
     RestoreRefused,
     SnapshotInvalid,
+    TargetGroupsMissing,
     VerifyFailed,
 )
 from .labels import rule_label
@@ -135,7 +136,7 @@ def resolve_target_groups(
                     )
                 )
     if problems:
-        raise SnapshotInvalid("the snapshot", list(dict.fromkeys(problems)))
+        raise TargetGroupsMissing(where, list(dict.fromkeys(problems)))
     return mapping
 
 
