@@ -119,7 +119,11 @@ def task(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         except Exception as err:
             # The full traceback goes to the log; the error Step Functions carries (and a
             # Map's results keep per failed listener) stays short: type, message, few frames.
-            logger.exception("task failed", extra={"error_type": type(err).__name__})
+            details = {"error_type": type(err).__name__, "error": str(err)}
+            if isinstance(err, InvalidInput):  # refused input: a sentence, not a stack
+                logger.warning("task refused its input", extra=details)
+            else:
+                logger.exception("task failed", extra=details)
             raise err.with_traceback(None) from None
 
     return logger.inject_lambda_context(clear_state=True)(
