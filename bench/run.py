@@ -1,4 +1,5 @@
-"""``make bench``: mutating calls, throttle-bound time, gaps, read calls and plan time.
+"""``make bench``: mutating calls, throttle-bound time, gaps, read calls, plan time, and the
+backup state machine's history and payload per listener (``bench/workflows.py``).
 
 Every number is measured on the embedded local AWS (moto + the fidelity layer, in process):
 our restore and a naive one (delete every rule, then recreate every rule) are both run for
@@ -39,6 +40,9 @@ from albrules.plan import plan_restore  # noqa: E402
 from albrules.restore import desired_from_snapshot, execute_restore, prepare_restore  # noqa: E402
 from albrules.snapshot import build_snapshot  # noqa: E402
 from albrules.store import Store  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import workflows as backup_workflow  # noqa: E402
 
 SIZES = (10, 100, 1000)
 FRACTIONS = (0.01, 0.10, 1.00)
@@ -275,10 +279,14 @@ def main() -> None:
             reads.append((size, *read_calls(site, aws, size)))
         for fraction in (0.10, 1.00):
             plans.append((fraction, plan_time(site, aws, 1000, fraction)))
-    write(rows, reads, plans, time.perf_counter() - started)
+    flows = backup_workflow.measure()
+    print("measured the backup state machine", file=sys.stderr)
+    write(rows, reads, plans, flows, time.perf_counter() - started)
 
 
-def write(rows: list[dict], reads: list[tuple], plans: list[tuple], elapsed: float) -> None:
+def write(
+    rows: list[dict], reads: list[tuple], plans: list[tuple], flows: list[dict], elapsed: float
+) -> None:
     lines = [
         "# Benchmarks",
         "",
@@ -336,8 +344,8 @@ def write(rows: list[dict], reads: list[tuple], plans: list[tuple], elapsed: flo
         "|---:|---:|",
     ]
     lines += [f"| {fraction:.0%} | {seconds * 1000:.0f} ms |" for fraction, seconds in plans]
+    lines += ["", *backup_workflow.section(flows)]
     lines += [
-        "",
         "## Notes",
         "",
         "- The local AWS's rule quota was raised to 10,000 to model listeners of 1000 rules; "
