@@ -7,6 +7,7 @@ moto's interpreter and their Lambda tasks run the project's real handlers in-pro
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from moto import mock_aws
 from albrules import accounts, workflows
 from albrules.local import lambdas
 from albrules.local.deploy import Deployment, deploy
-from conftest import REGION, World
+from albrules.snapshot import build_snapshot
+from conftest import REGION, World, fixed, forward, host, path
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
@@ -82,6 +84,59 @@ class Stack:
 
     def backup_targets(self, **narrow: Any) -> dict[str, Any]:
         return {"targets": [{"account_id": ACCOUNT, "region": REGION, **narrow}]}
+
+
+# --- helpers the workflow, handler and sample tests share ------------------------------------
+
+
+def shop(stack: Stack, name: str = "shop", rules: int = 4) -> str:
+    """A load balancer with one listener and ``rules`` rules; the listener's ARN."""
+    world = stack.world
+    listener = world.listener(world.load_balancer(name))
+    group = world.target_group(f"{name}-app")
+    for i in range(1, rules + 1):
+        world.rule(listener, i * 10, [path(f"/{name}/{i}/*")], [forward(group)], tags={"n": str(i)})
+    return listener
+
+
+def checksum(stack: Stack, listener: str) -> str:
+    return build_snapshot(stack.world.state(listener)).checksum
+
+
+def break_listener(stack: Stack, listener: str) -> None:
+    """A bad deploy: two rules deleted, one changed, one added (four changes to undo)."""
+    world = stack.world
+    rules = world.rules(listener)
+    for rule in rules[:2]:
+        world.elb.delete_rule(RuleArn=rule["RuleArn"])
+    world.elb.modify_rule(RuleArn=rules[2]["RuleArn"], Actions=[fixed("503")])
+    world.rule(listener, 99, [host("rogue.example.com")])
+
+
+def subscribe(stack: Stack, queue: str = "notifications") -> str:
+    """An SQS queue subscribed to the stack's topic, to read the notifications sent."""
+    sqs = stack.session.client("sqs")
+    url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    stack.session.client("sns").subscribe(
+        TopicArn=stack.outputs["NotificationTopicArn"],
+        Protocol="sqs",
+        Endpoint=attributes["Attributes"]["QueueArn"],
+    )
+    return url
+
+
+def received(stack: Stack, queue: str, timeout: float = 10) -> list[dict[str, Any]]:
+    """The notifications in the queue, waiting (up to ``timeout``) for at least one."""
+    sqs = stack.session.client("sqs")
+    deadline = time.monotonic() + timeout
+    while True:
+        found = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if found:
+            return [json.loads(m["Body"]) for m in found]
+        if time.monotonic() > deadline:
+            raise AssertionError("no notification arrived")
+        time.sleep(0.05)
 
 
 def deployed_stack(overrides: dict[str, str] | None = None) -> Iterator[Stack]:

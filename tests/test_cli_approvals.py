@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from albrules.cli import app
 from conftest import REGION
-from stack import Stack
-from test_workflows import back_up, break_listener, checksum, shop, snapshot_key, wait_for_approval
+from stack import Stack, break_listener, checksum, shop
+from test_workflows import back_up, snapshot_key, wait_for_approval
 
 
 def cli(*args: str) -> tuple[int, str, str]:

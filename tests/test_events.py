@@ -22,7 +22,7 @@ from albrules.events import BackupRequest, RestoreRequest, dump, parse
 from albrules.local import seed as seeding
 from albrules.snapshot import build_snapshot
 from conftest import REGION
-from stack import ROOT, Stack, deployed_stack
+from stack import ROOT, Stack, deployed_stack, received, subscribe
 
 EVENTS = ROOT / "events"
 EXAMPLE_LISTENER = (
@@ -310,7 +310,7 @@ def test_approval_samples_wait_then_the_link_approves(stack: Stack, shop: Shop) 
 
     execution = stack.start("restore", payload)
     wait_for_pending(shop, execution)
-    message = received(stack, queue)
+    message = received(stack, queue)[0]
     assert "Requested by: alice@example.com" in message["Message"]
     assert f"Reason: {payload['reason']}" in message["Message"]
     link = next(
@@ -354,29 +354,6 @@ def test_approval_samples_wait_then_the_link_approves(stack: Stack, shop: Shop) 
 
 
 # --- helpers for the approval flow -------------------------------------------------------------
-
-
-def subscribe(stack: Stack) -> str:
-    sqs = stack.session.client("sqs")
-    url = sqs.create_queue(QueueName="approvals")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    stack.session.client("sns").subscribe(
-        TopicArn=stack.outputs["NotificationTopicArn"], Protocol="sqs", Endpoint=arn
-    )
-    return url
-
-
-def received(stack: Stack, queue: str, timeout: float = 10) -> dict[str, Any]:
-    sqs = stack.session.client("sqs")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1).get("Messages", [])
-        if found:
-            return dict(json.loads(found[0]["Body"]))
-        time.sleep(0.05)
-    raise AssertionError("no notification arrived")
 
 
 def wait_for_pending(shop: Shop, execution: str, timeout: float = 30) -> None:

@@ -35,9 +35,8 @@ from albrules.handlers import backup, restore
 from albrules.local import faults
 from albrules.local.lambdas import LambdaContext
 from albrules.runtime_env import INVOCATION_ENV
-from albrules.snapshot import build_snapshot
-from conftest import REGION, Calls, fixed, forward, host, path
-from stack import ACCOUNT, Stack
+from conftest import REGION, Calls, fixed
+from stack import ACCOUNT, Stack, break_listener, checksum, received, shop, subscribe
 
 FUNCTIONS: dict[Callable[..., Any], str] = {
     backup.discover_listeners: "DiscoverListenersFunction",
@@ -98,29 +97,6 @@ def call(stack: Stack) -> Functions:
 
 def execution(name: str, machine: str = "restore") -> str:
     return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:albrules-{machine}:{name}"
-
-
-def shop(stack: Stack, name: str = "shop", rules: int = 4) -> str:
-    world = stack.world
-    listener = world.listener(world.load_balancer(name))
-    group = world.target_group(f"{name}-app")
-    for i in range(1, rules + 1):
-        world.rule(listener, i * 10, [path(f"/{name}/{i}/*")], [forward(group)], tags={"n": str(i)})
-    return listener
-
-
-def checksum(stack: Stack, listener: str) -> str:
-    return build_snapshot(stack.world.state(listener)).checksum
-
-
-def break_listener(stack: Stack, listener: str) -> None:
-    """Two rules deleted, one changed, one added: four changes to undo."""
-    world = stack.world
-    rules = world.rules(listener)
-    for rule in rules[:2]:
-        world.elb.delete_rule(RuleArn=rule["RuleArn"])
-    world.elb.modify_rule(RuleArn=rules[2]["RuleArn"], Actions=[fixed("503")])
-    world.rule(listener, 99, [host("rogue.example.com")])
 
 
 def item(listener: str, stack: Stack) -> dict[str, Any]:
@@ -567,7 +543,7 @@ def test_request_approval_records_the_token_and_sends_signed_links(
     assert record is not None and record["task_token"] == "TOKEN-1"
     assert record["status"] == "pending" and record["expires_at"] == answer["expires_at"]
     assert answer["expires_at"] - time.time() == pytest.approx(600, abs=30)  # the stack's TTL
-    message = received(stack, queue)
+    message = received(stack, queue)[0]
     assert message["Subject"].startswith("albrules: approve restore of shop listener")
     links = dict(
         line.split(": ", 1) for line in message["Message"].splitlines() if ": https://" in line
@@ -680,24 +656,3 @@ def signing_key(stack: Stack) -> bytes:
     return str(secret["SecretString"]).encode()
 
 
-def subscribe(stack: Stack) -> str:
-    sqs = stack.session.client("sqs")
-    url = sqs.create_queue(QueueName="notifications")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    stack.session.client("sns").subscribe(
-        TopicArn=stack.outputs["NotificationTopicArn"], Protocol="sqs", Endpoint=arn
-    )
-    return url
-
-
-def received(stack: Stack, queue: str, timeout: float = 10) -> dict[str, Any]:
-    sqs = stack.session.client("sqs")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1).get("Messages", [])
-        if found:
-            return dict(json.loads(found[0]["Body"]))
-        time.sleep(0.05)
-    raise AssertionError("no notification arrived")

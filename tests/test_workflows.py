@@ -18,9 +18,8 @@ from albrules.aws import Aws
 from albrules.catalog import Catalog
 from albrules.errors import ApprovalError
 from albrules.local import faults, lambdas
-from albrules.snapshot import build_snapshot
-from conftest import fixed, forward, host, path
-from stack import Stack
+from conftest import fixed, path
+from stack import Stack, break_listener, checksum, received, shop, subscribe
 
 BAD_REQUEST = {"code": "ValidationError", "message": "injected: the call was refused"}
 
@@ -28,20 +27,6 @@ BAD_REQUEST = {"code": "ValidationError", "message": "injected: the call was ref
 def rules_of(stack: Stack, listener: str) -> list[tuple[int, Any]]:
     state = stack.world.state(listener)
     return [(r.priority, r.model_dump(mode="json", exclude={"arn"})) for r in state.rules]
-
-
-def checksum(stack: Stack, listener: str) -> str:
-    return build_snapshot(stack.world.state(listener)).checksum
-
-
-def shop(stack: Stack, name: str = "shop", rules: int = 4) -> str:
-    """A load balancer with one listener and ``rules`` rules; the listener's ARN."""
-    world = stack.world
-    listener = world.listener(world.load_balancer(name))
-    group = world.target_group(f"{name}-app")
-    for i in range(1, rules + 1):
-        world.rule(listener, i * 10, [path(f"/{name}/{i}/*")], [forward(group)], tags={"n": str(i)})
-    return listener
 
 
 def load_balancer_of(stack: Stack, listener: str) -> str:
@@ -59,16 +44,6 @@ def snapshot_key(stack: Stack, listener: str) -> str:
     listener_id = listener.rsplit("/", 1)[-1]
     keys = [k for k in stack.keys("snapshots/") if f"/{listener_id}/" in k]
     return sorted(keys)[-1]
-
-
-def break_listener(stack: Stack, listener: str) -> None:
-    """A bad deploy: two rules deleted, one changed, one added."""
-    world = stack.world
-    rules = world.rules(listener)
-    for rule in rules[:2]:
-        world.elb.delete_rule(RuleArn=rule["RuleArn"])
-    world.elb.modify_rule(RuleArn=rules[2]["RuleArn"], Actions=[fixed("503")])
-    world.rule(listener, 99, [host("rogue.example.com")])
 
 
 def state_names(stack: Stack, execution_arn: str) -> list[str]:
@@ -106,30 +81,6 @@ def wait_for_approval(stack: Stack, execution_arn: str, timeout: float = 30) -> 
         assert stack.sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
         time.sleep(0.05)
     raise AssertionError("the restore never asked for approval")
-
-
-def subscribe(stack: Stack) -> str:
-    """An SQS queue subscribed to the stack's topic, to read the notifications sent."""
-    sqs = stack.session.client("sqs")
-    url = sqs.create_queue(QueueName="notifications")["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-    stack.session.client("sns").subscribe(
-        TopicArn=stack.outputs["NotificationTopicArn"],
-        Protocol="sqs",
-        Endpoint=attributes["Attributes"]["QueueArn"],
-    )
-    return url
-
-
-def received(stack: Stack, queue: str, timeout: float = 10) -> list[dict[str, Any]]:
-    """The notifications in the queue, waiting (up to ``timeout``) for at least one."""
-    sqs = stack.session.client("sqs")
-    deadline = time.monotonic() + timeout
-    while True:
-        found = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-        if found or time.monotonic() > deadline:
-            return [json.loads(m["Body"]) for m in found]
-        time.sleep(0.05)
 
 
 def call_approval(stack: Stack, method: str, token: str) -> dict[str, Any]:

@@ -530,6 +530,7 @@ def _local_session(port: int) -> Any:
     )
 
     class _Local:
+        region = session.region_name
         region_name = session.region_name
 
         @staticmethod

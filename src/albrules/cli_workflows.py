@@ -75,28 +75,9 @@ def _local_port(local: bool | None, port: int | None) -> int | None:
 
 def _local_clients(port: int) -> Any:
     """Clients that always talk to the local AWS on ``port``, never to real AWS."""
-    import boto3
+    from .cli import _local_session
 
-    from .local import process
-
-    if not process.running(port):
-        raise InvalidInput(f"no local AWS on port {port}; start it with `albrules local up`")
-    env = process.environment(port)
-    session = boto3.Session(
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name=env["AWS_DEFAULT_REGION"],
-    )
-
-    class _Local:
-        region = session.region_name
-        region_name = session.region_name
-
-        @staticmethod
-        def client(service: str) -> Any:
-            return session.client(service, endpoint_url=env["AWS_ENDPOINT_URL"])
-
-    return _Local()
+    return _local_session(port)
 
 
 def local_deploy(
