@@ -73,7 +73,7 @@ sam-check: $(STAMP) $(SAM_STAMP)
 	@layer=$(SAM_BUILD_DIR)/EngineLayer/python; for p in albrules/__init__.py aws_lambda_powertools/__init__.py; do \
 	  test -f "$$layer/$$p" || { echo "the EngineLayer build lacks $$p"; exit 1; }; done; \
 	ls $$layer/pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu.so >/dev/null || { echo "the EngineLayer build lacks pydantic_core for aarch64"; exit 1; }; \
-	! ls -d $$layer/moto $$layer/tests >/dev/null 2>&1 || { echo "the EngineLayer build holds test or local-only packages"; exit 1; }
+	! ls -d $$layer/moto $$layer/tests $$layer/albrules/handlers/_selftest.py >/dev/null 2>&1 || { echo "the EngineLayer build holds test or local-only packages"; exit 1; }
 
 # Run by sam build's makefile builder (EngineLayer's BuildMethod: makefile), in this directory:
 # the project (a wheel built from pyproject.toml and src/ alone) and its `lambda` extra, for
@@ -85,6 +85,7 @@ build-EngineLayer:
 	tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
 	mkdir "$$tmp/src"; cp pyproject.toml README.md "$$tmp/"; cp -R src/albrules "$$tmp/src/"; \
 	find "$$tmp/src" -name __pycache__ -prune -exec rm -rf {} +; \
+	rm -f "$$tmp/src/albrules/handlers/_selftest.py"; \
 	"$$py313/bin/python3.13" -m pip wheel --quiet --no-deps --wheel-dir "$$tmp/dist" "$$tmp"; \
 	wheel="$$(ls "$$tmp"/dist/albrules-*.whl)"; \
 	"$$py313/bin/python3.13" -m pip install --quiet --no-warn-script-location \
