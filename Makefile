@@ -48,9 +48,12 @@ export SAM_CLI_TELEMETRY := 0
 # and the layer is built with it): one already on PATH, else pyenv's.
 FIND_PY313 = if python3.13 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1; then \
 	  python3.13 -c 'import sys; print(sys.prefix)'; \
-	elif command -v pyenv >/dev/null 2>&1; then \
-	  pyenv prefix 3.13 2>/dev/null || { v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$$' | tail -n 1); \
-	    test -n "$$v" && echo "$$(pyenv root)/versions/$$v"; }; \
+	else \
+	  pyenv=$$(command -v pyenv || { p="$${PYENV_ROOT:-$$HOME/.pyenv}/bin/pyenv"; test -x "$$p" && echo "$$p"; }); \
+	  if test -n "$$pyenv"; then \
+	    "$$pyenv" prefix 3.13 2>/dev/null || { v=$$("$$pyenv" versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$$' | tail -n 1); \
+	      test -n "$$v" && echo "$$("$$pyenv" root)/versions/$$v"; }; \
+	  fi; \
 	fi
 NO_PY313 = sam build needs Python 3.13: none on PATH and no pyenv 3.13 (install one with: pyenv install 3.13)
 
