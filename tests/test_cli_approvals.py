@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from albrules.cli import app
 from conftest import REGION
-from stack import Stack, break_listener, checksum, shop
-from test_workflows import back_up, snapshot_key, wait_for_approval
+from stack import Stack, checksum
+from test_workflows import waiting_restore
 
 
 def cli(*args: str) -> tuple[int, str, str]:
@@ -20,26 +20,13 @@ def cli(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def waiting_restore(stack: Stack) -> tuple[str, str, str, str]:
-    """A broken listener and a restore of its backup waiting for approval: (listener,
-    checksum backed up, checksum broken, execution ARN)."""
-    listener = shop(stack)
-    back_up(stack)
-    backed_up = checksum(stack, listener)
-    break_listener(stack, listener)
-    execution = stack.start(
-        "restore", {"snapshot": snapshot_key(stack, listener), "require_approval": True}
-    )
-    wait_for_approval(stack, execution)
-    return listener, backed_up, checksum(stack, listener), execution
-
-
 def where(stack: Stack) -> list[str]:
     return ["--aws", "--region", REGION, "--table", stack.table]
 
 
 def test_approve_wait_prints_the_outcome_and_restores(stack: Stack) -> None:
-    listener, backed_up, _, execution = waiting_restore(stack)
+    waiting = waiting_restore(stack)
+    listener, backed_up, execution = waiting.listener, waiting.backed_up, waiting.execution
     status, out, err = cli("approve", execution, *where(stack), "--wait", "--timeout", "60")
     assert status == 0, (out, err)
     assert f"approved {execution}" in out
@@ -48,7 +35,8 @@ def test_approve_wait_prints_the_outcome_and_restores(stack: Stack) -> None:
 
 
 def test_reject_wait_exits_2_and_changes_nothing(stack: Stack) -> None:
-    listener, _, broken, execution = waiting_restore(stack)
+    waiting = waiting_restore(stack)
+    listener, broken, execution = waiting.listener, waiting.broken, waiting.execution
     status, out, err = cli(
         "reject", execution, "--reason", "wrong snapshot", *where(stack), "--wait",
         "--timeout", "60",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -97,6 +98,32 @@ def call_approval(stack: Stack, method: str, token: str) -> dict[str, Any]:
     )
     assert "FunctionError" not in response, response["Payload"].read()
     return json.loads(response["Payload"].read())
+
+
+@dataclass
+class Waiting:
+    """A broken listener and a restore of its backup, waiting for approval."""
+
+    listener: str
+    before: list[tuple[int, Any]]  # the rules as backed up
+    backed_up: str  # the listener's checksum as backed up
+    broken: str  # its checksum while broken
+    queue: str  # subscribed to the notifications before the restore started
+    execution: str
+
+
+def waiting_restore(stack: Stack) -> Waiting:
+    listener = shop(stack)
+    back_up(stack)
+    before, backed_up = rules_of(stack, listener), checksum(stack, listener)
+    break_listener(stack, listener)
+    broken = checksum(stack, listener)
+    queue = subscribe(stack)
+    execution = stack.start(
+        "restore", {"snapshot": snapshot_key(stack, listener), "require_approval": True}
+    )
+    wait_for_approval(stack, execution)
+    return Waiting(listener, before, backed_up, broken, queue, execution)
 
 
 # --- backup ---------------------------------------------------------------------------------
@@ -360,15 +387,10 @@ def test_rollback_failure_fails_with_rollback_failed_naming_the_pre_restore_snap
 
 
 def test_approval_by_cli_resumes_the_restore(stack: Stack) -> None:
-    listener = shop(stack)
-    back_up(stack)
-    before = rules_of(stack, listener)
-    break_listener(stack, listener)
-    queue = subscribe(stack)
-    execution = stack.start(
-        "restore", {"snapshot": snapshot_key(stack, listener), "require_approval": True}
+    waiting = waiting_restore(stack)
+    listener, before, queue, execution = (
+        waiting.listener, waiting.before, waiting.queue, waiting.execution
     )
-    wait_for_approval(stack, execution)
     request = received(stack, queue)[0]
     assert request["Subject"].startswith("albrules: approve restore of shop listener")
     assert "Approve: https://" in request["Message"]
@@ -387,14 +409,8 @@ def test_approval_by_cli_resumes_the_restore(stack: Stack) -> None:
 
 
 def test_reject_ends_the_restore_with_no_change(stack: Stack) -> None:
-    listener = shop(stack)
-    back_up(stack)
-    break_listener(stack, listener)
-    broken = checksum(stack, listener)
-    execution = stack.start(
-        "restore", {"snapshot": snapshot_key(stack, listener), "require_approval": True}
-    )
-    wait_for_approval(stack, execution)
+    waiting = waiting_restore(stack)
+    listener, broken, execution = waiting.listener, waiting.broken, waiting.execution
     decide(stack, execution, "reject", by="carol", reason="wrong snapshot")
     result = stack.finish("restore", execution)
     assert result.status == "FAILED" and result.error == "ApprovalRejected"
@@ -406,15 +422,10 @@ def test_reject_ends_the_restore_with_no_change(stack: Stack) -> None:
 
 
 def test_approval_link_works_once_and_forged_links_do_nothing(stack: Stack) -> None:
-    listener = shop(stack)
-    back_up(stack)
-    before = rules_of(stack, listener)
-    break_listener(stack, listener)
-    queue = subscribe(stack)
-    execution = stack.start(
-        "restore", {"snapshot": snapshot_key(stack, listener), "require_approval": True}
+    waiting = waiting_restore(stack)
+    listener, before, queue, execution = (
+        waiting.listener, waiting.before, waiting.queue, waiting.execution
     )
-    wait_for_approval(stack, execution)
     message = received(stack, queue)[0]["Message"]
     link = next(
         line.split(": ", 1)[1] for line in message.splitlines() if line.startswith("Approve: ")
