@@ -23,6 +23,7 @@ from . import __version__
 from .arns import parse_listener_arn, region_of
 from .aws import Aws, explain
 from .capture import capture_listeners, capture_load_balancer
+from .cli_options import Debug, Port, Profile, Region
 from .errors import AlbRulesError, InvalidInput, RestoreRefused, SnapshotInvalid
 from .plan import Selector, choose_selection
 from .render import console, entries_view, outcome_view, plan_view, snapshot_view
@@ -45,9 +46,6 @@ local_app = typer.Typer(
 )
 app.add_typer(local_app, name="local")
 
-Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")]
-Region = Annotated[str | None, typer.Option("--region", help="AWS region (default: from the ARN).")]
-Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 ListenerArn = Annotated[
     str | None,
     typer.Option("--listener-arn", help="The listener to compare with (default: the snapshot's)."),
@@ -459,7 +457,6 @@ def version() -> None:
 
 # --- the local AWS ------------------------------------------------------------------------
 
-Port = Annotated[int, typer.Option("--port", help="Port of the local AWS.")]
 
 
 @local_app.command("up")

@@ -20,16 +20,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from .cli_options import Debug, Port, Profile, Region
 from .errors import InvalidInput
 from .render import console
 
 out_console = console()
 err_console = console(stderr=True)
 
-Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
-Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")]
-Region = Annotated[str | None, typer.Option("--region", help="AWS region.")]
-Port = Annotated[int, typer.Option("--port", help="Port of the local AWS.")]
 LocalPort = Annotated[
     int | None,
     typer.Option("--port", help="Port of the local AWS (default: from AWS_ENDPOINT_URL, or 4566)."),
