@@ -22,7 +22,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import Aws, error_code, explain
-from .errors import ApprovalError, InvalidInput, ListenerLocked
+from .errors import ApprovalError, ListenerLocked
 
 LOCK_SECONDS = 24 * 3600
 
@@ -279,11 +279,3 @@ class Catalog:
                 f"this approval link is not the current one for {execution_arn}; nothing was done"
             ) from None
         return _plain(result["Attributes"])
-
-
-def require_table(table: str | None) -> str:
-    if not table:
-        raise InvalidInput(
-            "no catalog table is configured; set ALBRULES_TABLE or pass --stack-name"
-        )
-    return table
