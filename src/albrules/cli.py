@@ -589,9 +589,13 @@ def local_fault(
         out_console.print(f"the local AWS will fail call {nth} of {operation} from now with {code}")
 
 
+from .cli_drift import register as _register_drift  # noqa: E402  (drift)
+from .cli_graph import register as _register_graph  # noqa: E402  (graph)
+from .cli_watch import register as _register_watch  # noqa: E402  (watch)
 from .cli_workflows import register as _register_workflows  # noqa: E402  (run, local deploy)
 
-_register_workflows(app, local_app)
+for _register in (_register_workflows, _register_watch, _register_drift, _register_graph):
+    _register(app, local_app)
 
 
 def main() -> None:
