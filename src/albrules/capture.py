@@ -8,7 +8,7 @@ from the listener ARN itself, so no further call is needed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -23,6 +23,9 @@ from .snapshot import pydantic_problems
 
 RULES_PAGE_SIZE = 400
 TAGS_BATCH = 20
+
+# Told ``(listeners captured, listeners to capture)`` as a capture goes (progress bars).
+OnProgress = Callable[[int, int], None]
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -131,13 +134,26 @@ def _state(aws: Aws, parsed: ListenerArn, listener: dict[str, Any]) -> ListenerS
         ) from None
 
 
-def capture_listeners(aws: Aws, listener_arns: Iterable[str]) -> list[ListenerState]:
+def capture_listeners(
+    aws: Aws, listener_arns: Iterable[str], progress: OnProgress | None = None
+) -> list[ListenerState]:
     """Capture listeners given by ARN: one DescribeListeners for all, then rules and tags."""
     parsed = [parse_listener_arn(arn) for arn in dict.fromkeys(listener_arns)]
     if not parsed:
         return []
     listeners = describe_listeners(aws, [p.arn for p in parsed])
-    return [_state(aws, p, listeners[p.arn]) for p in parsed]
+    return _states(aws, [(p, listeners[p.arn]) for p in parsed], progress)
+
+
+def _states(
+    aws: Aws, items: list[tuple[ListenerArn, dict[str, Any]]], progress: OnProgress | None
+) -> list[ListenerState]:
+    states = []
+    for parsed, listener in items:
+        states.append(_state(aws, parsed, listener))
+        if progress:
+            progress(len(states), len(items))
+    return states
 
 
 def capture_listener(aws: Aws, listener_arn: str) -> ListenerState:
@@ -186,15 +202,14 @@ def load_balancer_listeners(aws: Aws, load_balancer_arn: str) -> list[dict[str, 
     )
 
 
-def capture_load_balancer(aws: Aws, name_or_arn: str) -> list[ListenerState]:
+def capture_load_balancer(
+    aws: Aws, name_or_arn: str, progress: OnProgress | None = None
+) -> list[ListenerState]:
     """Capture every listener of a load balancer, given by name or ARN."""
     arn = resolve_load_balancer(aws, name_or_arn)
-    listeners = load_balancer_listeners(aws, arn)
-    states = []
-    for listener in sorted(listeners, key=lambda item: item.get("Port", 0)):
-        parsed = parse_listener_arn(listener["ListenerArn"])
-        states.append(_state(aws, parsed, listener))
-    return states
+    listeners = sorted(load_balancer_listeners(aws, arn), key=lambda item: item.get("Port", 0))
+    items = [(parse_listener_arn(item["ListenerArn"]), item) for item in listeners]
+    return _states(aws, items, progress)
 
 
 def count_other_rules(aws: Aws, load_balancer_arn: str, listener_arn: str) -> int:

@@ -1,8 +1,8 @@
 """The ``albrules`` command: a thin door over the library.
 
 Exit codes (a contract): 0 done or no changes, 2 invalid input or refused before any change,
-3 restore failed and was rolled back, 4 rollback failed, 1 anything else. Errors are one
-sentence on stderr; ``--debug`` adds the traceback.
+3 restore failed and was rolled back, 4 rollback failed, 5 drift found (``drift``), 1 anything
+else. Errors are one sentence on stderr; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 from . import __version__
 from .arns import parse_listener_arn, region_of
 from .aws import Aws, explain
-from .capture import capture_listeners, capture_load_balancer
+from .capture import OnProgress, capture_listeners, capture_load_balancer
 from .cli_options import Debug, Port, Profile, Region
 from .errors import AlbRulesError, InvalidInput, RestoreRefused, SnapshotInvalid
+from .models import ListenerState
 from .plan import Selector, choose_selection
 from .render import console, entries_view, outcome_view, plan_view, snapshot_view
 from .restore import Outcome, execute_restore, prepare_restore, restore_target
@@ -162,6 +163,31 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def _capture(
+    listener_arn: list[str] | None,
+    load_balancer: list[str] | None,
+    profile: str | None,
+    region: str | None,
+    progress: OnProgress | None = None,
+) -> tuple[list[ListenerState], Aws | None]:
+    """Capture the listeners given by ARN (grouped by region) and every listener of the load
+    balancers; also the first session opened, for an S3 location."""
+    by_region: dict[str | None, list[str]] = defaultdict(list)
+    for arn in listener_arn or []:
+        by_region[parse_listener_arn(arn).region].append(arn)
+    states: list[ListenerState] = []
+    first = None
+    for arns in by_region.values():
+        aws = _aws(profile, region, arns[0])
+        first = first or aws
+        states += capture_listeners(aws, arns, progress)
+    for balancer in load_balancer or []:
+        aws = _aws(profile, region, balancer if balancer.startswith("arn:") else None)
+        first = first or aws
+        states += capture_load_balancer(aws, balancer, progress)
+    return states, first
+
+
 # --- commands -----------------------------------------------------------------------------
 
 
@@ -195,19 +221,10 @@ def backup(
             raise InvalidInput(
                 "--kms-key-id applies to S3 locations (SSE-KMS); drop it or write to s3://BUCKET/PREFIX"
             )
-        by_region: dict[str | None, list[str]] = defaultdict(list)
-        for arn in listener_arn or []:
-            by_region[parse_listener_arn(arn).region].append(arn)
-        states = []
-        store_aws = None
-        for arns in by_region.values():
-            aws = _aws(profile, region, arns[0])
-            store_aws = store_aws or aws
-            states += capture_listeners(aws, arns)
-        for balancer in load_balancer or []:
-            aws = _aws(profile, region, balancer if balancer.startswith("arn:") else None)
-            store_aws = store_aws or aws
-            states += capture_load_balancer(aws, balancer)
+        from .progress import progress_bar
+
+        with progress_bar(err_console, "backing up listeners") as report:
+            states, store_aws = _capture(listener_arn, load_balancer, profile, region, report)
         store = Store(out, store_aws)
         if store.is_file and len(states) > 1:
             raise InvalidInput(
@@ -504,8 +521,10 @@ def local_seed(port: Port = 4566, as_json: JsonOut = False, debug: Debug = False
     """Create the sample load balancers, listeners and rules in the local AWS."""
     with handled(debug):
         from .local.seed import seed
+        from .progress import progress_bar
 
-        result = seed(_local_session(port))
+        with progress_bar(err_console, "seeding the local AWS") as report:
+            result = seed(_local_session(port), report)
         if as_json:
             _print_json(result)
             return

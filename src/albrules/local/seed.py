@@ -8,6 +8,7 @@ tests can rely on it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 VPC_CIDR = "10.20.0.0/16"
@@ -68,8 +69,9 @@ def _rewrite(kind: str, regex: str, replace: str) -> list[dict[str, Any]]:
     return [{"Type": kind, key: {"Rewrites": [{"Regex": regex, "Replace": replace}]}}]
 
 
-def seed(session: Any) -> dict[str, Any]:
-    """Create the sample in the account and region of ``session``; returns its ARNs."""
+def seed(session: Any, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Create the sample in the account and region of ``session``; returns its ARNs.
+    ``progress(rules created, rules to create)`` is told as the rules are created."""
     ec2 = session.client("ec2")
     elb = session.client("elbv2")
     existing = {
@@ -304,6 +306,8 @@ def seed(session: Any) -> dict[str, Any]:
             (20, [_path("/metrics")], [_forward((tg["metrics"], 1))], [], {"owner": "sre"}),
         ],
     }
+    total = sum(len(items) for items in rules.values())
+    done = 0
     for listener_arn, items in rules.items():
         for priority, conditions, actions, transforms, tags in items:
             kwargs: dict[str, Any] = {
@@ -317,6 +321,9 @@ def seed(session: Any) -> dict[str, Any]:
             if tags:
                 kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
             elb.create_rule(**kwargs)
+            done += 1
+            if progress:
+                progress(done, total)
     return _describe(elb, {"shop-web": web, "shop-api": api})
 
 
