@@ -138,6 +138,14 @@ def run(
     profile: Profile = None,
     region: Region = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Follow the execution live (states, Map progress, plan) until it ends; as "
+            "`albrules watch`.",
+        ),
+    ] = False,
     debug: Debug = False,
 ) -> None:
     """Start a backup or restore execution, wait for its end and print the outcome.
@@ -150,6 +158,8 @@ def run(
     with handled(debug):
         if kind not in workflows.KINDS:
             raise InvalidInput(f"run backup or run restore, not {kind!r}")
+        if watch and not wait_for_end:
+            raise InvalidInput("--watch follows the execution to its end; drop --no-wait")
         payload = workflows.load_input(input_file, kind)  # before touching AWS
         clients, outputs = _stack(local, port, profile, region, stack_name, state_machine_arn)
         sfn = clients.client("stepfunctions")
@@ -157,6 +167,12 @@ def run(
             state_machine_arn = workflows.machine_arn(kind, outputs(), f"stack {stack_name}")
         if kind == "restore" and not payload.get("requested_by"):
             payload["requested_by"] = _caller(clients)
+        if watch:
+            from .cli_watch import follow_execution
+
+            execution_arn = workflows.start(sfn, state_machine_arn, payload)
+            follow_execution(sfn, execution_arn, kind=kind, timeout=timeout, as_json=as_json)
+            return
         outcome = workflows.run(
             sfn, kind, state_machine_arn, payload, wait_for_end=wait_for_end, timeout=timeout
         )

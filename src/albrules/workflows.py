@@ -181,15 +181,26 @@ def wait(
         interval = min(interval * 2, poll)
 
 
-def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    """Every history event of an execution, oldest first."""
+def history(sfn: Any, execution_arn: str, after: int = 0) -> list[dict[str, Any]]:
+    """The history events of an execution, oldest first: every one, or (``after``) only those
+    with a larger id, read newest first and stopping there, so following a long execution
+    does not read its whole history again at every poll."""
     events: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    if after:
+        kwargs["reverseOrder"] = True
     while True:
         page = sfn.get_execution_history(**kwargs)
-        events += page.get("events", [])
-        if not page.get("nextToken"):
-            return events
+        found = page.get("events", [])
+        if after:
+            newer = [e for e in found if e["id"] > after]
+            events += newer
+            if len(newer) < len(found) or not page.get("nextToken"):
+                return sorted(events, key=lambda e: e["id"])
+        else:
+            events += found
+            if not page.get("nextToken"):
+                return events
         kwargs["nextToken"] = page["nextToken"]
 
 
@@ -214,6 +225,13 @@ def _json(text: str | None) -> Any:
 
 def outcome(sfn: Any, kind: str, execution_arn: str, described: dict[str, Any]) -> Outcome:
     """Read an execution's outcome: status, output or error and cause, states visited."""
+    return outcome_of(kind, execution_arn, described, history(sfn, execution_arn))
+
+
+def outcome_of(
+    kind: str, execution_arn: str, described: dict[str, Any], events: list[dict[str, Any]]
+) -> Outcome:
+    """An execution's outcome from its description and the history already read."""
     started = described.get("startDate")
     stopped = described.get("stopDate")
     seconds = (stopped - started).total_seconds() if started and stopped else 0.0
@@ -224,7 +242,7 @@ def outcome(sfn: Any, kind: str, execution_arn: str, described: dict[str, Any]) 
         output=_json(described.get("output")),
         error=described.get("error"),
         cause=described.get("cause"),
-        states=states_visited(history(sfn, execution_arn)),
+        states=states_visited(events),
         seconds=seconds,
     )
 
