@@ -6,6 +6,12 @@ request carry ``base64url(payload).base64url(HMAC-SHA256(key, payload))`` where 
 names the execution, the decision, the nonce and the expiry. A guessed link fails the HMAC, an
 old link fails the nonce or the expiry, and a used link fails the table's conditional update,
 so each does nothing.
+
+Every link opens the same review page (:mod:`albrules.approval_page`, served by the approval
+function): what will change, who asked, when the request expires, and both buttons. Only the
+page's POST decides; it carries the token and the decision. A ``review`` link's token names no
+decision; an ``approve`` or ``reject`` link's token names the one a POST without a decision
+takes (links sent before the review page existed).
 """
 
 from __future__ import annotations
@@ -24,10 +30,30 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import Aws, error_code, explain
 from .catalog import Catalog
-from .errors import ApprovalError
+from .errors import AlbRulesError, ApprovalError
+from .plan import Plan
+from .store import read_bytes
 
 Decision = Literal["approve", "reject"]
+LinkKind = Literal["approve", "reject", "review"]
 DECIDED = {"approve": "approved", "reject": "rejected"}
+LINK_KINDS = ("review", "approve", "reject")
+
+
+class LinkExpired(ApprovalError):
+    """A genuine link whose approval request has expired."""
+
+    def __init__(self, message: str, claim: LinkClaim):
+        super().__init__(message)
+        self.claim = claim
+
+
+class AlreadyDecided(ApprovalError):
+    """The approval was already approved or rejected; ``record`` says by whom and when."""
+
+    def __init__(self, message: str, record: dict[str, Any]):
+        super().__init__(message)
+        self.record = record
 
 
 def _b64(data: bytes) -> str:
@@ -41,9 +67,14 @@ def _unb64(text: str) -> bytes:
 @dataclass(frozen=True)
 class LinkClaim:
     execution_arn: str
-    decision: Decision
+    decision: LinkKind
     nonce: str
     expires_at: int
+
+    @property
+    def default_decision(self) -> Decision | None:
+        """What a POST that names no decision decides (None for a review link)."""
+        return self.decision if self.decision in DECIDED else None  # type: ignore[return-value]
 
 
 def new_nonce() -> str:
@@ -61,7 +92,8 @@ def sign(key: bytes, claim: LinkClaim) -> str:
 
 
 def verify_token(key: bytes, token: str, *, now: float | None = None) -> LinkClaim:
-    """The claim in a link token, or ApprovalError if it is forged, malformed or expired."""
+    """The claim in a link token, or ApprovalError if it is forged or malformed (LinkExpired
+    if it is genuine but expired)."""
     try:
         body, mac = token.split(".", 1)
         payload = _unb64(body)
@@ -70,23 +102,103 @@ def verify_token(key: bytes, token: str, *, now: float | None = None) -> LinkCla
         raise ApprovalError("this approval link is malformed; nothing was done") from None
     if not hmac.compare_digest(hmac.new(key, payload, hashlib.sha256).digest(), given):
         raise ApprovalError("this approval link is not valid; nothing was done") from None
-    data = json.loads(payload)
-    claim = LinkClaim(data["e"], data["d"], data["n"], int(data["x"]))
-    if claim.decision not in DECIDED:
+    try:
+        data = json.loads(payload)
+        claim = LinkClaim(str(data["e"]), data["d"], str(data["n"]), int(data["x"]))
+    except (ValueError, TypeError, KeyError):
+        raise ApprovalError("this approval link is not valid; nothing was done") from None
+    if claim.decision not in LINK_KINDS:
         raise ApprovalError("this approval link is not valid; nothing was done")
     if claim.expires_at <= (now if now is not None else time.time()):
-        raise ApprovalError("this approval link has expired; the restore was not changed by it")
+        raise LinkExpired(
+            "this approval link has expired; the restore was not changed by it", claim
+        )
     return claim
 
 
-def links(base_url: str, key: bytes, execution_arn: str, nonce: str, expires_at: int) -> dict:
-    """The approve and reject links for one pending approval."""
+def links(
+    base_url: str, key: bytes, execution_arn: str, nonce: str, expires_at: int
+) -> dict[str, str]:
+    """The links for one pending approval: ``review`` (the one to send: its page has both
+    buttons), and ``approve`` and ``reject``, which open the same page."""
     base = base_url.rstrip("/") + "/"
     return {
-        decision: f"{base}?token="
-        + sign(key, LinkClaim(execution_arn, decision, nonce, expires_at))
-        for decision in ("approve", "reject")
+        kind: f"{base}?token=" + sign(key, LinkClaim(execution_arn, kind, nonce, expires_at))
+        for kind in LINK_KINDS
     }
+
+
+# --- what the review page shows ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Review:
+    """One pending approval as the review page shows it."""
+
+    claim: LinkClaim
+    listener_arn: str
+    requested_at: str
+    audit: dict[str, Any]  # requested_by, started_at, reason, snapshot
+    plan: Plan | None
+    warnings: list[str]
+    plan_location: str
+    plan_problem: str | None = None  # why the plan could not be read
+
+
+def pending(catalog: Catalog, claim: LinkClaim) -> dict[str, Any]:
+    """The approval record the link is for, if it can still be decided; else ApprovalError
+    (AlreadyDecided once decided). Never returns a record of another link."""
+    record = catalog.approval(claim.execution_arn)
+    if record is None:
+        raise ApprovalError(
+            f"no approval is pending for {claim.execution_arn}; the restore may have ended"
+        )
+    status = str(record.get("status", ""))
+    if status != "pending":
+        raise AlreadyDecided(
+            f"the restore {claim.execution_arn} was already {status} by "
+            f"{record.get('decided_by', '?')}; nothing was done",
+            record,
+        )
+    if record.get("nonce") != claim.nonce:
+        raise ApprovalError(
+            f"this approval link is not the current one for {claim.execution_arn} (a newer "
+            "request replaced it); nothing was done"
+        )
+    return record
+
+
+def load_review(aws: Aws, catalog: Catalog, claim: LinkClaim) -> Review:
+    """What the page of a valid link shows: the approval, the audit record and the plan.
+
+    A plan that cannot be read is reported on the page (``plan_problem``), not raised: the
+    approver can still reject, or decide from the terminal."""
+    record = pending(catalog, claim)
+    audit = catalog.audit(claim.execution_arn) or {}
+    location = str(record.get("plan_location") or "")
+    plan: Plan | None = None
+    warnings: list[str] = []
+    problem = None
+    try:
+        if not location:
+            raise ApprovalError("the approval record names no plan")
+        document = json.loads(read_bytes(location, aws))
+        plan = Plan.model_validate(document["plan"])
+        warnings = [str(w) for w in document.get("warnings") or []]
+    except AlbRulesError as err:
+        problem = str(err)
+    except (ValueError, KeyError, TypeError) as err:
+        problem = f"the plan document {location} is not a plan ({type(err).__name__})"
+    return Review(
+        claim=claim,
+        listener_arn=str(record.get("listener_arn") or audit.get("listener_arn") or ""),
+        requested_at=str(record.get("requested_at") or ""),
+        audit=audit,
+        plan=plan,
+        warnings=warnings,
+        plan_location=location,
+        plan_problem=problem,
+    )
 
 
 def decide(

@@ -1,40 +1,23 @@
 """The approval function (a Lambda function URL): the links in an approval request land here.
 
-``GET ?token=...`` checks the signed token and shows a page with one button; only the
-``POST`` that button sends takes the decision, so a mail scanner that follows links cannot
-approve anything. A forged, expired or used link shows a page that says so and does nothing.
+``GET ?token=...`` checks the signed token and shows the review page (what the restore will
+change, who asked, when the request expires) with an Approve and a Reject button; only the
+``POST`` those buttons send (the token and the decision) decides, so a mail scanner that
+follows links cannot approve anything. A forged or expired link (403), or one already used or
+replaced (409), shows a page that says so and does nothing. The pages are
+:mod:`albrules.approval_page`.
 """
 
 from __future__ import annotations
 
 import base64
-import html
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from .. import approval
-from ..errors import AlbRulesError
+from .. import approval, approval_page
+from ..errors import AlbRulesError, ApprovalError
 from .common import MetricUnit, Settings, logger, metrics, task
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}}
-button{{font-size:1.1em;padding:.5em 1.5em}}textarea{{width:100%}}</style></head>
-<body><h1>{title}</h1>{body}</body></html>"""
-
-
-def _page(status: int, title: str, body: str) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {
-            "Content-Type": "text/html; charset=utf-8",
-            "Cache-Control": "no-store",
-            "X-Frame-Options": "DENY",
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-        },
-        "body": PAGE.format(title=html.escape(title), body=body),
-    }
 
 
 def _form(event: dict[str, Any]) -> dict[str, str]:
@@ -46,42 +29,69 @@ def _form(event: dict[str, Any]) -> dict[str, str]:
 
 @task
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    method = event.get("requestContext", {}).get("http", {}).get("method", "GET").upper()
-    settings = Settings.load()
+    http = event.get("requestContext", {}).get("http", {})
+    method = str(http.get("method", "GET")).upper()
     fields = _form(event) if method == "POST" else dict(event.get("queryStringParameters") or {})
-    token = fields.get("token", "")
+    settings = Settings.load()
     try:
-        claim = approval.verify_token(settings.signing_key(), token)
+        claim = approval.verify_token(settings.signing_key(), fields.get("token", ""))
+    except approval.LinkExpired as err:
+        return approval_page.expired_page(err.claim)
     except AlbRulesError as err:
-        return _page(403, "This link does nothing", f"<p>{html.escape(str(err))}</p>")
-    what = html.escape(claim.execution_arn)
-    if method != "POST":
-        reason = (
-            '<p><label>Reason<br><textarea name="reason" required></textarea></label></p>'
-            if claim.decision == "reject"
-            else ""
+        return approval_page.invalid_page(str(err))
+    if method != "POST":  # GET (and anything else) only ever shows
+        return _review(settings, claim, fields.get("token", ""))
+    return _decide(settings, claim, fields, str(http.get("sourceIp") or "unknown address"))
+
+
+def _review(settings: Settings, claim: approval.LinkClaim, token: str) -> dict[str, Any]:
+    try:
+        review = approval.load_review(settings.home(), settings.catalog(), claim)
+    except approval.AlreadyDecided as err:
+        return approval_page.decided_page(err.record, claim.execution_arn)
+    except ApprovalError as err:
+        return approval_page.message(409, "Nothing was done", str(err))
+    except AlbRulesError as err:
+        logger.error("the approval page could not load", extra={"error": str(err)})
+        return approval_page.message(
+            502, "The approval page could not load", f"{err}. Try again in a minute."
         )
-        return _page(
-            200,
-            f"{claim.decision.capitalize()} this restore?",
-            f"<p>Execution <code>{what}</code></p>"
-            f'<form method="post"><input type="hidden" name="token" '
-            f'value="{html.escape(token)}">{reason}'
-            f"<button type=submit>{claim.decision.capitalize()}</button></form>",
+    return approval_page.review_page(review, token, time.time())
+
+
+def _decide(
+    settings: Settings, claim: approval.LinkClaim, fields: dict[str, str], source: str
+) -> dict[str, Any]:
+    decision = fields.get("decision") or claim.default_decision
+    if decision not in approval.DECIDED:
+        return approval_page.message(
+            400, "Nothing was done", "Choose Approve or Reject on the approval page."
         )
-    source = event.get("requestContext", {}).get("http", {}).get("sourceIp", "unknown address")
+    reason = fields.get("reason", "").strip()[: approval_page.REASON_MAX]
+    if decision == "reject" and not reason:
+        return approval_page.message(
+            400, "Nothing was done", "A rejection needs a reason: go back and write one."
+        )
+    by = f"approval link from {source}"
+    catalog = settings.catalog()
     try:
         decided = approval.decide(
             settings.home(),
-            settings.catalog(),
+            catalog,
             claim.execution_arn,
-            claim.decision,
-            by=f"approval link from {source}",
-            reason=fields.get("reason", ""),
+            decision,  # type: ignore[arg-type]
+            by=by,
+            reason=reason,
             nonce=claim.nonce,
         )
-    except AlbRulesError as err:
-        return _page(409, "Nothing was done", f"<p>{html.escape(str(err))}</p>")
+    except ApprovalError as err:
+        try:  # a second click: say who decided, from the record
+            approval.pending(catalog, claim)
+        except approval.AlreadyDecided as done:
+            return approval_page.decided_page(done.record, claim.execution_arn)
+        except ApprovalError:
+            pass
+        return approval_page.message(409, "Nothing was done", str(err))
     logger.info("approval decided", extra=decided)
     metrics.add_metric(name=f"Approvals.{decided['decision']}", unit=MetricUnit.Count, value=1)
-    return _page(200, f"Restore {decided['decision']}", f"<p>Execution <code>{what}</code></p>")
+    return approval_page.done_page(decision, claim.execution_arn, by, reason)

@@ -843,12 +843,19 @@ class _Deployer:
             url = lam.create_function_url_config(FunctionName=target, **config)
         else:
             url = lam.update_function_url_config(FunctionName=target, **config)
-        self.note(
-            "function URLs are created but moto does not serve them: call the approval "
-            "handler directly, or through `albrules` commands"
-        )
+        # The local AWS server serves function URLs itself (albrules.local.function_urls):
+        # the URL the stack gets is that address, which opens in a browser.
+        from .function_urls import served_url
+
+        function_name = url["FunctionArn"].split(":")[6]
+        served = served_url(lam.meta.endpoint_url, self.region, function_name)
+        if served is None:
+            self.note(
+                "function URLs are not served by in-process moto: call the approval "
+                "handler directly, or deploy to the local AWS server (`albrules local up`)"
+            )
         return url["FunctionArn"], {
-            "FunctionUrl": url["FunctionUrl"],
+            "FunctionUrl": served or url["FunctionUrl"],
             "FunctionArn": url["FunctionArn"],
         }
 

@@ -6,7 +6,9 @@ the background). Besides the AWS APIs it answers, under ``/_albrules/``:
 - ``GET health`` - ``{"ok": true}`` once ready;
 - ``GET|POST|DELETE faults`` - list, add (``{"operation": "CreateRule", "nth": 3, ...}``) or
   clear injected ELBv2 faults;
-- ``GET|POST config`` - read or set ``{"rules_per_load_balancer": N}``.
+- ``GET|POST config`` - read or set ``{"rules_per_load_balancer": N}``;
+- ``function-urls/<region>/<function>/...`` - the function's Lambda function URL
+  (:mod:`albrules.local.function_urls`; ``albrules local deploy`` gives URLs this address).
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ class Admin:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(ADMIN_PREFIX):
             return self.app(environ, start_response)
+        from . import function_urls
+
+        if path.startswith(function_urls.PREFIX):  # Lambda function URLs, served here
+            return function_urls.app(environ, start_response)
         from . import elbv2, faults
 
         method = environ.get("REQUEST_METHOD", "GET")
