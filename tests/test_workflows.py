@@ -143,6 +143,7 @@ def test_backup_fans_out_over_load_balancers_and_listeners(stack: Stack) -> None
         "stored": 3,
         "unchanged": 0,
         "failed": 0,
+        "drifted": 0,
         "failed_listeners": [],
         "discovery_failures": [],
         "location": f"s3://{stack.bucket}/snapshots",
@@ -483,3 +484,101 @@ def test_the_lock_refuses_a_concurrent_restore(stack: Stack) -> None:
     decide(stack, first, "reject", by="test", reason="cleanup")
     assert stack.finish("restore", first).error == "ApprovalRejected"
     assert lock_of(stack, listener) is None
+
+
+# --- drift (issue 4) ----------------------------------------------------------------------------
+
+
+def nothing_received(stack: Stack, queue: str) -> bool:
+    """No notification is in the queue (SNS delivers to SQS before the publish returns)."""
+    sqs = stack.session.client("sqs")
+    return not sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages")
+
+
+def test_a_backup_after_a_change_notifies_the_drift(stack: Stack) -> None:
+    listener = shop(stack)
+    queue = subscribe(stack)
+    assert back_up(stack)["drifted"] == 0  # a first snapshot is not drift
+    assert nothing_received(stack, queue)
+    previous = snapshot_key(stack, listener)
+    break_listener(stack, listener)
+
+    result = stack.run("backup", stack.backup_targets())
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert (result.output["stored"], result.output["drifted"]) == (1, 1)
+    names = state_names(stack, result.execution_arn)
+    assert "Notify about the drift" in names
+    assert "Notify about the failed listeners" not in names
+    [message] = received(stack, queue)
+    assert message["Subject"] == "albrules: drift detected on shop:80 (4 change(s))"
+    body = message["Message"]
+    assert f"listener: {listener}" in body
+    assert "shop:80: 1 added, 2 removed, 1 changed" in body
+    assert "  - removed priority 10 (path-pattern=/shop/1/*)" in body
+    assert "  - removed priority 20 (path-pattern=/shop/2/*)" in body
+    assert "  - changed priority 30 (path-pattern=/shop/3/*): actions" in body
+    assert "  - added priority 99 (host-header=rogue.example.com)" in body
+    assert f"albrules restore s3://{stack.bucket}/{previous}" in body
+    assert f"new snapshot:      s3://{stack.bucket}/{snapshot_key(stack, listener)}" in body
+    assert "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1" in body
+    assert result.execution_arn in body
+    name = result.execution_arn.rsplit(":", 1)[-1]
+    [row] = stack.read_json(f"runs/{name}/summary.json")["results"]
+    assert (row["drift"]["added"], row["drift"]["removed"], row["drift"]["changed"]) == (1, 2, 1)
+    [key] = stack.keys("runs/drift/")  # the whole report, snapshot -> live
+    report = stack.read_json(key)
+    assert report["snapshot"] == f"s3://{stack.bucket}/{previous}"
+    assert report["listener_arn"] == listener and key.endswith(f"/{row['snapshot_id']}.json")
+    assert [c["kind"] for c in report["changes"]] == ["removed", "removed", "changed", "added"]
+
+
+def test_a_backup_with_no_change_sends_no_drift_notification(stack: Stack) -> None:
+    shop(stack)
+    back_up(stack)
+    queue = subscribe(stack)
+
+    result = stack.run("backup", stack.backup_targets())
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert (result.output["unchanged"], result.output["drifted"]) == (1, 0)
+    assert "Notify about the drift" not in state_names(stack, result.execution_arn)
+    assert nothing_received(stack, queue)
+
+
+def test_failures_and_drift_in_one_backup_are_one_message(stack: Stack) -> None:
+    listener = shop(stack, "shop", 4)
+    doomed = shop(stack, "old", 1)
+    back_up(stack)
+    break_listener(stack, listener)
+    queue = subscribe(stack)
+
+    def delete_it(event: Any, context: Any) -> None:
+        if event.get("listener_arn") == doomed:
+            stack.world.elb.delete_listener(ListenerArn=doomed)
+
+    lambdas.before_invoke("SnapshotListenerFunction", delete_it)
+    result = stack.run("backup", stack.backup_targets())
+
+    assert result.status == "FAILED" and result.error == "BackupIncomplete"
+    names = state_names(stack, result.execution_arn)
+    assert "Notify about the failed listeners" in names and "Notify about the drift" not in names
+    [message] = received(stack, queue)
+    assert message["Subject"] == "albrules backup: 1 of 2 listener(s) failed, drift on 1"
+    assert doomed in message["Message"]
+    assert "shop:80: 1 added, 2 removed, 1 changed" in message["Message"]
+
+
+def test_an_unreadable_previous_snapshot_does_not_fail_the_backup(stack: Stack) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    stack.s3.delete_object(Bucket=stack.bucket, Key=snapshot_key(stack, listener))
+    break_listener(stack, listener)
+    queue = subscribe(stack)
+
+    result = stack.run("backup", stack.backup_targets())
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert (result.output["stored"], result.output["drifted"]) == (1, 0)
+    assert snapshot_key(stack, listener)  # the new snapshot is stored all the same
+    assert nothing_received(stack, queue)

@@ -71,12 +71,29 @@ class ListenerItem(_Strict):
     location: str
 
 
+class DriftNote(_Strict):
+    """How a listener changed since its previous snapshot. In the Map's results only the counts
+    (a payload stays small); the whole report is in S3 (``runs/drift/...``), from which
+    ``summarise_backup`` fills in the rest for the listeners a message names."""
+
+    added: int = 0
+    removed: int = 0
+    changed: int = 0
+    moved: int = 0
+    default_actions: bool = False
+    previous: str | None = None  # the previous snapshot's location
+    lines: list[str] | None = None  # the first changes, one short line each
+    more: int = 0  # changes not in ``lines``
+
+
 class ListenerResult(_Strict):
     listener_arn: str
     status: Literal["stored", "unchanged", "failed"]
     location: str | None = None
     snapshot_id: str | None = None
     rules: int = 0
+    port: int | None = None
+    drift: DriftNote | None = None  # set when the new snapshot differs from the previous one
     error: str | None = None
     cause: str | None = None
 
@@ -104,6 +121,7 @@ class BackupSummary(_Strict):
     stored: int
     unchanged: int
     failed: int
+    drifted: int = 0  # listeners whose rules changed since their previous snapshot
     failed_listeners: list[ListenerResult] = Field(default_factory=list)
     discovery_failures: list[DiscoveryFailure] = Field(default_factory=list)
     location: str | None = None
@@ -126,7 +144,8 @@ class BackupState(_Strict):
     results: list[dict[str, Any]] | None = None
     map_run: dict[str, Any] | None = None
     summary: BackupSummary | None = None
-    notification: Notification | None = None
+    notification: Notification | None = None  # something failed (tells the drift too)
+    drift_notification: Notification | None = None  # nothing failed, some listeners drifted
 
 
 # --- restore -----------------------------------------------------------------------------

@@ -5,26 +5,33 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..arns import parse_listener_arn
 from ..capture import capture_listener
+from ..catalog import Catalog
 from ..discovery import discover_listeners as find_listeners
+from ..drift import ListenerDrift, compare
 from ..errors import AlbRulesError
 from ..events import (
     BackupRequest,
     BackupState,
     BackupSummary,
     DiscoveryFailure,
+    DriftNote,
     ListenerItem,
     ListenerResult,
-    Notification,
     S3Object,
     dump,
     parse,
 )
+from ..models import ListenerState, Snapshot
+from ..notifications import SHOWN_LISTENERS, backup_notifications
 from ..snapshot import build_snapshot, dumps, loads
-from ..store import Store, read_bytes
+from ..store import Store, read_bytes, read_snapshot
 from .common import MetricUnit, Settings, logger, metrics, task
 
 MAX_LISTED_FAILURES = 50
+DRIFT_LINES = 5  # changes spelled out per drifted listener in a message
+DRIFT_LINE_CHARS = 160
 
 
 @task
@@ -91,7 +98,7 @@ def discover_listeners(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @task
 def snapshot_listener(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Capture one listener, check the document reads back valid, store it unless unchanged,
-    and catalog it."""
+    and catalog it; when stored, note what changed since its previous snapshot (drift)."""
     item = parse(ListenerItem, event, "the listener to back up")
     settings = Settings.load()
     aws = settings.aws_in(item.account_id, item.region, item.role_arn)
@@ -100,8 +107,11 @@ def snapshot_listener(event: dict[str, Any], context: Any) -> dict[str, Any]:
     loads(dumps(snapshot), f"the snapshot of {item.listener_arn}")  # what we store must read back
     saved = Store(item.location, settings.home()).save(snapshot, kms_key_id=settings.kms_key_id)
     snapshot_id = snapshot.checksum[:12]
+    drift = None
     if saved.written:
-        settings.catalog().record_snapshot(
+        catalog = settings.catalog()
+        drift = _drift_since_previous(catalog, settings, state, snapshot)
+        catalog.record_snapshot(
             snapshot_id=snapshot_id,
             listener_arn=item.listener_arn,
             location=saved.location,
@@ -119,8 +129,77 @@ def snapshot_listener(event: dict[str, Any], context: Any) -> dict[str, Any]:
         location=saved.location,
         snapshot_id=snapshot_id,
         rules=len(state.rules),
+        port=state.source.port,
+        drift=drift,
     )
     return dump(result)
+
+
+def drift_key(listener_arn: str, snapshot_id: str) -> str:
+    """Where the whole drift report of a new snapshot is kept, in the stack's bucket."""
+    parsed = parse_listener_arn(listener_arn)
+    return (
+        f"runs/drift/{parsed.account}/{parsed.region}/{parsed.load_balancer_name}/"
+        f"{parsed.listener_id}/{snapshot_id}.json"
+    )
+
+
+def _drift_since_previous(
+    catalog: Catalog, settings: Settings, live: ListenerState, snapshot: Snapshot
+) -> DriftNote | None:
+    """What changed since the listener's previous catalogued snapshot (None: nothing, or this
+    is its first snapshot). The whole report goes to S3 (:func:`drift_key`); the counts go in
+    the result. Drift is a report on a backup that already worked: if the previous snapshot
+    cannot be read, or the report not stored, that is logged and the backup stands."""
+    listener_arn = live.source.listener_arn
+    try:
+        rows = catalog.snapshots(listener_arn, limit=1)
+        if not rows or rows[0].get("checksum") == snapshot.checksum:
+            return None
+        location = str(rows[0]["location"])
+        report = compare(live, read_snapshot(location, settings.home()), location)
+    except AlbRulesError as err:
+        logger.warning("drift not computed", extra={"error": str(err)})
+        return None
+    if not report.drifted:
+        return None
+    try:
+        settings.put_json(
+            drift_key(listener_arn, snapshot.checksum[:12]), report.model_dump(mode="json")
+        )
+    except AlbRulesError as err:
+        logger.warning("drift report not stored", extra={"error": str(err)})
+    counts = report.counts()
+    return DriftNote(
+        added=counts["added"],
+        removed=counts["removed"],
+        changed=counts["changed"],
+        moved=counts["moved"],
+        default_actions=bool(counts["default_actions"]),
+    )
+
+
+def _with_details(settings: Settings, result: ListenerResult) -> ListenerResult:
+    """The result with its drift note filled in from the stored report, for a message."""
+    if result.drift is None or result.snapshot_id is None:
+        return result
+    try:
+        key = drift_key(result.listener_arn, result.snapshot_id)
+        report = ListenerDrift.model_validate_json(
+            read_bytes(f"s3://{settings.bucket}/{key}", settings.home())
+        )
+    except (AlbRulesError, ValueError) as err:
+        logger.warning("drift report not read", extra={"error": str(err)})
+        return result
+    lines = [change.line()[:DRIFT_LINE_CHARS] for change in report.changes]
+    note = result.drift.model_copy(
+        update={
+            "previous": report.snapshot,
+            "lines": lines[:DRIFT_LINES],
+            "more": max(0, len(lines) - DRIFT_LINES),
+        }
+    )
+    return result.model_copy(update={"drift": note})
 
 
 def _distributed_results(settings: Settings, map_run: dict[str, Any]) -> list[dict[str, Any]]:
@@ -152,31 +231,11 @@ def _distributed_results(settings: Settings, map_run: dict[str, Any]) -> list[di
     return results
 
 
-def _notification(summary: BackupSummary) -> Notification | None:
-    failed = summary.failed + len(summary.discovery_failures)
-    if not failed:
-        return None
-    lines = [
-        f"{summary.listeners} listener(s), {summary.rules} rule(s): {summary.stored} stored, "
-        f"{summary.unchanged} unchanged, {summary.failed} failed.",
-        "",
-    ]
-    for result in summary.failed_listeners:
-        lines.append(f"- {result.listener_arn}: {result.error}: {result.cause}"[:500])
-    for failure in summary.discovery_failures:
-        lines.append(f"- account {failure.account_id} {failure.region}: {failure.error}"[:500])
-    subject = (
-        f"albrules backup: {summary.failed} of {summary.listeners} listener(s) failed"
-        if summary.failed
-        else f"albrules backup: {len(summary.discovery_failures)} target(s) not reachable"
-    )
-    return Notification(subject=subject[:100], message="\n".join(lines))
-
-
 @task
 def summarise_backup(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Count what the Map did, store the summary in S3, and drop the per-listener lists from
-    the state (they can be long)."""
+    """Count what the Map did, store the summary in S3, write the message for failures (which
+    tells the drift too) or else for drift, and drop the per-listener lists from the state
+    (they can be long)."""
     state = parse(BackupState, event, "the backup state")
     settings = Settings.load()
     if state.map_run is not None:
@@ -185,28 +244,40 @@ def summarise_backup(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raw = state.results or []
     results = [parse(ListenerResult, r, "a listener's backup result") for r in raw]
     failed = [r for r in results if r.status == "failed"]
+    drifted = [r for r in results if r.status == "stored" and r.drift is not None]
     summary = BackupSummary(
         listeners=len(results),
         rules=sum(r.rules for r in results if r.status != "failed"),
         stored=sum(1 for r in results if r.status == "stored"),
         unchanged=sum(1 for r in results if r.status == "unchanged"),
         failed=len(failed),
+        drifted=len(drifted),
         failed_listeners=failed[:MAX_LISTED_FAILURES],
         discovery_failures=state.discovery_failures,
         location=state.location,
     )
     name = state.execution_arn.rsplit(":", 1)[-1]
-    settings.put_json(
+    results_location = settings.put_json(
         f"runs/{name}/summary.json",
         {"summary": dump(summary), "results": [dump(r) for r in results]},
     )
     metrics.add_metric(name="ListenersFailed", unit=MetricUnit.Count, value=len(failed))
+    metrics.add_metric(
+        name="ListenersBackedUp", unit=MetricUnit.Count, value=summary.stored + summary.unchanged
+    )
+    metrics.add_metric(name="DriftFound", unit=MetricUnit.Count, value=len(drifted))
+    # The listeners a message names get their drift spelled out, from the reports in S3.
+    named = [_with_details(settings, r) for r in drifted[:SHOWN_LISTENERS]]
+    failure, drift = backup_notifications(
+        summary, named + drifted[SHOWN_LISTENERS:], state.execution_arn, results_location
+    )
     updated = state.model_copy(
         update={
             "listeners": None,
             "results": None,
             "summary": summary,
-            "notification": _notification(summary),
+            "notification": failure,
+            "drift_notification": drift,
         }
     )
     return dump(updated)

@@ -110,10 +110,13 @@ def task(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
 
     @functools.wraps(fn)
     def run(event: Any, context: Any) -> Any:
-        if isinstance(event, dict):
-            for key in ("execution_arn", "listener_arn"):
-                if isinstance(event.get(key), str):
-                    logger.append_keys(**{key: event[key]})
+        # Correlation keys: every log line of a task names its execution and listener
+        # (request_approval's event holds the state under "state").
+        for source in (event, event.get("state") if isinstance(event, dict) else None):
+            if isinstance(source, dict):
+                for key in ("execution_arn", "listener_arn"):
+                    if isinstance(source.get(key), str):
+                        logger.append_keys(**{key: source[key]})
         try:
             return fn(event, context)
         except Exception as err:

@@ -10,29 +10,29 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .. import approval
+from .. import approval, notifications
 from ..arns import parse_listener_arn
 from ..aws import Aws
 from ..capture import capture_listener
 from ..errors import (
     AlbRulesError,
-    InvalidInput,
     ListenerChanged,
     RestoreRefused,
     RollbackFailed,
 )
 from ..events import (
-    Notification,
     PlanSummary,
     RestoreState,
     dump,
     parse,
 )
+from ..operations import API_OPERATION
 from ..plan import INPUT_NAMES, Plan, choose_selection
 from ..restore import (
     apply_plan as apply_operations,
@@ -103,16 +103,6 @@ def _check_unchanged(aws: Aws, listener_arn: str, base_checksum: str, pre_locati
             "taken; nothing was changed, start the restore again to plan from its current state"
         )
     return live
-
-
-def listener_label(listener_arn: str | None) -> str:
-    if not listener_arn:
-        return "an unknown listener"
-    try:
-        parsed = parse_listener_arn(listener_arn)
-    except InvalidInput:
-        return listener_arn
-    return f"{parsed.load_balancer_name} listener {parsed.listener_id[:8]}"
 
 
 def _summary(plan: Plan) -> PlanSummary:
@@ -253,37 +243,6 @@ def compute_plan(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
 
 
-def approval_message(state: RestoreState, links: dict[str, str] | None, expires_at: int) -> str:
-    plan = state.plan or PlanSummary(changes=0)
-    request = state.request
-    lines = [
-        f"A restore of {state.listener_arn} is waiting for your approval.",
-        "",
-        f"Requested by: {request.get('requested_by') or 'not given'}",
-        f"Reason: {request.get('reason') or 'not given'}",
-        f"Snapshot: {state.snapshot_location}",
-        f"Execution: {state.execution_arn}",
-        f"Expires: {datetime.fromtimestamp(expires_at, UTC).isoformat(timespec='seconds')}",
-        "",
-        f"Plan: {plan.changes} change(s): {plan.creates} to create, {plan.modifies} to modify, "
-        f"{plan.moves} to move, {plan.deletes} to delete"
-        + (", the default actions" if plan.default_actions else "")
-        + ".",
-        *plan.operations,
-    ]
-    if plan.more:
-        lines.append(f"... and {plan.more} more (full plan: {state.plan_location})")
-    lines.append("")
-    if links:
-        lines += [f"Approve: {links['approve']}", f"Reject: {links['reject']}", ""]
-    lines += [
-        "Or from a terminal:",
-        f"  albrules approve {state.execution_arn}",
-        f"  albrules reject {state.execution_arn} --reason '...'",
-    ]
-    return "\n".join(lines)
-
-
 @task
 def request_approval(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Keep the task token, then send the approval request with signed, expiring links."""
@@ -312,12 +271,9 @@ def request_approval(event: dict[str, Any], context: Any) -> dict[str, Any]:
             settings.approval_url, settings.signing_key(), state.execution_arn, nonce, expires_at
         )
     if settings.topic_arn:
-        changes = state.changes or 0
-        subject = f"albrules: approve restore of {listener_label(state.listener_arn)}"
+        request = notifications.approval_request(state, links, expires_at)
         settings.home().client("sns").publish(
-            TopicArn=settings.topic_arn,
-            Subject=f"{subject} ({changes} change(s))"[:100],
-            Message=approval_message(state, links, expires_at),
+            TopicArn=settings.topic_arn, Subject=request.subject, Message=request.message
         )
     metrics.add_metric(name="ApprovalsRequested", unit=MetricUnit.Count, value=1)
     return {"requested": True, "expires_at": expires_at}
@@ -339,8 +295,8 @@ def apply_plan(event: dict[str, Any], context: Any) -> dict[str, Any]:
         apply_operations(aws, plan, values, journal)
     finally:
         journal_at = _write_journal(settings, state, journal)
-    for op in plan.operations:
-        metrics.add_metric(name=f"Operations.{op.op}", unit=MetricUnit.Count, value=1)
+    for api, count in Counter(API_OPERATION[op.op] for op in plan.operations).items():
+        metrics.add_metric(name=f"Operations.{api}", unit=MetricUnit.Count, value=count)
     return dump(
         state.model_copy(update={"applied": len(plan.operations), "journal_location": journal_at})
     )
@@ -401,64 +357,6 @@ def roll_back(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dump(state.model_copy(update={"phase": "rollback", "journal_location": journal_at}))
 
 
-OUTCOME_WORDS = {
-    "RESTORED": "succeeded",
-    "NO_CHANGES": "found nothing to change",
-    "DRY_RUN": "planned (dry run)",
-    "ROLLED_BACK": "failed and was rolled back",
-    "ROLLBACK_FAILED": "failed and the ROLLBACK FAILED",
-    "REJECTED": "was rejected",
-    "TIMED_OUT": "timed out waiting for approval",
-    "REFUSED": "was refused",
-    "LOCKED": "was refused: the listener is locked",
-    "LISTENER_CHANGED": "was stopped: the listener changed",
-}
-
-
-def outcome_notification(state: RestoreState, outcome: str) -> Notification:
-    label = listener_label(state.listener_arn)
-    changes = f" ({state.changes} change(s))" if state.changes else ""
-    subject = f"albrules: restore of {label} {OUTCOME_WORDS[outcome]}{changes}"
-    lines = [
-        f"Restore of {state.listener_arn or 'an unknown listener'}: {outcome}.",
-        f"Execution: {state.execution_arn}",
-        f"Snapshot: {state.snapshot_location or state.request.get('snapshot')}",
-    ]
-    if state.pre_restore_location:
-        lines.append(f"Pre-restore snapshot: {state.pre_restore_location}")
-    if state.plan_location:
-        lines.append(f"Plan: {state.plan_location}")
-    if state.journal_location:
-        lines.append(f"Journal: {state.journal_location}")
-    if state.error is not None:
-        lines += ["", f"Error: {state.error.Error}", _cause(state.error.Cause)]
-        if state.error.Error == "ApprovalRejected" and state.error.Cause:
-            lines[-1] = state.error.Cause
-    if state.rollback_error is not None:
-        lines += ["", f"Rollback error: {state.rollback_error.Error}"]
-        lines.append(_cause(state.rollback_error.Cause))
-    if outcome == "ROLLBACK_FAILED":
-        lines += [
-            "",
-            "The listener is NOT as it was. Put it back by hand from the pre-restore snapshot:",
-            f"  albrules restore {state.pre_restore_location} --yes",
-        ]
-    if state.plan is not None:
-        lines += ["", f"Plan: {state.plan.changes} change(s)", *state.plan.operations]
-    return Notification(subject=subject[:100], message="\n".join(lines))
-
-
-def _cause(cause: str | None) -> str:
-    """A Lambda error's cause is its JSON error payload; show the message in it."""
-    if not cause:
-        return "(no cause given)"
-    try:
-        data = json.loads(cause)
-    except (json.JSONDecodeError, TypeError):
-        return cause
-    return str(data.get("errorMessage", cause)) if isinstance(data, dict) else cause
-
-
 @task
 def release_lock(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Release the lock if this restore holds it, record the outcome, write the notification.
@@ -489,5 +387,5 @@ def release_lock(event: dict[str, Any], context: Any) -> dict[str, Any]:
         },
     )
     metrics.add_metric(name=f"Restores.{outcome}", unit=MetricUnit.Count, value=1)
-    notification = outcome_notification(state, outcome)
+    notification = notifications.restore_outcome(state, outcome)
     return dump(state.model_copy(update={"outcome": outcome, "notification": notification}))
