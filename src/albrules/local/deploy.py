@@ -905,6 +905,23 @@ class _Deployer:
         self.client("cloudwatch").put_metric_alarm(AlarmName=name, **kwargs)
         return name, {"Arn": self.arn("cloudwatch", f"alarm:{name}")}
 
+    def dashboard(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+        """PutDashboard. AWS rejects a body that is not a JSON object with ``widgets``; moto
+        stores any string, so the body is checked here as AWS would."""
+        name = props.get("DashboardName") or self.name(logical_id, 255)
+        body = str(props.get("DashboardBody") or "")
+        try:
+            widgets = json.loads(body).get("widgets")
+        except (json.JSONDecodeError, AttributeError):
+            widgets = None
+        if not isinstance(widgets, list):
+            raise InvalidInput(
+                f"{logical_id}: DashboardBody is not a JSON object with a widgets list; "
+                "fix it in the template"
+            )
+        self.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=body)
+        return name, {}
+
     def schedule(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
         scheduler = self.client("scheduler")
         name = props.get("Name") or self.name(logical_id, 64)
@@ -1095,6 +1112,7 @@ CREATORS: dict[str, Callable[[_Deployer, str, dict[str, Any]], tuple[str, dict[s
     "AWS::Lambda::Url": _Deployer.lambda_url,
     "AWS::Logs::LogGroup": _Deployer.log_group,
     "AWS::CloudWatch::Alarm": _Deployer.alarm,
+    "AWS::CloudWatch::Dashboard": _Deployer.dashboard,
     "AWS::Scheduler::Schedule": _Deployer.schedule,
     "AWS::StepFunctions::StateMachine": _Deployer.state_machine,
 }
