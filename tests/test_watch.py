@@ -5,6 +5,7 @@ application; and, for what the local interpreter never produces (a retry, a Catc
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from typing import Any
@@ -417,3 +418,20 @@ def test_plain_output_is_one_line_per_state_change_and_never_repeats() -> None:
         "restore FAILED in 10.0s",
         "exit code 1 (failed)",
     ]
+
+
+def test_the_live_view_wraps_long_lines_itself_so_redraws_leave_nothing_behind() -> None:
+    # albrules' consoles soft-wrap (the terminal wraps long lines); Live redraws by moving the
+    # cursor up the lines it printed, so while live every line must fit the terminal.
+    out = StringIO()
+    console = Console(file=out, width=60, force_terminal=True, soft_wrap=True)
+    steps = [STARTED, entered("Lock the listener"), task("TaskScheduled")]
+    with Display(console) as display:
+        assert display.live is True
+        display.show(view(events(*steps)))
+        assert console.soft_wrap is False
+        live = out.getvalue()
+    assert console.soft_wrap is True  # given back once the live view ends
+    lines = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line) for line in live.splitlines()]
+    assert lines and max(len(line) for line in lines) <= 60
+    assert ARN in "".join(line.strip() for line in lines)  # folded, not cropped

@@ -94,19 +94,7 @@ def plan_lines(view: ExecutionView) -> list[str]:
     lines: list[str] = []
     plan = view.plan
     if plan is not None:
-        parts = [
-            f"{count} to {verb}"
-            for count, verb in (
-                (plan.creates, "create"),
-                (plan.modifies, "modify"),
-                (plan.moves, "move"),
-                (plan.deletes, "delete"),
-                (plan.default_actions, "change in the default actions"),
-            )
-            if count
-        ]
-        head = f"plan: {plan.changes} change(s)" + (f": {', '.join(parts)}" if parts else "")
-        lines.append(head)
+        lines.append(f"plan: {plan.headline()}")
         lines += [f"  {operation}" for operation in plan.operations]
         if plan.more:
             lines.append(f"  ... and {plan.more} more")
@@ -264,10 +252,14 @@ class Display:
         self.live = console.is_terminal if live is None else live
         self._log = PlainLog()
         self._live: Live | None = None
+        self._soft_wrap = console.soft_wrap
         self.last: ExecutionView | None = None
 
     def __enter__(self) -> Display:
         if self.live:
+            # Live redraws by moving the cursor up as many lines as it printed: lines the
+            # terminal wraps by itself (soft wrap) would be left behind, so rich wraps them.
+            self.console.soft_wrap = False
             self._live = Live(console=self.console, auto_refresh=False, transient=True)
             self._live.start()
         return self
@@ -297,6 +289,7 @@ class Display:
         if self._live is not None:
             self._live.stop()
             self._live = None
+            self.console.soft_wrap = self._soft_wrap
 
     def __exit__(self, *exc: Any) -> None:
         if self._live is not None:  # interrupted: leave the last screen seen
