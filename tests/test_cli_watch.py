@@ -175,7 +175,10 @@ def test_run_watch_follows_a_restore_that_rolls_back(stack: Stack, tmp_path: Pat
     ended = dict(state_lines(out))
     assert ended["Apply the plan"] == "caught"
     assert ended["Roll back to the pre-restore snapshot"] == "succeeded"
-    assert "plan: 4 change(s): 2 to create, 1 to modify, 1 to delete" in out
+    assert (
+        "plan: 4 mutating call(s) for 4 changed rule(s): 2 to create, 1 to modify, 1 to delete"
+        in out
+    )
     assert "restore FAILED in" in out and ": RestoreRolledBack" in out
     assert out.splitlines()[-1] == "exit code 3 (rolled back)"
 
@@ -188,7 +191,7 @@ def test_watch_times_out_on_a_waiting_restore_then_follows_it_again(stack: Stack
     assert status == 1, (out, err)
     assert ("Wait for approval", "waiting") in state_lines(out)
     assert f"  waiting for approval: albrules approve {execution}" in out.splitlines()
-    assert "plan: 4 change(s)" in out
+    assert "plan: 4 mutating call(s) for 4 changed rule(s)" in out
     assert err == (
         "the restore is still RUNNING after 0.5s and goes on; watch it again with: albrules "
         f"watch {execution}\n"

@@ -527,7 +527,7 @@ def test_release_lock_releases_only_its_owners_lock(stack: Stack, call: Function
     record = catalog(stack).audit(execution("owner"))
     assert (record["outcome"], record["lock_released"], record["changes"]) == ("RESTORED", True, 4)
     assert record["requested_by"] == "not given in the input"  # kept from acquire_lock
-    assert "succeeded (4 change(s))" in state["notification"]["subject"]
+    assert "succeeded (4 rule change(s))" in state["notification"]["subject"]
 
 
 def test_request_approval_records_the_token_and_sends_signed_links(

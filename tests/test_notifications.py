@@ -186,7 +186,7 @@ def test_drift_on_one_listener_names_it_and_its_rules() -> None:
 
     assert failure is None and drift is not None
     assert_valid_subject(drift)
-    assert drift.subject == "albrules: drift detected on shop:80 (4 change(s))"
+    assert drift.subject == "albrules: drift detected on shop:80 (4 rule change(s))"
     body = drift.message
     assert body.startswith("Drift detected: 1 listener(s) changed since their previous snapshot.")
     assert "Backup: 3 listener(s), 9 rule(s): 1 stored, 2 unchanged, 0 failed." in body
@@ -208,7 +208,7 @@ def test_drift_on_many_listeners_counts_them() -> None:
 
     assert drift is not None
     assert_valid_subject(drift)
-    assert drift.subject == "albrules: drift detected on 25 listeners (100 change(s))"
+    assert drift.subject == "albrules: drift detected on 25 listeners (100 rule change(s))"
     assert "lb-19:443: " in drift.message and "lb-20:443: " not in drift.message
     assert "... and 5 more listener(s) drifted." in drift.message
 
@@ -265,7 +265,7 @@ def test_the_approval_request_has_the_plan_the_links_and_the_commands() -> None:
     note = n.approval_request(restore_state(), links, 1_795_000_000)
 
     assert_valid_subject(note)
-    assert note.subject == "albrules: approve restore of shop listener f2f7dc8e (4 change(s))"
+    assert note.subject == "albrules: approve restore of shop listener f2f7dc8e (4 rule change(s))"
     body = note.message
     assert body.startswith("A restore of shop listener f2f7dc8e is waiting for your approval")
     assert "Requested by: alice\nReason: bad deploy" in body
@@ -294,7 +294,7 @@ def test_every_restore_outcome_has_a_clear_message(outcome: str) -> None:
 
     assert_valid_subject(note)
     assert note.subject.startswith("albrules: restore of shop listener f2f7dc8e ")
-    assert note.subject.endswith(" (4 change(s))")
+    assert note.subject.endswith(" (4 rule change(s))")
     assert note.message.splitlines()[0] == n.HEADLINES[outcome].format(
         label="shop listener f2f7dc8e"
     )
@@ -305,7 +305,9 @@ def test_every_restore_outcome_has_a_clear_message(outcome: str) -> None:
 
 def test_restored() -> None:
     note = n.restore_outcome(restore_state(), "RESTORED")
-    assert note.subject == "albrules: restore of shop listener f2f7dc8e succeeded (4 change(s))"
+    assert (
+        note.subject == "albrules: restore of shop listener f2f7dc8e succeeded (4 rule change(s))"
+    )
     assert "Requested by: alice" in note.message
 
 
@@ -319,7 +321,7 @@ def test_rolled_back_says_the_listener_is_as_it_was_and_why() -> None:
     )
     note = n.restore_outcome(state, "ROLLED_BACK")
     assert note.subject == (
-        "albrules: restore of shop listener f2f7dc8e failed and was rolled back (4 change(s))"
+        "albrules: restore of shop listener f2f7dc8e failed and was rolled back (4 rule change(s))"
     )
     assert "the listener is as it was before the restore" in note.message
     assert "What went wrong: ApplyFailed: step 2 failed" in note.message
@@ -373,11 +375,16 @@ def test_a_rejection_says_who_and_why() -> None:
 
 def test_a_long_load_balancer_name_still_fits() -> None:
     arn = LISTENER.replace("/shop/", f"/{'x' * 32}/")
-    note = n.restore_outcome(restore_state(listener_arn=arn, changes=12345), "ROLLBACK_FAILED")
+    note = n.restore_outcome(
+        restore_state(
+            listener_arn=arn, changes=12345, plan=PlanSummary(changes=12345, creates=12345)
+        ),
+        "ROLLBACK_FAILED",
+    )
     assert_valid_subject(note)
     assert len(note.subject) == 99
     assert note.subject.startswith("albrules: restore of xxxxxxxxxxxxxxxxxxxx")
-    assert note.subject.endswith("... failed and the ROLLBACK FAILED (12345 change(s))")
+    assert note.subject.endswith("... failed and the ROLLBACK FAILED (12345 rule change(s))")
 
 
 def test_a_drifted_listener_whose_report_was_not_read_is_still_named() -> None:
@@ -401,3 +408,18 @@ def test_plan_lines_name_the_default_actions_and_an_empty_plan() -> None:
     assert n.plan_lines(many, "s3://b/plans/r.json")[-1] == (
         "  ... and 5 more (full plan: s3://b/plans/r.json)"
     )
+
+
+def test_subjects_count_rules_and_the_body_counts_calls_when_moves_share_one_call() -> None:
+    # 3 creates, 3 modifies and 2 moves: 8 rules, but the two moves are one SetRulePriorities.
+    plan = PlanSummary(changes=7, creates=3, modifies=3, moves=2, operations=["1. x"] * 7)
+    state = restore_state(plan=plan, changes=7)
+    approval = n.approval_request(state, None, 1_900_000_000)
+    outcome = n.restore_outcome(state, "RESTORED")
+    assert approval.subject.endswith(" (8 rule change(s))")
+    assert outcome.subject.endswith(" succeeded (8 rule change(s))")
+    for note in (approval, outcome):
+        assert (
+            "Plan: 7 mutating call(s) for 8 changed rule(s): 3 to create, 3 to modify, 2 to move."
+            in note.message.splitlines()
+        )

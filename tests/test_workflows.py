@@ -511,7 +511,7 @@ def test_a_backup_after_a_change_notifies_the_drift(stack: Stack) -> None:
     assert "Notify about the drift" in names
     assert "Notify about the failed listeners" not in names
     [message] = received(stack, queue)
-    assert message["Subject"] == "albrules: drift detected on shop:80 (4 change(s))"
+    assert message["Subject"] == "albrules: drift detected on shop:80 (4 rule change(s))"
     body = message["Message"]
     assert f"listener: {listener}" in body
     assert "shop:80: 1 added, 2 removed, 1 changed" in body

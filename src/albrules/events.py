@@ -171,6 +171,9 @@ class RestoreSettings(_Strict):
 
 
 class PlanSummary(_Strict):
+    """A restore plan in a few words: ``changes`` counts its mutating calls, the rest the rules
+    they change (one call can change several rules: every move shares one reorder)."""
+
     changes: int
     creates: int = 0
     modifies: int = 0
@@ -180,6 +183,31 @@ class PlanSummary(_Strict):
     operations: list[str] = Field(default_factory=list)
     more: int = 0
     unresolved: list[str] = Field(default_factory=list)
+
+    @property
+    def rules(self) -> int:
+        """Rules the plan changes (created, modified, moved or deleted)."""
+        return self.creates + self.modifies + self.moves + self.deletes
+
+    def headline(self) -> str:
+        """``7 mutating call(s) for 8 changed rule(s): 3 to create, ...``, as ``albrules plan``
+        says it (no trailing full stop)."""
+        if not self.changes:
+            return "no change: the listener already matches the snapshot"
+        kinds = ", ".join(
+            f"{n} to {verb}"
+            for n, verb in (
+                (self.creates, "create"),
+                (self.modifies, "modify"),
+                (self.moves, "move"),
+                (self.deletes, "delete"),
+            )
+            if n
+        )
+        what = f"{self.rules} changed rule(s)"
+        if self.default_actions:
+            what += " and the default actions"
+        return f"{self.changes} mutating call(s) for {what}" + (f": {kinds}" if kinds else "")
 
 
 class StepError(BaseModel):

@@ -156,27 +156,22 @@ def plan_lines(plan: PlanSummary | None, plan_location: str | None) -> list[str]
     calls, numbered (the same words as ``albrules plan``)."""
     if plan is None:
         return []
-    counts = [
-        (plan.creates, "to create"),
-        (plan.modifies, "to modify"),
-        (plan.moves, "to move"),
-        (plan.deletes, "to delete"),
-    ]
+    lines = [f"Plan: {plan.headline()}."]
     if not plan.changes:
-        return ["Plan: no change: the listener already matches the snapshot."]
-    kinds = _kinds(counts)
-    what = f"{sum(n for n, _ in counts)} changed rule(s)"
-    if plan.default_actions:
-        what += " and the default actions"
-    lines = [
-        f"Plan: {plan.changes} mutating call(s) for {what}" + (f": {kinds}." if kinds else ".")
-    ]
+        return lines
     lines += [f"  {op}" for op in plan.operations]
     if plan.more:
         lines.append(f"  ... and {plan.more} more (full plan: {plan_location})")
     for item in plan.unresolved:
         lines.append(f"  not planned: {item}")
     return lines
+
+
+def rule_changes(state: RestoreState) -> int:
+    """How many rules a restore's plan changes (the default actions count as one)."""
+    if state.plan is None:
+        return state.changes or 0
+    return state.plan.rules + int(bool(state.plan.default_actions))
 
 
 def _body(*sections: list[str]) -> str:
@@ -293,9 +288,9 @@ def drift_detected(
     changes = sum(_changes(r) for r in drifted)
     if len(drifted) == 1:
         only = drifted[0]
-        what = f"{listener_label(only.listener_arn, only.port)} ({changes} change(s))"
+        what = f"{listener_label(only.listener_arn, only.port)} ({changes} rule change(s))"
     else:
-        what = f"{len(drifted)} listeners ({changes} change(s))"
+        what = f"{len(drifted)} listeners ({changes} rule change(s))"
     head = [
         f"Drift detected: {len(drifted)} listener(s) changed since their previous snapshot.",
         _counts_line(summary),
@@ -367,7 +362,7 @@ def approval_request(
     ]
     return Notification(
         subject=fitted(
-            f"albrules: approve restore of {{label}} ({state.changes or 0} change(s))", label
+            f"albrules: approve restore of {{label}} ({rule_changes(state)} rule change(s))", label
         ),
         message=_body(
             head,
@@ -404,7 +399,8 @@ def recovery_commands(state: RestoreState) -> list[str]:
 def restore_outcome(state: RestoreState, outcome: str) -> Notification:
     """How a restore ended, for whoever started it and whoever is on call."""
     label = listener_label(state.listener_arn)
-    changes = f" ({state.changes} change(s))" if state.changes else ""
+    count = rule_changes(state)
+    changes = f" ({count} rule change(s))" if count else ""
     head = [HEADLINES[outcome].format(label=label)]
     recovery = recovery_commands(state) if outcome == "ROLLBACK_FAILED" else []
     facts = [
