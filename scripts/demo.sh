@@ -40,6 +40,14 @@ run backup --listener-arn "$WEB" --out "$OUT/backups"
 say "5. A bad deploy breaks shop-web:80 (rules deleted, edited, reordered, untagged)"
 run local break --port "$PORT" --listener-arn "$WEB"
 
+say "5b. Drift: what changed since the backup (exit code 5: drift found)"
+set +e
+run drift --listener-arn "$WEB" --against "$OUT/backups"
+CODE=$?
+set -e
+echo "exit code: $CODE"
+[ "$CODE" -eq 5 ] || { echo "expected exit code 5 (drift found), got $CODE"; exit 1; }
+
 say "6. The plan: minimal, ordered, with a per-rule diff"
 run plan "$SNAPSHOT"
 
@@ -146,8 +154,8 @@ cat >"$OUT/restore.json" <<JSON
 {"snapshot": "$WF_SNAPSHOT", "listener_arn": "$WEB", "reason": "undo the bad deploy again"}
 JSON
 set +e
-run run restore --input "$OUT/restore.json" 2>"$OUT/run-rollback.err"
-CODE=$?
+run run restore --input "$OUT/restore.json" 2>"$OUT/run-rollback.err" | tee "$OUT/run-rollback.out"
+CODE=${PIPESTATUS[0]}
 set -e
 cat "$OUT/run-rollback.err" >&2
 echo "exit code: $CODE"
@@ -156,5 +164,14 @@ grep -q "^error: RestoreRolledBack" "$OUT/run-rollback.err" || fail "the error i
 AFTER=$(checksum_of "$WEB" after-workflow-rollback)
 echo "listener checksum before the failed restore: $BEFORE, after the rollback: $AFTER"
 [ "$BEFORE" = "$AFTER" ] || fail "the rollback did not bring the listener back"
+
+say "18. Watch an execution: its states, the plan and the outcome, from its history (exit code 3)"
+ROLLED_BACK=$(awk '/^execution /{print $2; exit}' "$OUT/run-rollback.out")
+set +e
+run watch "$ROLLED_BACK"
+CODE=$?
+set -e
+echo "exit code: $CODE"
+[ "$CODE" -eq 3 ] || fail "watch should end with the restore's exit code 3, got $CODE"
 
 say "Done. Snapshots, pre-restore snapshots and journals are under $OUT/ and in the local bucket"
