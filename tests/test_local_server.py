@@ -84,3 +84,42 @@ def test_seed_backup_break_plan_restore_and_rollback(server, tmp_path):
     again = albrules(env, "backup", "--listener-arn", web, "--out", str(backups))
     assert "unchanged" in again.stdout
     assert Path(env["ALBRULES_HOME"], "pre-restore").is_dir()
+
+
+def test_local_notifications_show_what_the_topics_sent_newest_last(server):
+    import boto3
+
+    port, env = server
+    empty = albrules(env, "local", "notifications", "--port", str(port))
+    assert empty.returncode == 0 and empty.stdout == ""
+    assert empty.stderr.strip() == "no message has been sent to any topic of the local AWS yet"
+
+    sns = boto3.client(
+        "sns",
+        endpoint_url=process.endpoint(port),
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    first = sns.create_topic(Name="first")["TopicArn"]
+    second = sns.create_topic(Name="second")["TopicArn"]
+    sns.publish(TopicArn=first, Subject="one", Message="the first body")
+    sns.publish(TopicArn=second, Subject="two", Message="the second body\nApprove: http://x/")
+    sns.publish(TopicArn=first, Subject="three", Message="the third body")
+
+    shown = albrules(env, "local", "notifications", "--port", str(port), "--last", "2")
+    assert shown.returncode == 0, shown.stderr
+    assert "Subject: one" not in shown.stdout
+    assert shown.stdout.index("Subject: two") < shown.stdout.index("Subject: three")
+    assert "Approve: http://x/" in shown.stdout and "to second" in shown.stdout
+    assert shown.stderr.strip() == "2 of 3 message(s); --last 0 shows them all"
+
+    every = albrules(env, "local", "notifications", "--port", str(port), "--last", "0", "--json")
+    assert [m["subject"] for m in json.loads(every.stdout)] == ["one", "two", "three"]
+    only = albrules(
+        env, "local", "notifications", "--port", str(port), "--topic-arn", first, "--json"
+    )
+    assert [(m["subject"], m["message"]) for m in json.loads(only.stdout)] == [
+        ("one", "the first body"),
+        ("three", "the third body"),
+    ]

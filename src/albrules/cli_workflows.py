@@ -255,9 +255,7 @@ def _decide(
         by=_caller(clients),
         reason=reason,
     )
-    out_console.print(
-        f"{decided['decision']} {execution_arn} as {decided['by']}", markup=False
-    )
+    out_console.print(f"{decided['decision']} {execution_arn} as {decided['by']}", markup=False)
     if not wait_for_end:
         return
     sfn = clients.client("stepfunctions")
@@ -375,9 +373,55 @@ def _print_outcome(outcome: Any, timeout: float) -> None:
         err_console.print(f"cause: {explain_cause(outcome.cause)}", markup=False)
 
 
+def local_notifications(
+    last: Annotated[
+        int, typer.Option("--last", help="Show the last N messages (0: all of them).", min=0)
+    ] = 3,
+    topic_arn: Annotated[
+        str | None, typer.Option("--topic-arn", help="Only the messages of this topic.")
+    ] = None,
+    port: Port = 4566,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the messages as JSON.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Show the last messages the local AWS's SNS topics sent (what an e-mail subscription
+    would get on AWS): backup summaries, drift, approval requests with their links, restore
+    outcomes. Newest last."""
+    from .cli import handled
+
+    with handled(debug):
+        from .local import process
+
+        found = process.admin(port, "notifications")["notifications"]
+        if topic_arn:
+            found = [m for m in found if m["topic_arn"] == topic_arn]
+        shown = found[-last:] if last else found
+        if as_json:
+            sys.stdout.write(json.dumps(shown, indent=2) + "\n")
+            return
+        if not shown:
+            where = f"topic {topic_arn}" if topic_arn else "any topic of the local AWS"
+            err_console.print(f"no message has been sent to {where} yet", markup=False)
+            return
+        for message in shown:
+            topic = message["topic_arn"].rsplit(":", 1)[-1]
+            out_console.print(f"--- {message['sent_at']}  to {topic}", style="dim", markup=False)
+            subject = message["subject"] or "(none)"
+            out_console.print(f"Subject: {subject}", style="bold", markup=False)
+            out_console.print("", markup=False)
+            out_console.print(message["message"], markup=False, highlight=False)
+            out_console.print("", markup=False)
+        if len(found) > len(shown):
+            err_console.print(
+                f"{len(shown)} of {len(found)} message(s); --last 0 shows them all", markup=False
+            )
+
+
 def register(app: typer.Typer, local_app: typer.Typer) -> None:
-    """Add ``run`` to the main app and ``deploy`` to ``albrules local``."""
+    """Add ``run``, ``approve`` and ``reject`` to the main app, and ``deploy`` and
+    ``notifications`` to ``albrules local``."""
     app.command(name="run")(run)
     app.command(name="approve")(approve)
     app.command(name="reject")(reject)
     local_app.command(name="deploy")(local_deploy)
+    local_app.command(name="notifications")(local_notifications)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 def install() -> None:
     """Patch moto in this process (idempotent). Import moto lazily: it is heavy."""
-    from . import elbv2, faults, lambdas, s3, stepfunctions
+    from . import elbv2, faults, inbox, lambdas, s3, stepfunctions
 
     elbv2.install()
     faults.install()
+    inbox.install()
     lambdas.install()
     s3.install()
     stepfunctions.install()

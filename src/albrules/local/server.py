@@ -7,6 +7,7 @@ the background). Besides the AWS APIs it answers, under ``/_albrules/``:
 - ``GET|POST|DELETE faults`` - list, add (``{"operation": "CreateRule", "nth": 3, ...}``) or
   clear injected ELBv2 faults;
 - ``GET|POST config`` - read or set ``{"rules_per_load_balancer": N}``;
+- ``GET notifications`` - what the SNS topics published (:mod:`albrules.local.inbox`);
 - ``function-urls/<region>/<function>/...`` - the function's Lambda function URL
   (:mod:`albrules.local.function_urls`; ``albrules local deploy`` gives URLs this address).
 """
@@ -37,7 +38,7 @@ class Admin:
 
         if path.startswith(function_urls.PREFIX):  # Lambda function URLs, served here
             return function_urls.app(environ, start_response)
-        from . import elbv2, faults
+        from . import elbv2, faults, inbox
 
         method = environ.get("REQUEST_METHOD", "GET")
         body: Any = None
@@ -67,6 +68,8 @@ class Admin:
                         return _reply(start_response, 400, {"error": f"unknown setting {key}"})
                     elbv2.CONFIG[key] = value
             return _reply(start_response, 200, dict(elbv2.CONFIG))
+        if name == "notifications":
+            return _reply(start_response, 200, {"notifications": inbox.sent()})
         return _reply(start_response, 404, {"error": f"no such endpoint {path}"})
 
 
