@@ -259,6 +259,10 @@ def test_local_deploy_and_run_on_the_local_aws_server(tmp_path):
     port = str(_free_port())
     status, _, err = cli("local", "deploy", "--template", str(MINI), "--port", port)
     assert status == 2 and "no local AWS on port" in err
+    for command in (("notifications",), ("fault", "--clear")):  # the admin endpoints say so too
+        status, _, err = cli("local", *command, "--port", port)
+        start = f"start it with `albrules local up --port {port}`"
+        assert (status, err) == (2, f"error: no local AWS on port {port}; {start}\n")
     process.up(int(port))
     try:
         status, out, err = cli(

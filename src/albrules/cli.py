@@ -537,7 +537,9 @@ def _local_session(port: int) -> Any:
     from .local import process
 
     if not process.running(port):
-        raise InvalidInput(f"no local AWS on port {port}; start it with `albrules local up`")
+        raise InvalidInput(
+            f"no local AWS on port {port}; start it with `albrules local up --port {port}`"
+        )
     env = process.environment(port)
     session = boto3.Session(
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],

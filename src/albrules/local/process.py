@@ -51,8 +51,9 @@ def admin(port: int, name: str, method: str = "GET", body: dict | None = None) -
     except urllib.error.HTTPError as err:
         raise InvalidInput(f"the local AWS refused {name}: {err.read().decode()}") from None
     except (urllib.error.URLError, ConnectionError, TimeoutError):
-        raise AlbRulesError(
-            f"no local AWS answers on port {port}; start it with `albrules local up --port {port}`"
+        # Exit 2, as every local command says it (a command given before its set-up step).
+        raise InvalidInput(
+            f"no local AWS on port {port}; start it with `albrules local up --port {port}`"
         ) from None
 
 
