@@ -137,6 +137,12 @@ cat "$OUT/approve.out"; cat "$OUT/approve.err" >&2
 echo "exit code: $CODE"
 [ "$CODE" -eq 0 ] || fail "the approved restore did not succeed (exit code $CODE)"
 grep -q "^status: SUCCEEDED" "$OUT/approve.out" || fail "the restore did not succeed"
+echo "What the notification topic sent (on AWS: to NotificationEmail), the approval request first:"
+run local notifications --port "$PORT" --last 2 | tee "$OUT/notifications.out"
+grep -q "^Subject: albrules: approve restore of shop-web" "$OUT/notifications.out" \
+  || fail "no approval request on the topic"
+grep -q "^Review the plan and decide: http://127.0.0.1:$PORT/" "$OUT/notifications.out" \
+  || fail "the approval request has no link to the local approval page"
 
 say "16. The listener matches the backup: nothing left to plan, same checksum"
 run plan "$WF_SNAPSHOT"

@@ -108,6 +108,7 @@ EXIT_CODES = {
     "local seed": "0 seeded; 2 the local AWS is not running",
     "local break": "0 broken; 2 not a listener ARN, or the local AWS is not running",
     "local fault": "0 fault set or cleared; 2 no operation given, or the local AWS is not running",
+    "local notifications": "0 shown (even none); 2 the local AWS is not running",
     "local deploy": "0 deployed; 2 bad template or parameters, or the local AWS is not running; "
     "1 a resource could not be created",
 }
