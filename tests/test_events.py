@@ -85,11 +85,14 @@ class Shop:
     def back_up_web(self) -> None:
         """A snapshot of shop-web:80 by the deployed SnapshotListenerFunction (what a backup
         run does for each listener; quicker than a whole run, which the backup tests cover)."""
-        item = {
-            "listener_arn": self.web,
-            "account_id": "123456789012",
-            "region": REGION,
-            "location": f"s3://{self.stack.bucket}/snapshots",
+        item = {  # a Map iteration's input, as the backup Map's ItemSelector makes it
+            "listener": {
+                "listener_arn": self.web,
+                "account_id": "123456789012",
+                "region": REGION,
+                "location": f"s3://{self.stack.bucket}/snapshots",
+            },
+            "execution_arn": f"arn:aws:states:{REGION}:123456789012:execution:albrules-backup:x",
         }
         response = self.stack.session.client("lambda").invoke(
             FunctionName=self.stack.deployment.physical_id("SnapshotListenerFunction"),

@@ -99,12 +99,17 @@ def execution(name: str, machine: str = "restore") -> str:
     return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:albrules-{machine}:{name}"
 
 
-def item(listener: str, stack: Stack) -> dict[str, Any]:
+def item(listener: str, stack: Stack, **changes: Any) -> dict[str, Any]:
+    """A backup Map iteration's input, as the Map's ItemSelector makes it."""
     return {
-        "listener_arn": listener,
-        "account_id": ACCOUNT,
-        "region": REGION,
-        "location": f"s3://{stack.bucket}/snapshots",
+        "listener": {
+            "listener_arn": listener,
+            "account_id": ACCOUNT,
+            "region": REGION,
+            "location": f"s3://{stack.bucket}/snapshots",
+            **changes,
+        },
+        "execution_arn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:albrules-backup:test",
     }
 
 
@@ -188,7 +193,7 @@ def test_snapshot_listener_stores_and_catalogs_then_skips_unchanged(
     assert again["status"] == "unchanged" and stack.keys("snapshots/") == [key]
 
     with pytest.raises(InvalidInput, match="location"):
-        call(backup.snapshot_listener, {**item(listener, stack), "location": None})
+        call(backup.snapshot_listener, item(listener, stack, location=None))
     stack.world.elb.delete_listener(ListenerArn=listener)
     with pytest.raises(ListenerNotFound):
         call(backup.snapshot_listener, item(listener, stack))

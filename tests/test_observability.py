@@ -18,7 +18,7 @@ from albrules.local import faults
 from albrules.local.deploy import load_template
 from albrules.operations import API_OPERATION
 from stack import Stack, break_listener, shop
-from test_workflows import BAD_REQUEST, back_up, snapshot_key
+from test_workflows import BAD_REQUEST, snapshot_key
 
 ROOT = Path(__file__).resolve().parent.parent
 # What the issue asks the dashboard to show, by metric name.
@@ -125,7 +125,8 @@ def test_backup_and_restore_emit_what_the_dashboard_shows_with_correlated_logs(
     # this test's captured stdout (EMF metrics are printed, so they follow sys.stdout anyway).
     monkeypatch.setattr(logger.registered_handler, "stream", sys.stdout)
     listener = shop(stack)
-    back_up(stack)
+    backup = stack.run("backup", stack.backup_targets())
+    assert backup.status == "SUCCEEDED", backup.cause
     break_listener(stack, listener)
     restored = stack.run("restore", {"snapshot": snapshot_key(stack, listener)})
     assert restored.status == "SUCCEEDED", restored.cause
@@ -155,6 +156,15 @@ def test_backup_and_restore_emit_what_the_dashboard_shows_with_correlated_logs(
         "ListenersFailed",
     }
     assert names <= on_board_or_task_level, names - on_board_or_task_level
+
+    backed_up = [
+        r
+        for r in log_records(out)
+        if r.get("message") == "listener backed up" and r.get("listener_arn") == listener
+    ]
+    assert [(r["execution_arn"], r["status"]) for r in backed_up] == [
+        (backup.execution_arn, "stored")
+    ]
 
     execution = rolled_back.execution_arn
     restore_logs = [r for r in log_records(out) if r.get("execution_arn") == execution]

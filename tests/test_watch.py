@@ -59,7 +59,7 @@ def test_backup_map_progress_counts_every_listener_and_the_failed_one(stack: Sta
     doomed = shop(stack, "old", 1)
 
     def delete_it(event: Any, context: Any) -> None:
-        if event.get("listener_arn") == doomed:  # deleted while the backup runs
+        if event["listener"]["listener_arn"] == doomed:  # deleted while the backup runs
             stack.world.elb.delete_listener(ListenerArn=doomed)
 
     lambdas.before_invoke("SnapshotListenerFunction", delete_it)

@@ -181,7 +181,7 @@ def test_one_broken_listener_does_not_lose_the_others(stack: Stack) -> None:
     queue = subscribe(stack)
 
     def delete_it(event: Any, context: Any) -> None:
-        if event.get("listener_arn") == doomed:  # deleted while the backup runs
+        if event["listener"]["listener_arn"] == doomed:  # deleted while the backup runs
             stack.world.elb.delete_listener(ListenerArn=doomed)
 
     lambdas.before_invoke("SnapshotListenerFunction", delete_it)
@@ -554,7 +554,7 @@ def test_failures_and_drift_in_one_backup_are_one_message(stack: Stack) -> None:
     queue = subscribe(stack)
 
     def delete_it(event: Any, context: Any) -> None:
-        if event.get("listener_arn") == doomed:
+        if event["listener"]["listener_arn"] == doomed:
             stack.world.elb.delete_listener(ListenerArn=doomed)
 
     lambdas.before_invoke("SnapshotListenerFunction", delete_it)

@@ -71,6 +71,14 @@ class ListenerItem(_Strict):
     location: str
 
 
+class ListenerTask(_Strict):
+    """What a backup Map iteration is given (its ``ItemSelector``): the listener, and the
+    execution it belongs to, so the function's logs name both."""
+
+    listener: ListenerItem
+    execution_arn: str
+
+
 class DriftNote(_Strict):
     """How a listener changed since its previous snapshot. In the Map's results only the counts
     (a payload stays small); the whole report is in S3 (``runs/drift/...``), from which

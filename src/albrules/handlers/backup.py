@@ -19,6 +19,7 @@ from ..events import (
     DriftNote,
     ListenerItem,
     ListenerResult,
+    ListenerTask,
     S3Object,
     dump,
     parse,
@@ -99,7 +100,7 @@ def discover_listeners(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def snapshot_listener(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Capture one listener, check the document reads back valid, store it unless unchanged,
     and catalog it; when stored, note what changed since its previous snapshot (drift)."""
-    item = parse(ListenerItem, event, "the listener to back up")
+    item = parse(ListenerTask, event, "the listener to back up").listener
     settings = Settings.load()
     aws = settings.aws_in(item.account_id, item.region, item.role_arn)
     state = capture_listener(aws, item.listener_arn)
@@ -131,6 +132,16 @@ def snapshot_listener(event: dict[str, Any], context: Any) -> dict[str, Any]:
         rules=len(state.rules),
         port=state.source.port,
         drift=drift,
+    )
+    logger.info(
+        "listener backed up",
+        extra={
+            "status": result.status,
+            "rules": result.rules,
+            "snapshot_id": snapshot_id,
+            "location": saved.location,
+            "drifted": drift is not None,
+        },
     )
     return dump(result)
 

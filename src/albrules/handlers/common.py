@@ -110,9 +110,11 @@ def task(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
 
     @functools.wraps(fn)
     def run(event: Any, context: Any) -> Any:
-        # Correlation keys: every log line of a task names its execution and listener
-        # (request_approval's event holds the state under "state").
-        for source in (event, event.get("state") if isinstance(event, dict) else None):
+        # Correlation keys: every log line of a task names its execution and listener, found
+        # in the event or one level down (request_approval's "state", a backup's "listener");
+        # the event's own keys win, so they are applied last.
+        sources = [*event.values(), event] if isinstance(event, dict) else []
+        for source in sources:
             if isinstance(source, dict):
                 for key in ("execution_arn", "listener_arn"):
                     if isinstance(source.get(key), str):
