@@ -49,6 +49,32 @@ def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
 # --- condition and action builders ----------------------------------------------------------
 
 
+class FakeClock:
+    """A clock and a sleep for code that polls: sleeping moves the clock, instantly."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def local_client(port: int, service: str) -> BaseClient:
+    """A client of the local AWS server on ``port`` (``albrules local up``)."""
+    from albrules.local import process
+
+    return boto3.client(
+        service,
+        endpoint_url=process.endpoint(port),
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
 def path(*values: str) -> dict[str, Any]:
     return {"Field": "path-pattern", "PathPatternConfig": {"Values": list(values)}}
 

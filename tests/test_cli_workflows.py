@@ -17,6 +17,7 @@ from albrules import workflows
 from albrules.cli import app
 from albrules.errors import InvalidInput
 from albrules.local import process
+from conftest import FakeClock
 
 REGION = "us-east-1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,17 +83,6 @@ class FakeSfn:
         status = self.statuses[min(self.calls, len(self.statuses) - 1)]
         self.calls += 1
         return {"status": status}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.mark.parametrize("end", ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"])

@@ -32,6 +32,7 @@ from albrules.local.function_urls import (
     served_url,
     url_event,
 )
+from conftest import local_client
 from test_local_lambdas import SAM_CONFIG, SELFTEST, Lambdas
 from test_local_server import free_port
 
@@ -262,13 +263,7 @@ def test_local_deploy_gives_the_approval_function_a_url_that_answers(server: Any
         "us-east-1",
         deployment["resources"]["ApprovalFunction"]["physical_id"],
     )
-    lam = boto3.client(
-        "lambda",
-        endpoint_url=process.endpoint(port),
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    lam = local_client(port, "lambda")
     sender = deployment["resources"]["RequestApprovalFunction"]["physical_id"]
     variables = lam.get_function_configuration(FunctionName=sender)["Environment"]["Variables"]
     assert variables["ALBRULES_APPROVAL_URL"] == url  # the links it sends open this

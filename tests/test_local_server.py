@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from albrules.local import process
+from conftest import local_client
 
 
 def free_port() -> int:
@@ -87,20 +88,12 @@ def test_seed_backup_break_plan_restore_and_rollback(server, tmp_path):
 
 
 def test_local_notifications_show_what_the_topics_sent_newest_last(server):
-    import boto3
-
     port, env = server
     empty = albrules(env, "local", "notifications", "--port", str(port))
     assert empty.returncode == 0 and empty.stdout == ""
     assert empty.stderr.strip() == "no message has been sent to any topic of the local AWS yet"
 
-    sns = boto3.client(
-        "sns",
-        endpoint_url=process.endpoint(port),
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    sns = local_client(port, "sns")
     first = sns.create_topic(Name="first")["TopicArn"]
     second = sns.create_topic(Name="second")["TopicArn"]
     sns.publish(TopicArn=first, Subject="one", Message="the first body")

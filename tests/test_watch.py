@@ -17,6 +17,7 @@ from albrules import watch, workflows
 from albrules.errors import InvalidInput
 from albrules.local import faults, lambdas
 from albrules.watch_view import Display, PlainLog, ending_lines
+from conftest import FakeClock
 from stack import Stack, break_listener, checksum, shop
 from test_workflows import BAD_REQUEST, back_up, decide, snapshot_key, waiting_restore
 
@@ -338,17 +339,6 @@ class FakeWatcher:
         return view(events(STARTED), status=status)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.mark.parametrize(
     ("statuses", "timeout", "polls", "status"),
     [
@@ -357,7 +347,7 @@ class Clock:
     ],
 )
 def test_follow_ends_at_the_end_or_at_the_timeout(statuses, timeout, polls, status) -> None:
-    fake, clock, seen = FakeWatcher(statuses), Clock(), []
+    fake, clock, seen = FakeWatcher(statuses), FakeClock(), []
     last = watch.follow(
         fake,  # type: ignore[arg-type]
         interval=2,
