@@ -399,7 +399,7 @@ def test_a_journal_that_cannot_be_stored_does_not_hide_the_outcome(world, aws, s
     bad_deploy(world, arn)
 
     class ReadOnlyJournal(Store):
-        def write_beside(self, *args, **kwargs):
+        def write_file(self, *args, **kwargs):
             raise OSError("read-only file system")
 
     prepared = prepare_restore(aws, snapshot)

@@ -28,7 +28,8 @@ from .errors import AlbRulesError, InvalidInput, RestoreRefused, SnapshotInvalid
 from .models import ListenerState
 from .plan import Selector, choose_selection
 from .render import console, entries_view, outcome_view, plan_view, snapshot_view
-from .restore import Outcome, execute_restore, prepare_restore, restore_target
+from .resolve import choose_target
+from .restore import Outcome, execute_restore, prepare_restore
 from .snapshot import build_snapshot, dumps, format_for
 from .store import Store, default_pre_restore_location, is_s3, read_snapshot
 
@@ -321,7 +322,7 @@ def list_(
 
 
 def _target_for_restore(document: Any, listener_arn: str | None, target: str | None) -> str:
-    return restore_target(document.source.listener_arn, listener_arn, target)
+    return choose_target(document.source.listener_arn, listener_arn, target)
 
 
 def _prepare(

@@ -30,7 +30,7 @@ from .labels import describe_actions, describe_conditions
 from .models import ListenerState, Snapshot
 from .notifications import listener_label
 from .plan import RuleChange, plan_restore
-from .restore import desired_from_snapshot
+from .resolve import desired_from_snapshot
 from .snapshot import build_snapshot
 from .store import Store, is_s3, read_snapshot
 

@@ -1,17 +1,30 @@
-"""Restore: preflight, pre-restore snapshot, apply with a journal, verify, roll back on failure.
+"""The restore lifecycle: named steps that the CLI's ``restore`` and the restore state machine
+both run, so a restore means the same thing from every door.
 
-Nothing mutating happens in :func:`prepare_restore`: every check that can refuse a restore
-(snapshot of another listener, missing target groups, quota, OIDC secrets, selective
-conflicts) runs there. :func:`execute_restore` then stores a pre-restore snapshot before the
-first mutating call, applies the plan in order, verifies the listener against the plan's
-expected state, and on any failure plans from the live state back to the pre-restore
-snapshot, applies that and verifies it. The outcome is never a silent partial state.
+1. Resolve the target (:mod:`albrules.resolve`): the listener (``choose_target``), in the
+   session's region (``check_region``).
+2. :func:`check_restorable`: the listener exists and the snapshot's target groups exist there.
+3. :func:`take_pre_restore_snapshot`: the listener as it is, stored in the restore's records
+   (:mod:`albrules.records`), with the fingerprint of that state.
+4. :func:`make_plan`: the account's limits, the other listeners' rules, the plan, and the OIDC
+   client secrets it needs (all read, none changed). :func:`prepare_restore` is 2 and 4.
+5. :func:`check_unchanged`: the listener is still in the state the plan was made from;
+   otherwise :class:`~albrules.errors.ListenerChanged` and nothing is changed.
+6. :func:`apply_with_journal`: each call in order, every one journaled.
+7. :func:`verify`: the listener equals the plan's expected state.
+8. :func:`roll_back`: plan from the live state back to the pre-restore snapshot, apply it with
+   the same journal, and report what is left.
+9. The journal is stored with the pre-restore snapshot (``RestoreRecords``).
+
+:func:`execute_restore` runs 5 to 9 for a prepared restore (the CLI); the state machine runs
+each as its own task (:mod:`albrules.tasks.restore`). How a restore ends, and what that means
+for exit codes and the machine's errors, is :mod:`albrules.outcomes`.
 """
 
 from __future__ import annotations
 
 import copy
-import json
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -19,210 +32,94 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from .arns import parse_listener_arn
 from .aws import Aws, error_code, error_message, explain
-from .canonical import canonical_actions, canonical_json, canonical_rule, conditions_key
+from .canonical import canonical_json, conditions_key
 from .capture import capture_listener, count_other_rules, describe_rules
-from .errors import (
-    AlbRulesError,
-    ApplyFailed,
-    InvalidInput,
-    Problem,
-    RestoreRefused,
-    SnapshotInvalid,
-    TargetGroupsMissing,
-    VerifyFailed,
-)
+from .errors import ApplyFailed, ListenerChanged, SnapshotInvalid, VerifyFailed
 from .labels import rule_label
 from .models import ListenerState, Snapshot
 from .operations import API_OPERATION, CreateRule, DeleteRule, request_for
-from .plan import CLI_NAMES, Desired, Mode, Plan, Selector, plan_restore
+from .outcomes import exit_code_of
+from .plan import Desired, Mode, Plan, Selector, plan_restore
+from .records import RestoreRecords, new_restore_id
+from .resolve import (
+    account_limits,
+    check_region,
+    desired_from_snapshot,
+    read_secret_values,
+    resolve_target_groups,
+    secret_arns,
+)
 from .snapshot import build_snapshot
 from .store import Store
-from .validate import Limits, check_rule_count
+from .validate import check_rule_count
 
 Status = Literal["NO_CHANGES", "DRY_RUN", "RESTORED", "ROLLED_BACK", "ROLLBACK_FAILED"]
-EXIT_CODES = {"NO_CHANGES": 0, "DRY_RUN": 0, "RESTORED": 0, "ROLLED_BACK": 3, "ROLLBACK_FAILED": 4}
-TG_BATCH = 20
 
 
-# --- the desired state, in the target listener's account and region ----------------------
+def state_fingerprint(state: ListenerState) -> str:
+    """SHA-256 of a listener's whole captured state, rule ARNs included: a plan names rules by
+    ARN, so a rule deleted and recreated the same is a change for the plan."""
+    return hashlib.sha256(canonical_json(state.model_dump(mode="json")).encode()).hexdigest()
 
 
-def _forward_groups(actions: list[dict[str, Any]], path: str):
-    for i, action in enumerate(actions):
-        if action["Type"] == "forward":
-            for j, group in enumerate(action["ForwardConfig"]["TargetGroups"]):
-                yield f"{path}[{i}].ForwardConfig.TargetGroups[{j}]", group
+# --- 2. the listener and its target groups ---------------------------------------------------
 
 
-def _all_groups(snapshot: Snapshot):
-    defaults = [a.model_dump(mode="json", exclude_none=True) for a in snapshot.default_actions]
-    yield from _forward_groups(defaults, "default_actions")
-    for i, rule in enumerate(snapshot.rules):
-        actions = [a.model_dump(mode="json", exclude_none=True) for a in rule.actions]
-        yield from _forward_groups(actions, f"rules[{i}].actions")
+@dataclass(frozen=True)
+class RestoreOptions:
+    """What a restore restores, as the user chose it."""
+
+    mode: Mode = "full"
+    selector: Selector | None = None
+    map_by_name: bool = False
+    oidc_secrets: dict[str, str] = field(default_factory=dict)
 
 
-def _describe_groups(aws: Aws, key: str, values: list[str]) -> dict[str, dict[str, Any]]:
-    """Target groups by ARN or name; a batch that fails on a missing one is retried one by one."""
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(values), TG_BATCH):
-        batch = values[start : start + TG_BATCH]
-        try:
-            groups = aws.elbv2.describe_target_groups(**{key: batch})["TargetGroups"]
-        except ClientError as err:
-            if error_code(err) != "TargetGroupNotFound":
-                raise explain(err, where="target groups") from err
-            groups = []
-            for value in batch:
-                try:
-                    groups += aws.elbv2.describe_target_groups(**{key: [value]})["TargetGroups"]
-                except ClientError as one:
-                    if error_code(one) != "TargetGroupNotFound":
-                        raise explain(one, where=f"target group {value}") from one
-        except BotoCoreError as err:
-            raise explain(err) from err
-        for group in groups:
-            found[
-                group["TargetGroupArn"] if key == "TargetGroupArns" else group["TargetGroupName"]
-            ] = group
-    return found
+@dataclass(frozen=True)
+class Target:
+    """The listener a restore writes to, as it is now, and the snapshot's target groups there."""
+
+    listener_arn: str
+    live: ListenerState
+    target_groups: dict[str, str]  # snapshot target group ARN -> the one to use there
 
 
-def resolve_target_groups(
-    aws: Aws, snapshot: Snapshot, live: ListenerState, *, map_by_name: bool
-) -> dict[str, str]:
-    """Map each snapshot target group ARN to one that exists where the restore goes."""
-    where = f"account {live.source.account}, region {live.source.region}"
-    refs = list(_all_groups(snapshot))
-    problems: list[Problem] = []
-    mapping: dict[str, str] = {}
-    if map_by_name:
-        names = sorted({g["TargetGroupName"] for _, g in refs if g.get("TargetGroupName")})
-        found = _describe_groups(aws, "Names", names)
-        for path, group in refs:
-            name = group.get("TargetGroupName")
-            if name in found:
-                mapping[group["TargetGroupArn"]] = found[name]["TargetGroupArn"]
-            else:
-                problems.append(
-                    Problem(path, f"no target group named {name!r} in {where}; create it first")
-                )
-    else:
-        in_use = {
-            g["TargetGroupArn"]
-            for r in live.rules
-            for _, g in _forward_groups([a.model_dump(exclude_none=True) for a in r.actions], "")
-        } | {
-            g["TargetGroupArn"]
-            for _, g in _forward_groups(
-                [a.model_dump(exclude_none=True) for a in live.default_actions], ""
-            )
-        }
-        wanted = sorted({g["TargetGroupArn"] for _, g in refs} - in_use)
-        found = _describe_groups(aws, "TargetGroupArns", wanted) if wanted else {}
-        for path, group in refs:
-            arn = group["TargetGroupArn"]
-            if arn in in_use or arn in found:
-                mapping[arn] = arn
-            else:
-                problems.append(
-                    Problem(
-                        path,
-                        f"target group {group.get('TargetGroupName') or arn} ({arn}) does not "
-                        f"exist in {where}; pass --map-target-groups-by-name to use the target "
-                        "groups of the same names there, or create it",
-                    )
-                )
-    if problems:
-        raise TargetGroupsMissing(where, list(dict.fromkeys(problems)))
-    return mapping
+def check_restorable(
+    aws: Aws,
+    snapshot: Snapshot,
+    listener_arn: str,
+    *,
+    map_by_name: bool = False,
+    live: ListenerState | None = None,
+) -> Target:
+    """The target listener exists (in the session's region) and every target group the
+    snapshot forwards to exists there. Raises (exit 2) before any change otherwise."""
+    check_region(aws, listener_arn)
+    live = live or capture_listener(aws, listener_arn)
+    mapping = resolve_target_groups(aws, snapshot, live, map_by_name=map_by_name)
+    return Target(listener_arn, live, mapping)
 
 
-def _retarget_actions(actions: list[dict[str, Any]], mapping: dict[str, str]) -> list[dict]:
-    actions = copy.deepcopy(actions)
-    for action in actions:
-        if action["Type"] == "forward":
-            for group in action["ForwardConfig"]["TargetGroups"]:
-                group["TargetGroupArn"] = mapping.get(
-                    group["TargetGroupArn"], group["TargetGroupArn"]
-                )
-                group.pop("TargetGroupName", None)
-    return canonical_actions(actions)
+# --- 3. the pre-restore snapshot --------------------------------------------------------------
 
 
-def desired_from_snapshot(snapshot: Snapshot, mapping: dict[str, str] | None = None) -> Desired:
-    """The snapshot's routing, canonical, with target group ARNs mapped for the target."""
-    mapping = mapping or {}
-    defaults = [a.model_dump(mode="json", exclude_none=True) for a in snapshot.default_actions]
-    rules = []
-    for rule in snapshot.rules:
-        raw = rule.model_dump(mode="json", exclude_none=True)
-        raw["actions"] = _retarget_actions(raw["actions"], mapping)
-        rules.append(canonical_rule(raw))
-    return Desired(default_actions=_retarget_actions(defaults, mapping), rules=rules)
+@dataclass(frozen=True)
+class PreRestore:
+    """The listener as it was before the restore changed anything: the rollback's target."""
+
+    location: str
+    snapshot: Snapshot
+    fingerprint: str
 
 
-# --- account limits and secrets -----------------------------------------------------------
+def take_pre_restore_snapshot(records: RestoreRecords, live: ListenerState) -> PreRestore:
+    """Store ``live`` (just captured) as the restore's pre-restore snapshot."""
+    snapshot = build_snapshot(live)
+    return PreRestore(records.save_pre_restore(snapshot), snapshot, state_fingerprint(live))
 
 
-def account_limits(aws: Aws, warnings: list[str]) -> Limits:
-    items: list[dict[str, Any]] = []
-    marker = None
-    try:
-        while True:
-            page = aws.elbv2.describe_account_limits(**({"Marker": marker} if marker else {}))
-            items += page.get("Limits", [])
-            marker = page.get("NextMarker")
-            if not marker:
-                break
-    except ClientError as err:
-        if error_code(err) not in ("AccessDenied", "AccessDeniedException"):
-            raise explain(err, where="account limits") from err
-        warnings.append(
-            "could not read the account's ELB limits (elasticloadbalancing:DescribeAccountLimits "
-            "denied); the documented defaults were used"
-        )
-    except BotoCoreError as err:
-        raise explain(err) from err
-    return Limits.from_account_limits(items)
-
-
-def read_secret_values(aws: Aws, arns: list[str]) -> dict[str, str]:
-    """Secret values by ARN. A JSON secret may hold ``client_secret`` (or ``ClientSecret``)."""
-    values: dict[str, str] = {}
-    for arn in sorted(set(arns)):
-        try:
-            secret = aws.secrets.get_secret_value(SecretId=arn)
-        except (ClientError, BotoCoreError) as err:
-            reason = explain(err, service="secretsmanager", where=f"secret {arn}")
-            raise RestoreRefused(f"cannot read the OIDC client secret: {reason}") from err
-        text = secret.get("SecretString")
-        if text is None:
-            raise RestoreRefused(
-                f"secret {arn} has no SecretString; store the client secret as text"
-            )
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict):
-            text = parsed.get("client_secret") or parsed.get("ClientSecret") or text
-        values[arn] = text
-    return values
-
-
-def secret_arns(plan: Plan) -> list[str]:
-    arns = []
-    for op in plan.operations:
-        for source in getattr(op, "oidc", {}).values():
-            if source.startswith("arn:"):
-                arns.append(source)
-    return arns
-
-
-# --- preparation (no changes) -----------------------------------------------------------
+# --- 4. the plan ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -238,33 +135,41 @@ class Prepared:
     max_listener_rules: int | None = None
     warnings: list[str] = field(default_factory=list)
 
-
-def restore_target(
-    snapshot_listener: str,
-    listener_arn: str | None,
-    target: str | None,
-    names: dict[str, str] = CLI_NAMES,
-) -> str:
-    """The listener a restore writes to. Restoring into another listener must be explicit."""
-    if listener_arn and target and listener_arn != target:
-        raise InvalidInput(f"{names['listener']} and {names['target']} disagree; give one of them")
-    if listener_arn and not target and listener_arn != snapshot_listener:
-        raise RestoreRefused(
-            f"the snapshot is of listener {snapshot_listener}, not {listener_arn}; to "
-            f"restore it into {listener_arn}, pass {names['target']} {listener_arn}"
-        )
-    return target or listener_arn or snapshot_listener
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint of the state the plan was made from (see :func:`check_unchanged`)."""
+        return state_fingerprint(self.live)
 
 
-def check_target(snapshot: Snapshot, aws: Aws, target_listener_arn: str | None) -> str:
-    target = target_listener_arn or snapshot.source.listener_arn
-    parsed = parse_listener_arn(target)
-    if aws.region and parsed.region != aws.region:
-        raise InvalidInput(
-            f"listener {target} is in {parsed.region} but the AWS session is for {aws.region}; "
-            f"pass --region {parsed.region}"
-        )
-    return target
+def make_plan(aws: Aws, snapshot: Snapshot, target: Target, options: RestoreOptions) -> Prepared:
+    """Plan from the target's live state to the snapshot, within the load balancer's rule
+    quota, and read the OIDC client secrets the plan needs. Raises (exit 2) on any problem."""
+    live = target.live
+    desired = desired_from_snapshot(snapshot, target.target_groups)
+    warnings: list[str] = []
+    limits = account_limits(aws, warnings)
+    other = count_other_rules(aws, live.source.load_balancer_arn, target.listener_arn)
+    max_rules = max(limits.rules_per_load_balancer - other, len(live.rules))
+    kwargs: dict[str, Any] = {
+        "mode": options.mode,
+        "selector": options.selector,
+        "oidc_secrets": options.oidc_secrets,
+    }
+    unbounded = plan_restore(live, desired, **kwargs)
+    problems = check_rule_count(len(unbounded.expected.rules), other, limits)
+    if problems and len(unbounded.expected.rules) > len(live.rules):
+        raise SnapshotInvalid("the snapshot", problems)
+    plan = plan_restore(live, desired, max_listener_rules=max_rules, **kwargs)
+    return Prepared(
+        snapshot=snapshot,
+        live=live,
+        desired=desired,
+        plan=plan,
+        oidc_secrets=dict(options.oidc_secrets),
+        secret_values=read_secret_values(aws, secret_arns(plan)),
+        max_listener_rules=max_rules,
+        warnings=warnings,
+    )
 
 
 def prepare_restore(
@@ -278,35 +183,31 @@ def prepare_restore(
     oidc_secrets: dict[str, str] | None = None,
     live: ListenerState | None = None,
 ) -> Prepared:
-    """Check everything and plan. Raises (exit 2) before any change on any problem."""
-    target = check_target(snapshot, aws, target_listener_arn)
-    live = live or capture_listener(aws, target)
-    mapping = resolve_target_groups(aws, snapshot, live, map_by_name=map_by_name)
-    desired = desired_from_snapshot(snapshot, mapping)
-    warnings: list[str] = []
-    limits = account_limits(aws, warnings)
-    other = count_other_rules(aws, live.source.load_balancer_arn, target)
-    max_rules = max(limits.rules_per_load_balancer - other, len(live.rules))
-    options: dict[str, Any] = {"mode": mode, "selector": selector, "oidc_secrets": oidc_secrets}
-    unbounded = plan_restore(live, desired, **options)
-    problems = check_rule_count(len(unbounded.expected.rules), other, limits)
-    if problems and len(unbounded.expected.rules) > len(live.rules):
-        raise SnapshotInvalid("the snapshot", problems)
-    plan = plan_restore(live, desired, max_listener_rules=max_rules, **options)
-    values = read_secret_values(aws, secret_arns(plan))
-    return Prepared(
-        snapshot=snapshot,
-        live=live,
-        desired=desired,
-        plan=plan,
-        oidc_secrets=dict(oidc_secrets or {}),
-        secret_values=values,
-        max_listener_rules=max_rules,
-        warnings=warnings,
-    )
+    """Check everything and plan (steps 2 and 4). Raises (exit 2) before any change on any
+    problem. ``live``: the listener's state when the caller has just captured it."""
+    listener_arn = target_listener_arn or snapshot.source.listener_arn
+    target = check_restorable(aws, snapshot, listener_arn, map_by_name=map_by_name, live=live)
+    options = RestoreOptions(mode, selector, map_by_name, dict(oidc_secrets or {}))
+    return make_plan(aws, snapshot, target, options)
 
 
-# --- apply and verify -------------------------------------------------------------------
+# --- 5. the listener has not changed ----------------------------------------------------------
+
+
+def check_unchanged(aws: Aws, listener_arn: str, fingerprint: str, since: str) -> ListenerState:
+    """The listener, captured again, if it is still in the state whose fingerprint is given;
+    ListenerChanged (nothing was changed) otherwise. ``since``: what that state is, in words
+    ("the plan was made")."""
+    live = capture_listener(aws, listener_arn)
+    if state_fingerprint(live) != fingerprint:
+        raise ListenerChanged(
+            f"listener {listener_arn} changed after {since}; nothing was changed, start the "
+            "restore again to plan from its current state"
+        )
+    return live
+
+
+# --- 6 and 7. apply and verify ---------------------------------------------------------------
 
 
 def _redacted(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -334,7 +235,7 @@ def _already_done(aws: Aws, op: Any, err: ClientError) -> bool:
     return False
 
 
-def apply_plan(
+def apply_with_journal(
     aws: Aws,
     plan: Plan,
     secret_values: dict[str, str],
@@ -342,7 +243,9 @@ def apply_plan(
     *,
     phase: str = "restore",
 ) -> None:
-    """Run each operation in order, journaling it. Raises ApplyFailed at the first failure."""
+    """Run each operation in order, journaling it. Raises ApplyFailed at the first failure.
+
+    ``journal`` is extended in place, so a caller keeps what was done even when this raises."""
     total = len(plan.operations)
     for step, op in enumerate(plan.operations, start=1):
         method, kwargs = request_for(op, secret_values)
@@ -430,29 +333,10 @@ def verify(aws: Aws, listener_arn: str, expected: Desired) -> ListenerState:
     return state
 
 
-# --- the whole restore ------------------------------------------------------------------
+# --- 8. roll back ----------------------------------------------------------------------------
 
 
-class Outcome(BaseModel):
-    """What a restore did, for people (CLI) and machines (``--json``, Step Functions)."""
-
-    model_config = ConfigDict(extra="forbid")
-    status: Status
-    listener_arn: str
-    changes: int
-    message: str
-    pre_restore: str | None = None
-    journal_location: str | None = None
-    journal: list[dict[str, Any]] = Field(default_factory=list)
-    differences: list[str] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES[self.status]
-
-
-def rollback_to(
+def roll_back(
     aws: Aws,
     listener_arn: str,
     pre: Snapshot,
@@ -476,23 +360,52 @@ def rollback_to(
     missing = [a for a in secret_arns(back) if a not in values]
     if missing:
         values.update(read_secret_values(aws, missing))
-    apply_plan(aws, back, values, journal, phase="rollback")
+    apply_with_journal(aws, back, values, journal, phase="rollback")
     state = capture_listener(aws, listener_arn)
     return differences(back.expected, state) + [f"not rolled back: {u}" for u in back.unresolved]
 
 
-def _rollback(
-    aws: Aws, prepared: Prepared, pre: Snapshot, journal: list[dict[str, Any]]
-) -> list[str]:
-    return rollback_to(
-        aws,
-        prepared.plan.listener_arn,
-        pre,
-        journal,
-        oidc_secrets=prepared.oidc_secrets,
-        secret_values=prepared.secret_values,
-        max_listener_rules=prepared.max_listener_rules,
-    )
+# --- the whole restore, for a prepared plan (the CLI) -----------------------------------------
+
+
+class RestoreResult(BaseModel):
+    """What a restore did, for people (CLI) and machines (``--json``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: Status
+    listener_arn: str
+    changes: int
+    message: str
+    pre_restore: str | None = None
+    journal_location: str | None = None
+    journal: list[dict[str, Any]] = Field(default_factory=list)
+    differences: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_of(self.status)
+
+
+def unapplied(prepared: Prepared, dry_run: bool) -> RestoreResult | None:
+    """The result of a restore that applies nothing (no change needed, or a dry run); None when
+    the plan must be applied."""
+    base = _base(prepared)
+    if prepared.plan.empty:
+        return RestoreResult(
+            status="NO_CHANGES", message="the listener already matches; nothing to do", **base
+        )
+    if dry_run:
+        return RestoreResult(status="DRY_RUN", message="dry run: nothing was changed", **base)
+    return None
+
+
+def _base(prepared: Prepared) -> dict[str, Any]:
+    return {
+        "listener_arn": prepared.plan.listener_arn,
+        "changes": len(prepared.plan.operations),
+        "warnings": list(prepared.warnings),
+    }
 
 
 def execute_restore(
@@ -501,44 +414,46 @@ def execute_restore(
     *,
     pre_restore_store: Store,
     recheck: bool = False,
-) -> Outcome:
-    """Apply a prepared plan with pre-restore snapshot, verification and automatic rollback."""
+    restore_id: str | None = None,
+) -> RestoreResult:
+    """Apply a prepared plan with pre-restore snapshot, verification and automatic rollback.
+
+    The restore's records go to ``<pre_restore_store>/<restore_id>/`` (a new id by default).
+    With ``recheck``, the listener is captured again first (time passed since the plan: a
+    person read it) and the restore stops with ListenerChanged if it moved."""
+    done = unapplied(prepared, dry_run=False)
+    if done is not None:
+        return done
     plan = prepared.plan
     arn = plan.listener_arn
-    base: dict[str, Any] = {
-        "listener_arn": arn,
-        "changes": len(plan.operations),
-        "warnings": list(prepared.warnings),
-    }
-    if plan.empty:
-        return Outcome(
-            status="NO_CHANGES", message="the listener already matches; nothing to do", **base
-        )
+    base = _base(prepared)
     live = prepared.live
     if recheck:
-        now = capture_listener(aws, arn)
-        if now.model_dump() != prepared.live.model_dump():
-            raise RestoreRefused(
-                f"listener {arn} changed after the plan was made; nothing was changed, run the "
-                "restore again to plan from its current state"
-            )
-        live = now
-    pre = build_snapshot(live)
-    saved = pre_restore_store.save(pre, force=True)
+        live = check_unchanged(aws, arn, prepared.fingerprint, "the plan was made")
+    records = RestoreRecords(pre_restore_store, restore_id or new_restore_id())
+    pre = take_pre_restore_snapshot(records, live)
     journal: list[dict[str, Any]] = []
-    base["pre_restore"] = saved.location
+    base["pre_restore"] = pre.location
     try:
-        apply_plan(aws, plan, prepared.secret_values, journal)
+        apply_with_journal(aws, plan, prepared.secret_values, journal)
         verify(aws, arn, plan.expected)
     except Exception as failure:  # anything at all, a bug included: never leave it half-done
         reason = str(explain(failure))
         try:
-            left = _rollback(aws, prepared, pre, journal)
+            left = roll_back(
+                aws,
+                arn,
+                pre.snapshot,
+                journal,
+                oidc_secrets=prepared.oidc_secrets,
+                secret_values=prepared.secret_values,
+                max_listener_rules=prepared.max_listener_rules,
+            )
         except Exception as again:
             left = [f"the rollback failed: {explain(again)}"]
-        journal_at = _write_journal(pre_restore_store, saved.location, journal, base["warnings"])
+        journal_at = records.try_write_journal(journal, base["warnings"])
         if not left:
-            return Outcome(
+            return RestoreResult(
                 status="ROLLED_BACK",
                 message=(
                     f"the restore failed and was rolled back; listener {arn} is as it was before "
@@ -549,11 +464,11 @@ def execute_restore(
                 differences=getattr(failure, "differences", []),
                 **base,
             )
-        return Outcome(
+        return RestoreResult(
             status="ROLLBACK_FAILED",
             message=(
                 f"the restore failed ({reason}) and the rollback did not finish ({left[0]}); "
-                f"finish by hand from the pre-restore snapshot {saved.location} and the "
+                f"finish by hand from the pre-restore snapshot {pre.location} and the "
                 f"journal {journal_at or '(in --json output; it could not be stored)'}"
             ),
             journal_location=journal_at,
@@ -561,8 +476,8 @@ def execute_restore(
             differences=left,
             **base,
         )
-    journal_at = _write_journal(pre_restore_store, saved.location, journal, base["warnings"])
-    return Outcome(
+    journal_at = records.try_write_journal(journal, base["warnings"])
+    return RestoreResult(
         status="RESTORED",
         message=f"restored {len(plan.operations)} change(s) to listener {arn} and verified it",
         journal_location=journal_at,
@@ -571,14 +486,4 @@ def execute_restore(
     )
 
 
-def _write_journal(
-    store: Store, snapshot_location: str, journal: list[dict[str, Any]], warnings: list[str]
-) -> str | None:
-    """Store the journal beside the pre-restore snapshot. A failure here must never hide the
-    outcome of the restore itself: it becomes a warning, and the journal stays in the outcome."""
-    body = json.dumps(journal, indent=2).encode("utf-8")
-    try:
-        return store.write_beside(snapshot_location, ".journal.json", body)
-    except (AlbRulesError, OSError, ClientError, BotoCoreError) as err:
-        warnings.append(f"could not store the journal beside {snapshot_location}: {err}")
-        return None
+Outcome = RestoreResult  # until the CLI names it RestoreResult

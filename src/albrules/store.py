@@ -274,20 +274,14 @@ class Store:
         self._s3("put_object", uri, **kwargs)
         return uri
 
-    def write_beside(self, snapshot_location: str, suffix: str, body: bytes) -> str:
-        """Write a companion file (the restore journal) next to a stored snapshot."""
-        stem = re.sub(r"\.(json|ya?ml)$", "", snapshot_location)
-        target = f"{stem}{suffix}"
-        if is_s3(target):
-            bucket, key = parse_s3(target)
-            assert self.aws is not None
-            try:
-                self.aws.s3.put_object(Bucket=bucket, Key=key, Body=body)
-            except (ClientError, BotoCoreError) as err:
-                raise explain(err, service="s3", where=target) from err
-            return target
-        Path(target).write_bytes(body)
-        return target
+    def write_file(self, relative: str, body: bytes, *, kms_key_id: str | None = None) -> str:
+        """Write a file under this location (a restore's journal, a plan); its location."""
+        if is_s3(self.location):
+            return self.put_bytes(self._s3_key(relative), body, kms_key_id=kms_key_id)
+        target = self.path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(body)
+        return str(target)
 
 
 def _checksum_of(data: bytes, name: str) -> str:
