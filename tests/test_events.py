@@ -83,23 +83,26 @@ class Shop:
         return result.output
 
     def back_up_web(self) -> None:
-        """A snapshot of shop-web:80 by the deployed SnapshotListenerFunction (what a backup
+        """A snapshot of shop-web:80 by the deployed SnapshotListenersFunction (what a backup
         run does for each listener; quicker than a whole run, which the backup tests cover)."""
-        item = {  # a Map iteration's input, as the backup Map's ItemSelector makes it
-            "listener": {
-                "listener_arn": self.web,
-                "account_id": "123456789012",
-                "region": REGION,
-                "location": f"s3://{self.stack.bucket}/snapshots",
-            },
-            "execution_arn": f"arn:aws:states:{REGION}:123456789012:execution:albrules-backup:x",
+        given = {  # a child execution's input, as the backup Map's ItemBatcher makes it
+            "Items": [
+                {
+                    "listener_arn": self.web,
+                    "account_id": "123456789012",
+                    "region": REGION,
+                    "location": f"s3://{self.stack.bucket}/snapshots",
+                    "execution_arn": f"arn:aws:states:{REGION}:123456789012:execution:b:x",
+                }
+            ]
         }
         response = self.stack.session.client("lambda").invoke(
-            FunctionName=self.stack.deployment.physical_id("SnapshotListenerFunction"),
-            Payload=json.dumps(item).encode(),
+            FunctionName=self.stack.deployment.physical_id("SnapshotListenersFunction"),
+            Payload=json.dumps(given).encode(),
         )
         assert "FunctionError" not in response, response["Payload"].read()
-        assert json.loads(response["Payload"].read())["status"] == "stored"
+        [result] = json.loads(response["Payload"].read())["results"]
+        assert result["status"] == "stored"
 
     def snapshot_key(self, listener: str | None = None) -> str:
         listener_id = (listener or self.web).rsplit("/", 1)[-1]

@@ -29,30 +29,15 @@ from albrules.errors import (
     TargetGroupsMissing,
     VerifyFailed,
 )
-from albrules.events import BackupState, ListenerResult, RestoreState, dump
-from albrules.handlers import approval as approval_handler
-from albrules.handlers import backup, restore
+from albrules.events import BackupState, BatchResult, ListenerResult, RestoreState, dump
 from albrules.local import faults
 from albrules.local.lambdas import LambdaContext
 from albrules.runtime_env import INVOCATION_ENV
 from conftest import REGION, Calls, fixed
+from lambda_apps import LOGICAL_IDS, backup, restore
+from lambda_apps import approval as approval_handler
 from stack import ACCOUNT, Stack, break_listener, checksum, received, shop, subscribe
 
-FUNCTIONS: dict[Callable[..., Any], str] = {
-    backup.discover_listeners: "DiscoverListenersFunction",
-    backup.snapshot_listener: "SnapshotListenerFunction",
-    backup.summarise_backup: "SummariseBackupFunction",
-    restore.acquire_lock: "AcquireLockFunction",
-    restore.load_snapshot: "LoadSnapshotFunction",
-    restore.take_pre_restore_snapshot: "TakePreRestoreSnapshotFunction",
-    restore.compute_plan: "ComputePlanFunction",
-    restore.request_approval: "RequestApprovalFunction",
-    restore.apply_plan: "ApplyPlanFunction",
-    restore.verify_listener: "VerifyListenerFunction",
-    restore.roll_back: "RollBackFunction",
-    restore.release_lock: "ReleaseLockFunction",
-    approval_handler.handle: "ApprovalFunction",
-}
 BAD_REQUEST = {"code": "ValidationError", "message": "injected: the call was refused"}
 
 
@@ -71,7 +56,7 @@ class Functions:
         return self.configs[logical_id]
 
     def __call__(self, handler: Callable[..., Any], event: Any) -> Any:
-        config = self.config(FUNCTIONS[handler])
+        config = self.config(LOGICAL_IDS[handler.folder])  # type: ignore[attr-defined]
         request_id = str(uuid.uuid4())
         context = LambdaContext(
             function_name=config["FunctionName"],
@@ -100,17 +85,27 @@ def execution(name: str, machine: str = "restore") -> str:
 
 
 def item(listener: str, stack: Stack, **changes: Any) -> dict[str, Any]:
-    """A backup Map iteration's input, as the Map's ItemSelector makes it."""
+    """One listener of a backup batch, as discovery lists it."""
     return {
-        "listener": {
-            "listener_arn": listener,
-            "account_id": ACCOUNT,
-            "region": REGION,
-            "location": f"s3://{stack.bucket}/snapshots",
-            **changes,
-        },
+        "listener_arn": listener,
+        "account_id": ACCOUNT,
+        "region": REGION,
+        "location": f"s3://{stack.bucket}/snapshots",
         "execution_arn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:albrules-backup:test",
+        **changes,
     }
+
+
+def batch(*items: dict[str, Any]) -> dict[str, Any]:
+    """A backup Map child execution's input, as the Map's ItemBatcher makes it."""
+    return {"Items": list(items)}
+
+
+def backed_up(call: Functions, *items: dict[str, Any]) -> list[dict[str, Any]]:
+    """Back up the listeners as one batch; each listener's result."""
+    out = BatchResult.model_validate(call(backup.snapshot_listeners, batch(*items)))
+    assert out.failed_batch is None
+    return [dump(result) for result in out.results]
 
 
 def catalog(stack: Stack) -> Catalog:
@@ -124,10 +119,15 @@ def key_of(stack: Stack, location: str) -> str:
 
 
 def test_each_handler_is_its_deployed_functions_handler(stack: Stack, call: Functions) -> None:
-    for handler, logical_id in FUNCTIONS.items():
+    lam = stack.session.client("lambda")
+    for folder, logical_id in LOGICAL_IDS.items():
         config = call.config(logical_id)
-        assert config["Handler"] == f"{handler.__module__}.{handler.__name__}"
+        assert config["Handler"] == "app.handler"
         assert config["Environment"]["Variables"]["ALBRULES_BUCKET"] == stack.bucket
+        code = lam.get_function(FunctionName=config["FunctionName"])["Code"]
+        assert code  # the function's own package (functions/<folder>/), deployed
+        packaged = stack.deployment.physical_id(logical_id)
+        assert packaged == config["FunctionName"], folder
 
 
 # --- backup ----------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def backup_state(name: str, request: dict[str, Any], **settings: int) -> dict[st
     return {"request": request, "execution_arn": execution(name, "backup"), "settings": settings}
 
 
-def test_discover_listeners_lists_them_in_s3_and_inline(stack: Stack, call: Functions) -> None:
+def test_discover_listeners_lists_them_in_s3(stack: Stack, call: Functions) -> None:
     listeners = [shop(stack, "shop", 1), shop(stack, "api", 1)]
     stack.world.listener(stack.world.load_balancer("other"))
     request = {
@@ -150,16 +150,12 @@ def test_discover_listeners_lists_them_in_s3_and_inline(stack: Stack, call: Func
     out = BackupState.model_validate(call(backup.discover_listeners, backup_state("d1", request)))
 
     assert out.listener_count == 2 and out.location == f"s3://{stack.bucket}/snapshots"
-    assert [i.listener_arn for i in out.listeners or []] == listeners
     assert out.items is not None and out.items.key == "runs/d1/listeners.json"
-    assert stack.read_json("runs/d1/listeners.json") == [dump(i) for i in out.listeners or []]
+    listed = stack.read_json("runs/d1/listeners.json")  # the Map's items, whatever the fleet
+    assert [i["listener_arn"] for i in listed] == listeners
+    assert {i["execution_arn"] for i in listed} == {execution("d1", "backup")}
     assert [f.account_id for f in out.discovery_failures] == [ACCOUNT]
     assert "nowhere" in out.discovery_failures[0].error
-
-    # Above the inline limit the items stay in S3 only (for the Distributed Map).
-    many = call(backup.discover_listeners, backup_state("d2", request, inline_limit=1))
-    assert "listeners" not in many and many["listener_count"] == 2
-    assert len(stack.read_json("runs/d2/listeners.json")) == 2
 
 
 def test_discover_listeners_refuses_bad_input(call: Functions) -> None:
@@ -170,12 +166,12 @@ def test_discover_listeners_refuses_bad_input(call: Functions) -> None:
         call(backup.discover_listeners, backup_state("d4", typo))
 
 
-def test_snapshot_listener_stores_and_catalogs_then_skips_unchanged(
+def test_snapshot_listeners_stores_and_catalogs_then_skips_unchanged(
     stack: Stack, call: Functions
 ) -> None:
     listener = shop(stack)
 
-    first = ListenerResult.model_validate(call(backup.snapshot_listener, item(listener, stack)))
+    first = ListenerResult.model_validate(backed_up(call, item(listener, stack))[0])
 
     assert (first.status, first.rules) == ("stored", 4)
     key = key_of(stack, first.location or "")
@@ -189,89 +185,33 @@ def test_snapshot_listener_stores_and_catalogs_then_skips_unchanged(
     assert row is not None and row["location"]["S"] == first.location
     assert catalog(stack).snapshots(listener)[0]["snapshot_id"] == first.snapshot_id
 
-    again = call(backup.snapshot_listener, item(listener, stack))
+    [again] = backed_up(call, item(listener, stack))
     assert again["status"] == "unchanged" and stack.keys("snapshots/") == [key]
 
     with pytest.raises(InvalidInput, match="location"):
-        call(backup.snapshot_listener, item(listener, stack, location=None))
+        call(backup.snapshot_listeners, batch(item(listener, stack, location=None)))
+    with pytest.raises(InvalidInput, match="Items"):
+        call(backup.snapshot_listeners, {"Items": []})
+    other = shop(stack, "other", 1)
     stack.world.elb.delete_listener(ListenerArn=listener)
-    with pytest.raises(ListenerNotFound):
-        call(backup.snapshot_listener, item(listener, stack))
+    gone, kept = backed_up(call, item(listener, stack), item(other, stack))  # one lost, not both
+    assert (gone["status"], gone["error"]) == ("failed", ListenerNotFound.__name__)
+    assert "does not exist" in gone["cause"] and kept["status"] == "stored"
 
 
-def test_summarise_backup_counts_inline_results(stack: Stack, call: Functions) -> None:
-    listeners = [shop(stack, "shop", 2), shop(stack, "api", 1)]
-    results = [call(backup.snapshot_listener, item(arn, stack)) for arn in listeners]
-    failed = {  # what "Record the failed listener" (a Pass state) leaves
-        "listener_arn": listeners[0].replace("shop", "gone"),
-        "status": "failed",
-        "error": "ListenerNotFound",
-        "cause": '{"errorMessage": "listener not found"}',
-    }
-    state = backup_state("s1", {"targets": [{"account_id": ACCOUNT, "region": REGION}]})
-    state.update(results=[*results, failed], location=f"s3://{stack.bucket}/snapshots")
-
-    out = BackupState.model_validate(call(backup.summarise_backup, state))
-
-    assert out.summary is not None and out.results is None
-    assert (out.summary.listeners, out.summary.rules) == (3, 3)
-    assert (out.summary.stored, out.summary.unchanged, out.summary.failed) == (2, 0, 1)
-    assert out.notification is not None
-    assert out.notification.subject == "albrules backup: 1 of 3 listener(s) failed"
-    stored = stack.read_json("runs/s1/summary.json")
-    assert stored["summary"]["failed_listeners"][0]["error"] == "ListenerNotFound"
-    assert len(stored["results"]) == 3
-
-    clean = backup_state("s2", {"targets": [{"account_id": ACCOUNT, "region": REGION}]})
-    clean["results"] = results
-    assert "notification" not in call(backup.summarise_backup, clean)
-
-
-def test_summarise_backup_reads_a_distributed_map_manifest(stack: Stack, call: Functions) -> None:
-    """The ResultWriter export as AWS documents it (Step Functions developer guide, "ResultWriter
-    (Map)", section "Exporting to Amazon S3":
+def map_results(stack: Stack, name: str, files: dict[str, list[dict[str, Any]]]) -> dict:
+    """A Distributed Map's ResultWriter export as AWS documents it (Step Functions developer
+    guide, "ResultWriter (Map)", section "Exporting to Amazon S3":
     https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html):
     ``<prefix>/<map run id>/manifest.json`` holds ``DestinationBucket``, ``MapRunArn`` and
     ``ResultFiles`` {``FAILED``, ``PENDING``, ``SUCCEEDED``: [{``Key``, ``Size``}]}; each result
     file (``SUCCEEDED_0.json``...) is a JSON array of child executions with ``Input`` and
     ``Output`` as JSON strings, ``Status``, and for failed ones ``Error`` and ``Cause``. (moto
-    5.2.5 writes the manifest with empty ResultFiles and no result files.)"""
-    listeners = [shop(stack, "shop", 2), shop(stack, "api", 1)]
-    ok = call(backup.snapshot_listener, item(listeners[0], stack))
-    recorded = {"listener_arn": listeners[1], "status": "failed", "error": "AwsThrottled"}
-    lost = {**item(listeners[1], stack), "listener_arn": listeners[1].replace("api", "lost")}
-    run_id = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
-    map_run = f"arn:aws:states:{REGION}:{ACCOUNT}:mapRun:albrules-backup/m1:{run_id}"
+    5.2.5 writes the manifest with empty ResultFiles and no result files.) Returns the
+    ``map_run`` the Map's ResultPath leaves in the state."""
+    run_id = str(uuid.uuid4())
+    map_run = f"arn:aws:states:{REGION}:{ACCOUNT}:mapRun:albrules-backup/{name}:{run_id}"
     prefix = f"runs/map-results/{run_id}"
-
-    def row(status: str, given: dict[str, Any], output: Any = None, **extra: str) -> dict:
-        child = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:albrules-backup/m1:{uuid.uuid4()}"
-        entry = {
-            "ExecutionArn": child,
-            "Input": json.dumps(given),
-            "InputDetails": {"Included": True},
-            "Name": child.rsplit(":", 1)[-1],
-            "StartDate": "2026-11-23T17:00:00.000Z",
-            "StateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:albrules-backup/m1",
-            "Status": status,
-            "StopDate": "2026-11-23T17:00:01.000Z",
-            **extra,
-        }
-        if output is not None:
-            entry["Output"] = json.dumps(output)
-            entry["OutputDetails"] = {"Included": True}
-        return entry
-
-    files = {
-        "SUCCEEDED": [
-            row("SUCCEEDED", item(listeners[0], stack), ok),
-            row("SUCCEEDED", item(listeners[1], stack), recorded),
-        ],
-        "FAILED": [
-            row("FAILED", lost, Error="States.Timeout", Cause="the child execution timed out")
-        ],
-        "PENDING": [],
-    }
     manifest: dict[str, Any] = {
         "DestinationBucket": stack.bucket,
         "MapRunArn": map_run,
@@ -286,11 +226,96 @@ def test_summarise_backup_reads_a_distributed_map_manifest(stack: Stack, call: F
     stack.s3.put_object(
         Bucket=stack.bucket, Key=f"{prefix}/manifest.json", Body=json.dumps(manifest).encode()
     )
-    state = backup_state("m1", {"targets": [{"account_id": ACCOUNT, "region": REGION}]})
-    state["map_run"] = {
+    return {
         "MapRunArn": map_run,
         "ResultWriterDetails": {"Bucket": stack.bucket, "Key": f"{prefix}/manifest.json"},
     }
+
+
+def child(status: str, given: dict[str, Any], output: Any = None, **extra: str) -> dict:
+    """One child execution's record in a ResultWriter file."""
+    arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:albrules-backup/m1:{uuid.uuid4()}"
+    entry = {
+        "ExecutionArn": arn,
+        "Input": json.dumps(given),
+        "InputDetails": {"Included": True},
+        "Name": arn.rsplit(":", 1)[-1],
+        "StartDate": "2026-11-23T17:00:00.000Z",
+        "StateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:albrules-backup/m1",
+        "Status": status,
+        "StopDate": "2026-11-23T17:00:01.000Z",
+        **extra,
+    }
+    if output is not None:
+        entry["Output"] = json.dumps(output)
+        entry["OutputDetails"] = {"Included": True}
+    return entry
+
+
+def test_summarise_backup_counts_the_batches_results(stack: Stack, call: Functions) -> None:
+    listeners = [shop(stack, "shop", 2), shop(stack, "api", 1)]
+    results = backed_up(call, *(item(arn, stack) for arn in listeners))
+    failed = {  # what the batch function records for a listener that failed
+        "listener_arn": listeners[0].replace("shop", "gone"),
+        "status": "failed",
+        "error": "ListenerNotFound",
+        "cause": "listener not found",
+    }
+    given = batch(*(item(arn, stack) for arn in listeners))
+    state = backup_state("s1", {"targets": [{"account_id": ACCOUNT, "region": REGION}]})
+    state.update(
+        location=f"s3://{stack.bucket}/snapshots",
+        map_run=map_results(
+            stack, "s1", {"SUCCEEDED": [child("SUCCEEDED", given, {"results": [*results, failed]})]}
+        ),
+    )
+
+    out = BackupState.model_validate(call(backup.summarise_backup, state))
+
+    assert out.summary is not None
+    assert (out.summary.listeners, out.summary.rules) == (3, 3)
+    assert (out.summary.stored, out.summary.unchanged, out.summary.failed) == (2, 0, 1)
+    assert out.notification is not None
+    assert out.notification.subject == "albrules backup: 1 of 3 listener(s) failed"
+    stored = stack.read_json("runs/s1/summary.json")
+    assert stored["summary"]["failed_listeners"][0]["error"] == "ListenerNotFound"
+    assert len(stored["results"]) == 3
+
+    clean = backup_state("s2", {"targets": [{"account_id": ACCOUNT, "region": REGION}]})
+    clean["map_run"] = map_results(
+        stack, "s2", {"SUCCEEDED": [child("SUCCEEDED", given, {"results": results})]}
+    )
+    assert "notification" not in call(backup.summarise_backup, clean)
+
+
+def test_summarise_backup_reads_failed_batches_and_children(stack: Stack, call: Functions) -> None:
+    """A batch whose function failed as a whole ("Record the failed batch" names its listeners)
+    and a child execution that failed (its input names them) count each listener as failed."""
+    listeners = [shop(stack, "shop", 2), shop(stack, "api", 1)]
+    [ok] = backed_up(call, item(listeners[0], stack))
+    recorded = {  # what "Record the failed batch" (a Pass state) leaves
+        "results": [],
+        "failed_batch": {
+            "listener_arns": [listeners[1]],
+            "error": "Sandbox.Timedout",
+            "cause": "the function timed out",
+        },
+    }
+    lost = item(listeners[1].replace("api", "lost"), stack)
+    files = {
+        "SUCCEEDED": [
+            child("SUCCEEDED", batch(item(listeners[0], stack)), {"results": [ok]}),
+            child("SUCCEEDED", batch(item(listeners[1], stack)), recorded),
+        ],
+        "FAILED": [
+            child(
+                "FAILED", batch(lost), Error="States.Timeout", Cause="the child execution timed out"
+            )
+        ],
+        "PENDING": [],
+    }
+    state = backup_state("m1", {"targets": [{"account_id": ACCOUNT, "region": REGION}]})
+    state["map_run"] = map_results(stack, "m1", files)
 
     out = BackupState.model_validate(call(backup.summarise_backup, state))
 
@@ -298,7 +323,7 @@ def test_summarise_backup_reads_a_distributed_map_manifest(stack: Stack, call: F
     assert summary is not None
     assert (summary.listeners, summary.stored, summary.failed, summary.rules) == (3, 1, 2, 2)
     failures = {f.listener_arn: f for f in summary.failed_listeners}
-    assert failures[listeners[1]].error == "AwsThrottled"
+    assert failures[listeners[1]].error == "Sandbox.Timedout"
     assert failures[lost["listener_arn"]].error == "States.Timeout"
     assert failures[lost["listener_arn"]].cause == "the child execution timed out"
     assert stack.read_json("runs/m1/summary.json")["summary"]["failed"] == 2
@@ -317,7 +342,7 @@ class Restore:
     def __init__(self, stack: Stack, call: Functions, name: str = "r1", **request: Any):
         self.stack, self.call = stack, call
         self.listener = shop(stack)
-        self.snapshot = call(backup.snapshot_listener, item(self.listener, stack))
+        [self.snapshot] = backed_up(call, item(self.listener, stack))
         self.good = checksum(stack, self.listener)
         break_listener(stack, self.listener)
         self.broken = checksum(stack, self.listener)
@@ -568,7 +593,7 @@ def test_request_approval_records_the_token_and_sends_signed_links(
 
 def url_event(method: str, token: str, **fields: str) -> dict[str, Any]:
     http = {"method": method, "path": "/", "sourceIp": "192.0.2.7"}
-    event: dict[str, Any] = {"version": "2.0", "requestContext": {"http": http}}
+    event: dict[str, Any] = {"version": "2.0", "rawPath": "/", "requestContext": {"http": http}}
     if method == "GET":
         event["queryStringParameters"] = {"token": token}
     else:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from albrules.events import Outcome
+from albrules.outcomes import RestoreOutcomeName as Outcome
 from albrules.handlers.common import logger
 from albrules.local import faults
 from albrules.local.deploy import load_template

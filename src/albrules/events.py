@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import InvalidInput
+from .outcomes import RestoreOutcomeName
 from .snapshot import pydantic_problems
 
 ACCOUNT_PATTERN = r"^\d{12}$"
@@ -62,21 +63,22 @@ class BackupRequest(_Strict):
 
 
 class ListenerItem(_Strict):
-    """One Map iteration: a listener to back up, with how to reach it and where to store it."""
+    """One listener to back up, with how to reach it, where to store it, and the execution it
+    belongs to (so the batch function's logs name both)."""
 
     listener_arn: str
     account_id: str
     region: str
     role_arn: str | None = None
     location: str
+    execution_arn: str | None = None
 
 
-class ListenerTask(_Strict):
-    """What a backup Map iteration is given (its ``ItemSelector``): the listener, and the
-    execution it belongs to, so the function's logs name both."""
+class ListenerBatch(_Strict):
+    """What one child execution of the backup Map is given: a batch of listeners, as the Map's
+    ItemBatcher makes it (``{"Items": [...]}``)."""
 
-    listener: ListenerItem
-    execution_arn: str
+    items: list[ListenerItem] = Field(alias="Items", min_length=1)
 
 
 class DriftNote(_Strict):
@@ -106,9 +108,25 @@ class ListenerResult(_Strict):
     cause: str | None = None
 
 
+class BatchFailure(_Strict):
+    """A batch whose function failed as a whole (it timed out, or crashed): its listeners."""
+
+    listener_arns: list[str]
+    error: str | None = None
+    cause: str | None = None
+
+
+class BatchResult(_Strict):
+    """What one child execution of the backup Map returns: a result per listener of its
+    batch, or (when the batch function failed as a whole) the failure and the listeners."""
+
+    results: list[ListenerResult] = Field(default_factory=list)
+    failed_batch: BatchFailure | None = None
+
+
 class BackupSettings(_Strict):
     max_concurrency: int = 10
-    inline_limit: int = 250
+    batch_size: int = 20
     tolerated_failure_percentage: int = 10
 
 
@@ -147,9 +165,7 @@ class BackupState(_Strict):
     location: str | None = None
     listener_count: int | None = None
     items: S3Object | None = None
-    listeners: list[ListenerItem] | None = None
     discovery_failures: list[DiscoveryFailure] = Field(default_factory=list)
-    results: list[dict[str, Any]] | None = None
     map_run: dict[str, Any] | None = None
     summary: BackupSummary | None = None
     notification: Notification | None = None  # something failed (tells the drift too)
@@ -226,18 +242,13 @@ class StepError(BaseModel):
     Cause: str | None = ""
 
 
-Outcome = Literal[
-    "RESTORED",
-    "NO_CHANGES",
-    "DRY_RUN",
-    "ROLLED_BACK",
-    "ROLLBACK_FAILED",
-    "REJECTED",
-    "TIMED_OUT",
-    "REFUSED",
-    "LOCKED",
-    "LISTENER_CHANGED",
-]
+
+
+class ApprovalTask(_Strict):
+    """What "Wait for approval" gives its function: the restore state and the task token."""
+
+    state: RestoreState
+    task_token: str = ""
 
 
 class RestoreState(_Strict):
@@ -248,6 +259,7 @@ class RestoreState(_Strict):
     listener_arn: str | None = None
     snapshot_location: str | None = None
     pre_restore_location: str | None = None
+    base_fingerprint: str | None = None  # the listener's state the plan starts from
     plan_location: str | None = None
     journal_location: str | None = None
     plan: PlanSummary | None = None
@@ -257,12 +269,11 @@ class RestoreState(_Strict):
     approval: dict[str, Any] | None = None
     error: StepError | None = None
     rollback_error: StepError | None = None
-    outcome: Outcome | None = None
+    outcome: RestoreOutcomeName | None = None
     notification: Notification | None = None
-
-    @property
-    def execution_name(self) -> str:
-        return self.execution_arn.rsplit(":", 1)[-1]
 
     def parsed_request(self) -> RestoreRequest:
         return parse(RestoreRequest, self.request, "the restore input")
+
+
+ApprovalTask.model_rebuild()

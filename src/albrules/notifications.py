@@ -56,6 +56,7 @@ OUTCOME_WORDS = {
     "REFUSED": "was refused",
     "LOCKED": "was refused: the listener is locked",
     "LISTENER_CHANGED": "was stopped: the listener changed",
+    "FAILED": "failed before any change",
 }
 
 HEADLINES = {
@@ -75,6 +76,9 @@ HEADLINES = {
     "nothing was changed.",
     "LISTENER_CHANGED": "The restore of {label} was stopped: the listener changed after its "
     "pre-restore snapshot was taken; nothing was changed.",
+    "FAILED": "The restore of {label} failed before any change (not because of its input: a "
+    "timeout or an error of albrules); nothing was changed. Start it again, and report the "
+    "error below if it repeats.",
 }
 
 LINK_LABELS = {"review": "Review the plan and decide", "approve": "Approve", "reject": "Reject"}

@@ -142,9 +142,10 @@ def _is_local_path(value: Any) -> bool:
 
 def translate(
     template: dict[str, Any], region: str, parameters: dict[str, str]
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """The CloudFormation template of a SAM template, and each state machine's local
-    ``DefinitionUri`` (logical id -> path as written in the template)."""
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """The CloudFormation template of a SAM template, each state machine's local
+    ``DefinitionUri`` and each function's local ``CodeUri`` (logical id -> path as written in
+    the template)."""
     from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.parser.parser import Parser
     from samtranslator.translator import transform as sam_transform
@@ -153,16 +154,22 @@ def translate(
 
     template = copy.deepcopy(template)
     definitions: dict[str, str] = {}
+    codes: dict[str, str] = {}
     placeholder = f"s3://{PLACEHOLDER_BUCKET}/package.zip"
     globals_ = template.get("Globals") or {}
+    global_code = (globals_.get("Function") or {}).get("CodeUri")
     for section, key in (("Function", "CodeUri"), ("LayerVersion", "ContentUri")):
         if _is_local_path((globals_.get(section) or {}).get(key)):
             globals_[section][key] = placeholder
     for logical_id, resource in template["Resources"].items():
         kind = resource.get("Type") if isinstance(resource, dict) else None
         props = resource.get("Properties") or {} if isinstance(resource, dict) else {}
-        if kind == "AWS::Serverless::Function" and _is_local_path(props.get("CodeUri")):
-            props["CodeUri"] = placeholder
+        if kind == "AWS::Serverless::Function":
+            code = props.get("CodeUri", global_code)
+            if _is_local_path(code):
+                codes[logical_id] = code
+            if _is_local_path(props.get("CodeUri")):
+                props["CodeUri"] = placeholder
         elif kind == "AWS::Serverless::LayerVersion" and _is_local_path(props.get("ContentUri")):
             props["ContentUri"] = placeholder
         elif kind == "AWS::Serverless::StateMachine" and _is_local_path(props.get("DefinitionUri")):
@@ -180,7 +187,7 @@ def translate(
         raise InvalidInput(f"the SAM template does not translate: {causes}") from None
     finally:
         translator.metrics.publish()  # to its dummy publisher; silences a warning
-    return sam_transform.undo_mark_unicode_str_in_template(translated), definitions
+    return sam_transform.undo_mark_unicode_str_in_template(translated), definitions, codes
 
 
 # --- intrinsic functions ---------------------------------------------------------------------
@@ -431,14 +438,25 @@ def parameter_values(template: dict[str, Any], overrides: dict[str, Any] | None)
 # --- resources ------------------------------------------------------------------------------
 
 
-def _code_zip() -> bytes:
+def code_zip(folder: Path) -> bytes:
+    """A function's deployment package, as `sam build` makes it from its ``CodeUri``: the
+    folder's files (caches left out), zipped with stable timestamps. The engine and its
+    dependencies come from the layer (locally: the installed albrules package)."""
+    if not folder.is_dir():
+        raise InvalidInput(f"CodeUri {folder} is not a directory; give each function its folder")
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(
-            "README.txt",
-            "placeholder: the local AWS runs albrules.handlers in-process\n",
-        )
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(folder.rglob("*")):
+            if file.is_file() and "__pycache__" not in file.parts and file.suffix != ".pyc":
+                info = zipfile.ZipInfo(str(file.relative_to(folder)), (1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, file.read_bytes())
     return buffer.getvalue()
+
+
+def _zip_names(package: bytes) -> set[str]:
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        return set(archive.namelist())
 
 
 def _code(err: ClientError) -> str:
@@ -465,6 +483,7 @@ class _Deployer:
         self.notes: list[str] = []
         self.unattached: set[str] = set()  # AWS managed policies moto does not have
         self.definitions: dict[str, str] = {}
+        self.codes: dict[str, str] = {}
 
     def client(self, service: str) -> Any:
         return self.aws.client(service)
@@ -809,10 +828,16 @@ class _Deployer:
                 "Lambda layers are not deployed locally: the functions run in-process with "
                 "the installed albrules package"
             )
+        if logical_id not in self.codes:
+            raise InvalidInput(
+                f"{logical_id}: the local deploy needs a local CodeUri folder (its code); "
+                "an S3 CodeUri cannot be read here"
+            )
+        package = code_zip((self.template_dir / self.codes[logical_id]).resolve())
         try:
             created = lam.create_function(
                 FunctionName=name,
-                Code={"ZipFile": _code_zip()},
+                Code={"ZipFile": package},
                 Architectures=props.get("Architectures") or ["x86_64"],
                 Tags=_tags_dict(props.get("Tags")),
                 **config,
@@ -821,11 +846,14 @@ class _Deployer:
         except ClientError as err:
             if _code(err) not in ("ResourceConflictException",):
                 raise
+            lam.update_function_code(FunctionName=name, ZipFile=package)
             arn = lam.update_function_configuration(FunctionName=name, **config)["FunctionArn"]
-        if not str(config["Handler"]).startswith("albrules.handlers."):
+        from .lambdas import handler_file
+
+        if handler_file(str(config["Handler"])) not in _zip_names(package):
             self.note(
-                f"{logical_id}: handler {config['Handler']!r} is not an albrules handler, so "
-                "the local AWS cannot run it"
+                f"{logical_id}: handler {config['Handler']!r} is not in its code "
+                f"({self.codes[logical_id]}), so the local AWS cannot run it"
             )
         return name, {"Arn": arn}
 
@@ -1183,9 +1211,10 @@ def deploy(
     sam_template = load_template(path)
     values = parameter_values(sam_template, parameters)
     account = aws.client("sts").get_caller_identity()["Account"]
-    translated, definitions = translate(sam_template, region, values)
+    translated, definitions, codes = translate(sam_template, region, values)
     deployer = _Deployer(aws, stack_name, region, account, path.parent)
     deployer.definitions = definitions
+    deployer.codes = codes
     pseudo = {
         "AWS::Region": region,
         "AWS::AccountId": account,

@@ -1,10 +1,13 @@
-"""Run the project's own Lambda functions in-process, with their real handlers.
+"""Run Python Lambda functions in-process, from their own deployment package.
 
 moto 5.2.5 runs a Lambda function in Docker (``LambdaFunction._invoke_lambda``), or, under
 ``mock_aws(config={"lambda": {"use_docker": False}})``, not at all (``LambdaSimpleBackend``
-echoes the payload). :func:`install` patches both so that a function whose handler is
-``albrules.handlers.<module>.<function>`` is imported and called here, with the decoded event
-and a small Lambda context, as the Lambda runtime would:
+echoes the payload). :func:`install` patches both so that a Python function whose package
+holds its handler's module (``Handler: app.handler`` and an ``app.py`` in the zip, as
+``albrules local deploy`` packages each ``functions/<task>/`` folder) is unpacked, its module
+imported from there, and its handler called here with the decoded event and a small Lambda
+context, as the Lambda runtime would. What a layer would add (albrules and its dependencies)
+is the installed package:
 
 - the return value is the JSON payload;
 - an exception becomes Lambda's error payload ``{"errorType": <class name>, "errorMessage":
@@ -29,20 +32,26 @@ Tests can run code just before a function runs: :func:`before_invoke` / :func:`c
 from __future__ import annotations
 
 import base64
-import importlib
+import hashlib
+import importlib.util
+import io
 import json
 import os
+import shutil
+import sys
+import tempfile
 import threading
 import time
 import traceback
 import uuid
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from ..runtime_env import INVOCATION_ENV
-
-HANDLER_PREFIX = "albrules.handlers."
 
 _installed = False
 _lock = threading.Lock()
@@ -115,8 +124,66 @@ def configure_server(port: int, host: str = "127.0.0.1") -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
+def handler_file(handler: str) -> str:
+    """The file a handler's module is in, inside a package: ``app.handler`` -> ``app.py``."""
+    module = handler.rpartition(".")[0]
+    return module.replace(".", "/") + ".py"
+
+
 def is_project_function(fn: Any) -> bool:
-    return str(getattr(fn, "handler", "") or "").startswith(HANDLER_PREFIX)
+    """A Python function whose package holds its handler's module (run here, in-process)."""
+    if not str(getattr(fn, "run_time", "") or "").startswith("python"):
+        return False
+    handler = str(getattr(fn, "handler", "") or "")
+    code = getattr(fn, "code_bytes", b"") or b""
+    if "." not in handler or not code:
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(code)) as archive:
+            return handler_file(handler) in archive.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+_modules: dict[tuple[str, str], ModuleType] = {}
+
+
+def _code_folder(fn: Any) -> Path:
+    """The function's package, unpacked once per code version (its SHA-256)."""
+    sha = str(fn.code_sha_256 or hashlib.sha256(fn.code_bytes).hexdigest())
+    safe = "".join(c if c.isalnum() else "_" for c in sha)[:64]
+    folder = Path(tempfile.gettempdir()) / "albrules-lambda-code" / safe
+    if not folder.is_dir():
+        staging = folder.with_name(f"{safe}.{uuid.uuid4().hex}")
+        with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as archive:
+            archive.extractall(staging)
+        try:
+            staging.rename(folder)
+        except OSError:  # another thread unpacked it first
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def load_handler(fn: Any) -> Callable[[Any, Any], Any]:
+    """Import the handler's module from the function's own package, once per code version.
+
+    Each package is its own module namespace (every function's module is called ``app``)."""
+    module_path, _, function_name = str(fn.handler).rpartition(".")
+    folder = _code_folder(fn)
+    key = (str(folder), module_path)
+    with _lock:
+        module = _modules.get(key)
+        if module is None:
+            name = f"_albrules_lambda_{folder.name[:16]}_{module_path.replace('.', '_')}"
+            spec = importlib.util.spec_from_file_location(name, folder / handler_file(fn.handler))
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot import {module_path} from {folder}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            _modules[key] = module
+    handler: Callable[[Any, Any], Any] = getattr(module, function_name)
+    return handler
 
 
 def install() -> None:
@@ -212,7 +279,6 @@ def _error_payload(err: BaseException) -> dict[str, Any]:
 
 def call_handler(fn: Any, event: Any) -> tuple[Any, BaseException | None]:
     """Import and call the function's handler; (result, None) or (error payload, exception)."""
-    module_name, _, function_name = fn.handler.rpartition(".")
     request_id = str(uuid.uuid4())
     context = LambdaContext(
         function_name=fn.function_name,
@@ -230,8 +296,7 @@ def call_handler(fn: Any, event: Any) -> tuple[Any, BaseException | None]:
             hooks = [cb for suffix, cb in _hooks if fn.function_name.endswith(suffix)]
         for hook in hooks:
             hook(event, context)
-        handler = getattr(importlib.import_module(module_name), function_name)
-        return handler(event, context), None
+        return load_handler(fn)(event, context), None
     except Exception as err:
         return _error_payload(err), err
     finally:

@@ -10,38 +10,66 @@ replaced (409), shows a page that says so and does nothing. The pages are
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
+
 from .. import approval, approval_page
 from ..errors import AlbRulesError, ApprovalError
-from .common import MetricUnit, Settings, logger, metrics, task
+from .runtime import MetricUnit, logger, metrics
+from .settings import Settings
+
+MAX_FORM_BYTES = 16 * 1024  # the page's form holds a token and a reason of at most 1,000 chars
+
+app = LambdaFunctionUrlResolver()
 
 
-def _form(event: dict[str, Any]) -> dict[str, str]:
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        body = base64.b64decode(body).decode("utf-8", "replace")
-    return {k: v[0] for k, v in parse_qs(body).items()}
+def _response(page: dict[str, Any]) -> Response[str]:
+    headers = dict(page.get("headers") or {})
+    return Response(
+        status_code=int(page["statusCode"]),
+        content_type=headers.pop("Content-Type", "text/html; charset=utf-8"),
+        body=str(page.get("body") or ""),
+        headers=headers,
+    )
 
 
-@task
-def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    http = event.get("requestContext", {}).get("http", {})
-    method = str(http.get("method", "GET")).upper()
-    fields = _form(event) if method == "POST" else dict(event.get("queryStringParameters") or {})
-    settings = Settings.load()
+def _claim(settings: Settings, token: str) -> approval.LinkClaim | dict[str, Any]:
+    """The link's claim, or the page that says why it cannot be used."""
     try:
-        claim = approval.verify_token(settings.signing_key(), fields.get("token", ""))
+        return approval.verify_token(settings.signing_key(), token)
     except approval.LinkExpired as err:
         return approval_page.expired_page(err.claim)
     except AlbRulesError as err:
         return approval_page.invalid_page(str(err))
-    if method != "POST":  # GET (and anything else) only ever shows
-        return _review(settings, claim, fields.get("token", ""))
-    return _decide(settings, claim, fields, str(http.get("sourceIp") or "unknown address"))
+
+
+@app.get("/")
+def show_review() -> Response[str]:
+    """GET only ever shows: the review page of a valid link (a mail scanner decides nothing)."""
+    token = str(app.current_event.get_query_string_value("token") or "")
+    settings = Settings.load()
+    claim = _claim(settings, token)
+    if isinstance(claim, dict):
+        return _response(claim)
+    return _response(_review(settings, claim, token))
+
+
+@app.post("/")
+def take_decision() -> Response[str]:
+    """POST of the page's form (the token and the decision) decides, once."""
+    body = app.current_event.decoded_body or ""
+    if len(body) > MAX_FORM_BYTES:
+        return _response(approval_page.message(413, "Nothing was done", "The form is too large."))
+    fields = {k: v[0] for k, v in parse_qs(body).items()}
+    settings = Settings.load()
+    claim = _claim(settings, fields.get("token", ""))
+    if isinstance(claim, dict):
+        return _response(claim)
+    source = str(app.current_event.request_context.http.source_ip or "unknown address")
+    return _response(_decide(settings, claim, fields, source))
 
 
 def _review(settings: Settings, claim: approval.LinkClaim, token: str) -> dict[str, Any]:

@@ -1,48 +1,55 @@
-"""The backup state machine's tasks: discover the listeners, back up each one, summarise."""
+"""The backup state machine's tasks: discover the listeners, back up a batch of them (one child
+execution of the Distributed Map each), summarise. ``functions/<task>/app.py`` is the Lambda
+door of each."""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
-from ..arns import parse_listener_arn
 from ..capture import capture_listener
 from ..catalog import Catalog
 from ..discovery import discover_listeners as find_listeners
 from ..drift import ListenerDrift, compare
-from ..errors import AlbRulesError
+from ..errors import AlbRulesError, AwsThrottled
 from ..events import (
     BackupRequest,
     BackupState,
     BackupSummary,
+    BatchFailure,
+    BatchResult,
     DiscoveryFailure,
     DriftNote,
+    ListenerBatch,
     ListenerItem,
     ListenerResult,
-    ListenerTask,
     S3Object,
     dump,
     parse,
 )
 from ..models import ListenerState, Snapshot
 from ..notifications import SHOWN_LISTENERS, backup_notifications
+from ..records import drift_key, run_listeners_key, run_summary_key
 from ..snapshot import build_snapshot, dumps, loads
 from ..store import Store, read_bytes, read_snapshot
-from .common import MetricUnit, Settings, logger, metrics, task
+from .runtime import MetricUnit, logger, metrics
+from .settings import Settings
 
 MAX_LISTED_FAILURES = 50
+THROTTLE_RETRIES = 2  # a throttled listener is tried again this many times within its batch
+THROTTLE_PAUSE = 5.0  # seconds before the first retry; doubled for the next
+SPARE_SECONDS = 15.0  # a listener is not started with less time than this left
 DRIFT_LINES = 5  # changes spelled out per drifted listener in a message
 DRIFT_LINE_CHARS = 160
 
 
-@task
-def discover_listeners(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Find the listeners of every target; write them to S3 and count them.
+def discover_listeners(state: BackupState) -> BackupState:
+    """Find the listeners of every target; write them to S3 (the Map's items) and count them.
 
     A target that cannot be read (role not assumable, access denied) is recorded as a
     discovery failure and the other targets go on.
     """
-    state = parse(BackupState, event, "the backup state")
     request = parse(BackupRequest, state.request, "the backup input")
     settings = Settings.load()
     location = request.location or f"s3://{settings.bucket}/snapshots"
@@ -76,32 +83,26 @@ def discover_listeners(event: dict[str, Any], context: Any) -> dict[str, Any]:
                     region=target.region,
                     role_arn=target.role_arn,
                     location=location,
+                    execution_arn=state.execution_arn,
                 ),
             )
     listed = [dump(item) for item in items.values()]
-    name = state.execution_arn.rsplit(":", 1)[-1]
-    key = f"runs/{name}/listeners.json"
+    key = run_listeners_key(state.execution_arn)
     settings.put_json(key, listed)
     metrics.add_metric(name="ListenersDiscovered", unit=MetricUnit.Count, value=len(listed))
-    inline = len(listed) <= state.settings.inline_limit
-    updated = state.model_copy(
+    return state.model_copy(
         update={
             "location": location,
             "listener_count": len(listed),
             "items": S3Object(bucket=settings.bucket, key=key),
-            "listeners": list(items.values()) if inline else None,
             "discovery_failures": failures,
         }
     )
-    return dump(updated)
 
 
-@task
-def snapshot_listener(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def back_up_listener(settings: Settings, item: ListenerItem) -> ListenerResult:
     """Capture one listener, check the document reads back valid, store it unless unchanged,
     and catalog it; when stored, note what changed since its previous snapshot (drift)."""
-    item = parse(ListenerTask, event, "the listener to back up").listener
-    settings = Settings.load()
     aws = settings.aws_in(item.account_id, item.region, item.role_arn)
     state = capture_listener(aws, item.listener_arn)
     snapshot = build_snapshot(state)
@@ -136,6 +137,8 @@ def snapshot_listener(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.info(
         "listener backed up",
         extra={
+            "listener_arn": item.listener_arn,
+            "execution_arn": item.execution_arn,
             "status": result.status,
             "rules": result.rules,
             "snapshot_id": snapshot_id,
@@ -143,15 +146,57 @@ def snapshot_listener(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "drifted": drift is not None,
         },
     )
-    return dump(result)
+    return result
 
 
-def drift_key(listener_arn: str, snapshot_id: str) -> str:
-    """Where the whole drift report of a new snapshot is kept, in the stack's bucket."""
-    parsed = parse_listener_arn(listener_arn)
-    return (
-        f"runs/drift/{parsed.account}/{parsed.region}/{parsed.load_balancer_name}/"
-        f"{parsed.listener_id}/{snapshot_id}.json"
+def back_up_batch(
+    batch: ListenerBatch,
+    remaining_seconds: Any = None,
+    sleep: Any = time.sleep,
+) -> BatchResult:
+    """Back up each listener of a batch. One broken listener never loses the others: its
+    failure is its result (``failed``, with the error's class and sentence). A throttled one
+    is tried again after a pause while time is left (``remaining_seconds()``: the invocation's
+    time left, None to ignore); a listener is not started when too little time is left, and
+    is recorded as failed for that reason, so a batch ends before Lambda stops it."""
+    settings = Settings.load()
+    results: list[ListenerResult] = []
+    for item in batch.items:
+        results.append(_back_up_one(settings, item, remaining_seconds, sleep))
+    return BatchResult(results=results)
+
+
+def _left(remaining_seconds: Any) -> float:
+    return float(remaining_seconds()) if remaining_seconds is not None else float("inf")
+
+
+def _back_up_one(
+    settings: Settings, item: ListenerItem, remaining_seconds: Any, sleep: Any
+) -> ListenerResult:
+    pause = THROTTLE_PAUSE
+    for attempt in range(THROTTLE_RETRIES + 1):
+        if _left(remaining_seconds) < SPARE_SECONDS:
+            return _failed(item, "BatchOutOfTime", "the batch ran out of time before this listener")
+        try:
+            return back_up_listener(settings, item)
+        except AwsThrottled as err:
+            if attempt == THROTTLE_RETRIES or _left(remaining_seconds) < SPARE_SECONDS + pause:
+                return _failed(item, type(err).__name__, str(err))
+            logger.warning("listener throttled; trying again", extra={"pause": pause})
+            sleep(pause)
+            pause *= 2
+        except AlbRulesError as err:
+            logger.warning(
+                "listener not backed up",
+                extra={"listener_arn": item.listener_arn, "error_type": type(err).__name__},
+            )
+            return _failed(item, type(err).__name__, str(err))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _failed(item: ListenerItem, error: str, cause: str) -> ListenerResult:
+    return ListenerResult(
+        listener_arn=item.listener_arn, status="failed", error=error, cause=cause
     )
 
 
@@ -213,47 +258,63 @@ def _with_details(settings: Settings, result: ListenerResult) -> ListenerResult:
     return result.model_copy(update={"drift": note})
 
 
-def _distributed_results(settings: Settings, map_run: dict[str, Any]) -> list[dict[str, Any]]:
-    """The iteration results a Distributed Map's ResultWriter left in S3 (via its manifest)."""
+def _batch_results(settings: Settings, map_run: dict[str, Any]) -> list[BatchResult]:
+    """What each child execution of the backup Map returned, from the files its ResultWriter
+    left in S3 (via their manifest). A child that failed as a whole (``FAILED_n.json``: timed
+    out, or its batch function crashed past its Catch) becomes a failed batch of the listeners
+    in its input."""
     details = map_run.get("ResultWriterDetails") or {}
     bucket, key = details.get("Bucket"), details.get("Key")
     if not bucket or not key:
         raise AlbRulesError("the Distributed Map left no ResultWriterDetails; no results to read")
     aws = settings.home()
     manifest = json.loads(read_bytes(f"s3://{bucket}/{key}", aws))
-    results: list[dict[str, Any]] = []
-    files = manifest.get("ResultFiles", {})
-    for status, entries in files.items():
+    batches: list[BatchResult] = []
+    for status, entries in (manifest.get("ResultFiles") or {}).items():
         for entry in entries:
             rows = json.loads(read_bytes(f"s3://{bucket}/{entry['Key']}", aws))
             for row in rows:
                 if status == "SUCCEEDED" and row.get("Output"):
-                    results.append(json.loads(row["Output"]))
-                else:
-                    listener = json.loads(row.get("Input") or "{}").get("listener_arn", "?")
-                    results.append(
-                        {
-                            "listener_arn": listener,
-                            "status": "failed",
-                            "error": row.get("Error", status),
-                            "cause": row.get("Cause", ""),
-                        }
+                    batches.append(
+                        parse(BatchResult, json.loads(row["Output"]), "a backup batch's result")
                     )
+                    continue
+                items = json.loads(row.get("Input") or "{}").get("Items") or []
+                batches.append(
+                    BatchResult(
+                        failed_batch=BatchFailure(
+                            listener_arns=[str(i.get("listener_arn", "?")) for i in items],
+                            error=row.get("Error", status),
+                            cause=row.get("Cause", ""),
+                        )
+                    )
+                )
+    return batches
+
+
+def listener_results(batches: list[BatchResult]) -> list[ListenerResult]:
+    """Every listener's result, a failed batch counting as each of its listeners failed."""
+    results: list[ListenerResult] = []
+    for batch in batches:
+        results += batch.results
+        if batch.failed_batch is not None:
+            failure = batch.failed_batch
+            results += [
+                ListenerResult(
+                    listener_arn=arn, status="failed", error=failure.error, cause=failure.cause
+                )
+                for arn in failure.listener_arns
+            ]
     return results
 
 
-@task
-def summarise_backup(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def summarise_backup(state: BackupState) -> BackupState:
     """Count what the Map did, store the summary in S3, write the message for failures (which
-    tells the drift too) or else for drift, and drop the per-listener lists from the state
-    (they can be long)."""
-    state = parse(BackupState, event, "the backup state")
+    tells the drift too) or else for drift."""
     settings = Settings.load()
-    if state.map_run is not None:
-        raw = _distributed_results(settings, state.map_run)
-    else:
-        raw = state.results or []
-    results = [parse(ListenerResult, r, "a listener's backup result") for r in raw]
+    if state.map_run is None:
+        raise AlbRulesError("the backup state has no map_run; the state machine is out of order")
+    results = listener_results(_batch_results(settings, state.map_run))
     failed = [r for r in results if r.status == "failed"]
     drifted = [r for r in results if r.status == "stored" and r.drift is not None]
     summary = BackupSummary(
@@ -267,9 +328,8 @@ def summarise_backup(event: dict[str, Any], context: Any) -> dict[str, Any]:
         discovery_failures=state.discovery_failures,
         location=state.location,
     )
-    name = state.execution_arn.rsplit(":", 1)[-1]
     results_location = settings.put_json(
-        f"runs/{name}/summary.json",
+        run_summary_key(state.execution_arn),
         {"summary": dump(summary), "results": [dump(r) for r in results]},
     )
     metrics.add_metric(name="ListenersFailed", unit=MetricUnit.Count, value=len(failed))
@@ -282,13 +342,6 @@ def summarise_backup(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failure, drift = backup_notifications(
         summary, named + drifted[SHOWN_LISTENERS:], state.execution_arn, results_location
     )
-    updated = state.model_copy(
-        update={
-            "listeners": None,
-            "results": None,
-            "summary": summary,
-            "notification": failure,
-            "drift_notification": drift,
-        }
+    return state.model_copy(
+        update={"summary": summary, "notification": failure, "drift_notification": drift}
     )
-    return dump(updated)

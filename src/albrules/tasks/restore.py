@@ -1,8 +1,9 @@
-"""The restore state machine's tasks, one function each, over the engine's library.
+"""The restore state machine's tasks: each is one step of the restore lifecycle
+(:mod:`albrules.restore`) over the restore state document (:class:`RestoreState`).
 
-Every task takes the restore state document (:class:`RestoreState`) and returns it with its
-own part filled in. Failures are typed exceptions whose class names the state machine's Catch
-blocks match; a handler never swallows one.
+Each task takes the state and returns it with its own part filled in. Failures are typed
+exceptions whose class names the state machine's Catch blocks match; a task never swallows one.
+``functions/<task>/app.py`` is the Lambda door of each.
 """
 
 from __future__ import annotations
@@ -14,53 +15,35 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from .. import approval, notifications
 from ..arns import parse_listener_arn
 from ..aws import Aws
 from ..capture import capture_listener
-from ..errors import (
-    AlbRulesError,
-    ListenerChanged,
-    RestoreRefused,
-    RollbackFailed,
-)
-from ..events import (
-    PlanSummary,
-    RestoreState,
-    dump,
-    parse,
-)
+from ..errors import AlbRulesError, RestoreRefused, RollbackFailed
+from ..events import PlanSummary, RestoreState, dump
 from ..operations import API_OPERATION
 from ..plan import INPUT_NAMES, Plan, choose_selection
+from ..records import audit_closed, audit_opened, plan_key
+from ..resolve import choose_target, desired_from_snapshot, read_secret_values, secret_arns
 from ..restore import (
-    apply_plan as apply_operations,
-)
-from ..restore import (
-    check_target,
-    desired_from_snapshot,
+    apply_with_journal,
+    check_restorable,
+    check_unchanged,
     prepare_restore,
-    read_secret_values,
-    resolve_target_groups,
-    restore_target,
-    rollback_to,
-    secret_arns,
+    roll_back,
+    take_pre_restore_snapshot,
     verify,
 )
 from ..snapshot import build_snapshot
 from ..store import read_bytes, read_snapshot
-from .common import MetricUnit, Settings, logger, metrics, task
+from .runtime import MetricUnit, logger, metrics
+from .settings import Settings
 
 CATALOG_ID = re.compile(r"^[0-9a-f]{12}$")
 SHOWN_OPERATIONS = 20
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-def _state(event: Any) -> RestoreState:
-    return parse(RestoreState, event, "the restore state")
 
 
 def _snapshot_location(reference: str, settings: Settings) -> str:
@@ -92,20 +75,16 @@ def _need(value: str | None, what: str) -> str:
 
 def _plan_document(settings: Settings, state: RestoreState) -> dict[str, Any]:
     location = _need(state.plan_location, "plan")
-    return json.loads(read_bytes(location, settings.home()))
+    document: dict[str, Any] = json.loads(read_bytes(location, settings.home()))
+    return document
 
 
-def _check_unchanged(aws: Aws, listener_arn: str, base_checksum: str, pre_location: str) -> Any:
-    live = capture_listener(aws, listener_arn)
-    if build_snapshot(live).checksum != base_checksum:
-        raise ListenerChanged(
-            f"listener {listener_arn} changed after its pre-restore snapshot {pre_location} was "
-            "taken; nothing was changed, start the restore again to plan from its current state"
-        )
-    return live
+def _since_pre_restore(state: RestoreState) -> str:
+    return f"its pre-restore snapshot {state.pre_restore_location} was taken"
 
 
-def _summary(plan: Plan) -> PlanSummary:
+def plan_summary(plan: Plan) -> PlanSummary:
+    """A plan in a few words, for the state document and the messages."""
     kinds = [change.kind for change in plan.changes]
     lines = [f"{i}. {op.summary()}" for i, op in enumerate(plan.operations, start=1)]
     return PlanSummary(
@@ -121,29 +100,17 @@ def _summary(plan: Plan) -> PlanSummary:
     )
 
 
-def _write_journal(settings: Settings, state: RestoreState, journal: list[dict]) -> str | None:
-    """Store the journal; a failure here is logged, never allowed to hide the real outcome."""
-    key = f"pre-restore/{state.execution_name}/journal.json"
-    try:
-        return settings.put_json(key, journal)
-    except (AlbRulesError, ClientError, BotoCoreError) as err:
-        logger.error("could not store the journal", extra={"error": str(err)})
-        return None
-
-
 # --- the tasks -----------------------------------------------------------------------------
 
 
-@task
-def acquire_lock(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Check the input, find the target listener, write the audit record, take the lock."""
-    state = _state(event)
+def lock_listener(state: RestoreState) -> RestoreState:
+    """Check the input, choose the target listener, open the audit record, take the lock."""
     request = state.parsed_request()
     choose_selection(request.mode, request.priorities, request.match, INPUT_NAMES)
     settings = Settings.load()
     location = _snapshot_location(request.snapshot, settings)
     snapshot = read_snapshot(location, settings.home())
-    target = restore_target(
+    target = choose_target(
         snapshot.source.listener_arn,
         request.listener_arn,
         request.target_listener_arn,
@@ -153,63 +120,57 @@ def acquire_lock(event: dict[str, Any], context: Any) -> dict[str, Any]:
     catalog = settings.catalog()
     catalog.write_audit(
         state.execution_arn,
-        {
-            "started_at": state.started_at or datetime.now(UTC).isoformat(timespec="seconds"),
-            "requested_by": request.requested_by or "not given in the input",
-            "reason": request.reason or "",
-            "request": state.request,
-            "listener_arn": target,
-            "snapshot": location,
-            "outcome": "RUNNING",
-        },
+        audit_opened(
+            started_at=state.started_at or datetime.now(UTC).isoformat(timespec="seconds"),
+            requested_by=request.requested_by,
+            reason=request.reason,
+            request=state.request,
+            listener_arn=target,
+            snapshot=location,
+        ),
     )
     catalog.acquire_lock(target, state.execution_arn)
     logger.append_keys(listener_arn=target)
-    return dump(state.model_copy(update={"listener_arn": target, "snapshot_location": location}))
+    return state.model_copy(update={"listener_arn": target, "snapshot_location": location})
 
 
-@task
-def load_snapshot(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def check_snapshot(state: RestoreState) -> RestoreState:
     """Read and validate the snapshot; check the target listener and its target groups."""
-    state = _state(event)
     request = state.parsed_request()
     settings = Settings.load()
     snapshot = read_snapshot(_need(state.snapshot_location, "snapshot"), settings.home())
     target = _need(state.listener_arn, "listener")
-    aws = _target_aws(settings, target)
-    check_target(snapshot, aws, target)
-    live = capture_listener(aws, target)
-    resolve_target_groups(aws, snapshot, live, map_by_name=request.map_target_groups_by_name)
+    check_restorable(
+        _target_aws(settings, target),
+        snapshot,
+        target,
+        map_by_name=request.map_target_groups_by_name,
+    )
     metrics.add_metric(name="SnapshotRules", unit=MetricUnit.Count, value=len(snapshot.rules))
-    return dump(state)
+    return state
 
 
-@task
-def take_pre_restore_snapshot(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def store_pre_restore_snapshot(state: RestoreState) -> RestoreState:
     """Capture the listener as it is now and store it: the rollback's target."""
-    state = _state(event)
     settings = Settings.load()
     target = _need(state.listener_arn, "listener")
     live = capture_listener(_target_aws(settings, target), target)
-    saved = settings.store(f"pre-restore/{state.execution_name}").save(
-        build_snapshot(live), force=True, kms_key_id=settings.kms_key_id
+    pre = take_pre_restore_snapshot(settings.restore_records(state.execution_arn), live)
+    return state.model_copy(
+        update={"pre_restore_location": pre.location, "base_fingerprint": pre.fingerprint}
     )
-    return dump(state.model_copy(update={"pre_restore_location": saved.location}))
 
 
-@task
-def compute_plan(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def compute_plan(state: RestoreState) -> RestoreState:
     """Plan from the pre-restore state to the snapshot; store the plan in S3."""
-    state = _state(event)
     request = state.parsed_request()
     mode, selector = choose_selection(request.mode, request.priorities, request.match, INPUT_NAMES)
     settings = Settings.load()
     target = _need(state.listener_arn, "listener")
-    pre_location = _need(state.pre_restore_location, "pre-restore snapshot")
     aws = _target_aws(settings, target)
     snapshot = read_snapshot(_need(state.snapshot_location, "snapshot"), settings.home())
-    pre = read_snapshot(pre_location, settings.home())
-    live = _check_unchanged(aws, target, pre.checksum, pre_location)
+    fingerprint = _need(state.base_fingerprint, "pre-restore fingerprint")
+    live = check_unchanged(aws, target, fingerprint, _since_pre_restore(state))
     prepared = prepare_restore(
         aws,
         snapshot,
@@ -222,32 +183,28 @@ def compute_plan(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     plan = prepared.plan
     location = settings.put_json(
-        f"plans/{state.execution_name}.json",
+        plan_key(state.execution_arn),
         {
             "plan": plan.model_dump(mode="json"),
             "public": plan.public(),
-            "base_checksum": pre.checksum,
+            "base_fingerprint": fingerprint,
+            "base_checksum": build_snapshot(live).checksum,
             "snapshot": state.snapshot_location,
-            "pre_restore": pre_location,
+            "pre_restore": state.pre_restore_location,
             "oidc_secrets": prepared.oidc_secrets,
             "max_listener_rules": prepared.max_listener_rules,
             "warnings": prepared.warnings,
         },
     )
-    summary = _summary(plan)
+    summary = plan_summary(plan)
     metrics.add_metric(name="PlannedOperations", unit=MetricUnit.Count, value=summary.changes)
-    return dump(
-        state.model_copy(
-            update={"plan_location": location, "plan": summary, "changes": summary.changes}
-        )
+    return state.model_copy(
+        update={"plan_location": location, "plan": summary, "changes": summary.changes}
     )
 
 
-@task
-def request_approval(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def request_approval(state: RestoreState, task_token: str) -> dict[str, Any]:
     """Keep the task token, then send the approval request with signed, expiring links."""
-    state = _state(event.get("state"))
-    task_token = str(event.get("task_token") or "")
     if not task_token:
         raise AlbRulesError("request_approval was called without a task token")
     settings = Settings.load()
@@ -279,34 +236,34 @@ def request_approval(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"requested": True, "expires_at": expires_at}
 
 
-@task
-def apply_plan(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Apply the stored plan, if the listener is still as its pre-restore snapshot."""
-    state = _state(event)
+def apply_plan(state: RestoreState) -> RestoreState:
+    """Apply the stored plan, if the listener is still as the plan was made from."""
     settings = Settings.load()
     document = _plan_document(settings, state)
     plan = Plan.model_validate(document["plan"])
     target = _need(state.listener_arn, "listener")
     aws = _target_aws(settings, target)
-    _check_unchanged(aws, target, document["base_checksum"], document["pre_restore"])
+    check_unchanged(aws, target, str(document["base_fingerprint"]), _since_pre_restore(state))
     values = read_secret_values(aws, secret_arns(plan))
+    records = settings.restore_records(state.execution_arn)
     journal: list[dict[str, Any]] = []
+    warnings: list[str] = []
     try:
-        apply_operations(aws, plan, values, journal)
+        apply_with_journal(aws, plan, values, journal)
     finally:
-        journal_at = _write_journal(settings, state, journal)
+        journal_at = records.try_write_journal(journal, warnings) if journal else None
+        for warning in warnings:
+            logger.error("could not store the journal", extra={"error": warning})
     for api, count in Counter(API_OPERATION[op.op] for op in plan.operations).items():
         metrics.add_metric(name=f"Operations.{api}", unit=MetricUnit.Count, value=count)
-    return dump(
-        state.model_copy(update={"applied": len(plan.operations), "journal_location": journal_at})
+    return state.model_copy(
+        update={"applied": len(plan.operations), "journal_location": journal_at}
     )
 
 
-@task
-def verify_listener(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def verify_listener(state: RestoreState) -> RestoreState:
     """Compare the listener with what it should now be: the plan's target after a restore,
     the pre-restore snapshot after a rollback. Raises VerifyFailed on any difference."""
-    state = _state(event)
     settings = Settings.load()
     target = _need(state.listener_arn, "listener")
     aws = _target_aws(settings, target)
@@ -316,27 +273,21 @@ def verify_listener(event: dict[str, Any], context: Any) -> dict[str, Any]:
     else:
         expected = Plan.model_validate(_plan_document(settings, state)["plan"]).expected
     verify(aws, target, expected)
-    return dump(state)
+    return state
 
 
-@task
-def roll_back(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def roll_back_listener(state: RestoreState) -> RestoreState:
     """Put the listener back as its pre-restore snapshot. Raises RollbackFailed otherwise."""
-    state = _state(event)
     settings = Settings.load()
     target = _need(state.listener_arn, "listener")
     pre_location = _need(state.pre_restore_location, "pre-restore snapshot")
     document = _plan_document(settings, state)
     pre = read_snapshot(pre_location, settings.home())
-    journal: list[dict[str, Any]] = []
-    journal_key = f"s3://{settings.bucket}/pre-restore/{state.execution_name}/journal.json"
-    try:  # what the failed apply did, so the journal tells the whole story
-        journal = json.loads(read_bytes(journal_key, settings.home()))
-    except AlbRulesError as err:
-        logger.warning("no journal of the apply to extend", extra={"error": str(err)})
+    records = settings.restore_records(state.execution_arn)
+    journal = records.read_journal()  # what the failed apply did, so it tells the whole story
     metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
     try:
-        left = rollback_to(
+        left = roll_back(
             _target_aws(settings, target),
             target,
             pre,
@@ -346,7 +297,10 @@ def roll_back(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
     except AlbRulesError as err:
         left = [str(err)]
-    journal_at = _write_journal(settings, state, journal)
+    warnings: list[str] = []
+    journal_at = records.try_write_journal(journal, warnings)
+    for warning in warnings:
+        logger.error("could not store the journal", extra={"error": warning})
     if left:
         metrics.add_metric(name="RollbackFailures", unit=MetricUnit.Count, value=1)
         raise RollbackFailed(
@@ -354,15 +308,13 @@ def roll_back(event: dict[str, Any], context: Any) -> dict[str, Any]:
             f"from the pre-restore snapshot {pre_location} (journal: {journal_at})",
             left,
         )
-    return dump(state.model_copy(update={"phase": "rollback", "journal_location": journal_at}))
+    return state.model_copy(update={"phase": "rollback", "journal_location": journal_at})
 
 
-@task
-def release_lock(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Release the lock if this restore holds it, record the outcome, write the notification.
+def release_lock(state: RestoreState) -> RestoreState:
+    """Release the lock if this restore holds it, record the outcome, word the notification.
 
     Every path of the state machine passes here, the failed ones included."""
-    state = _state(event)
     outcome = state.outcome or "RESTORED"
     settings = Settings.load()
     catalog = settings.catalog()
@@ -371,21 +323,21 @@ def release_lock(event: dict[str, Any], context: Any) -> dict[str, Any]:
         released = catalog.release_lock(state.listener_arn, state.execution_arn)
     catalog.write_audit(
         state.execution_arn,
-        {
-            "outcome": outcome,
-            "ended_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "listener_arn": state.listener_arn or "",
-            "plan_location": state.plan_location or "",
-            "pre_restore_location": state.pre_restore_location or "",
-            "journal_location": state.journal_location or "",
-            "changes": state.changes or 0,
-            "plan": dump(state.plan) if state.plan else {},
-            "error": dump(state.error) if state.error else {},
-            "rollback_error": dump(state.rollback_error) if state.rollback_error else {},
-            "approval": state.approval or {},
-            "lock_released": released,
-        },
+        audit_closed(
+            outcome=outcome,
+            ended_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            listener_arn=state.listener_arn,
+            plan_location=state.plan_location,
+            pre_restore_location=state.pre_restore_location,
+            journal_location=state.journal_location,
+            changes=state.changes,
+            plan=dump(state.plan) if state.plan else {},
+            error=dump(state.error) if state.error else {},
+            rollback_error=dump(state.rollback_error) if state.rollback_error else {},
+            approval=state.approval,
+            lock_released=released,
+        ),
     )
     metrics.add_metric(name=f"Restores.{outcome}", unit=MetricUnit.Count, value=1)
     notification = notifications.restore_outcome(state, outcome)
-    return dump(state.model_copy(update={"outcome": outcome, "notification": notification}))
+    return state.model_copy(update={"outcome": outcome, "notification": notification})

@@ -1,37 +1,21 @@
-"""What every handler shares: Powertools, the function's settings, and the stack's stores.
-
-Each handler is a plain function decorated with :func:`task`, which applies Powertools'
-Logger (Lambda context, correlation keys), Tracer and Metrics the standard way. Handlers never
-catch an error to hide it: the exception class name is the error name the state machine's
-Retry and Catch blocks match (``ListenerLocked``, ``ApplyFailed``, ``AwsThrottled``...).
-"""
+"""A function's settings (its environment, as template.yaml sets it) and the stack's stores."""
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..accounts import aws_for
 from ..aws import Aws, explain
 from ..catalog import Catalog
 from ..errors import InvalidInput
+from ..records import RestoreRecords, stack_restore_records
 from ..runtime_env import getenv
 from ..store import Store
-
-SERVICE = "albrules"
-logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
-metrics = Metrics(namespace=SERVICE, service=SERVICE)
-
-__all__ = ["MetricUnit", "Settings", "logger", "metrics", "task", "tracer"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +68,10 @@ class Settings:
         body = json.dumps(document, indent=1, sort_keys=True, default=str).encode()
         return self.store("").put_bytes(key, body, kms_key_id=self.kms_key_id)
 
+    def restore_records(self, execution_arn: str) -> RestoreRecords:
+        """The records (pre-restore snapshot, journal) of a restore run by the state machine."""
+        return stack_restore_records(self.bucket, self.home(), execution_arn, self.kms_key_id)
+
     def signing_key(self) -> bytes:
         """The approval links' HMAC key, from Secrets Manager."""
         if not self.approval_secret_arn:
@@ -103,34 +91,3 @@ class Settings:
             member_role_name=self.member_role_name,
             external_id=self.external_id,
         )
-
-
-def task(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    """A Lambda handler with Powertools Logger, Tracer and Metrics applied."""
-
-    @functools.wraps(fn)
-    def run(event: Any, context: Any) -> Any:
-        # Correlation keys: every log line of a task names its execution and listener, found
-        # in the event or one level down (request_approval's "state", a backup's "listener");
-        # the event's own keys win, so they are applied last.
-        sources = [*event.values(), event] if isinstance(event, dict) else []
-        for source in sources:
-            if isinstance(source, dict):
-                for key in ("execution_arn", "listener_arn"):
-                    if isinstance(source.get(key), str):
-                        logger.append_keys(**{key: source[key]})
-        try:
-            return fn(event, context)
-        except Exception as err:
-            # The full traceback goes to the log; the error Step Functions carries (and a
-            # Map's results keep per failed listener) stays short: type, message, few frames.
-            details = {"error_type": type(err).__name__, "error": str(err)}
-            if isinstance(err, InvalidInput):  # refused input: a sentence, not a stack
-                logger.warning("task refused its input", extra=details)
-            else:
-                logger.exception("task failed", extra=details)
-            raise err.with_traceback(None) from None
-
-    return logger.inject_lambda_context(clear_state=True)(
-        tracer.capture_lambda_handler(capture_response=False)(metrics.log_metrics(run))
-    )

@@ -1,0 +1,14 @@
+"""Lambda function ApplyPlanFunction: the restore machine's "Apply the plan"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from albrules.events import RestoreState, dump, parse
+from albrules.tasks.restore import apply_plan
+from albrules.tasks.runtime import lambda_handler
+
+
+@lambda_handler
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    return dump(apply_plan(parse(RestoreState, event, "the restore state")))
