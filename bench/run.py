@@ -37,7 +37,8 @@ from albrules.local import elbv2 as fidelity  # noqa: E402
 from albrules.local import faults  # noqa: E402
 from albrules.operations import CreateRule, request_for  # noqa: E402
 from albrules.plan import plan_restore  # noqa: E402
-from albrules.restore import desired_from_snapshot, execute_restore, prepare_restore  # noqa: E402
+from albrules.resolve import desired_from_snapshot  # noqa: E402
+from albrules.restore import execute_restore, prepare_restore  # noqa: E402
 from albrules.snapshot import build_snapshot  # noqa: E402
 from albrules.store import Store  # noqa: E402
 

@@ -1,5 +1,10 @@
-"""Powertools for the Lambda functions: one Logger, Tracer and Metrics, and the decorator that
+"""Powertools for the Lambda functions: one Logger and one Metrics, and the decorator that
 applies them to a handler (``functions/<task>/app.py``) the standard way.
+
+No Powertools Tracer: importing the X-Ray SDK it needs took about 145 ms of every cold start
+here (bench/lambda_package.py), for boto3 subsegments only. The functions and state machines
+still trace with X-Ray (``Tracing: Active`` in template.yaml): Lambda records each
+invocation's segment itself.
 
 Handlers never catch an error to hide it: the exception class name is the error name the state
 machine's Retry and Catch blocks match (``ListenerLocked``, ``ApplyFailed``, ``AwsThrottled``).
@@ -11,23 +16,23 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..errors import InvalidInput
 
 SERVICE = "albrules"
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=SERVICE, service=SERVICE)
 
-__all__ = ["MetricUnit", "lambda_handler", "logger", "metrics", "tracer"]
+__all__ = ["MetricUnit", "lambda_handler", "logger", "metrics"]
 
 Handler = Callable[[Any, Any], Any]
 
 
 def lambda_handler(fn: Handler) -> Handler:
-    """A Lambda handler with Powertools Logger, Tracer and Metrics applied."""
+    """A Lambda handler with Powertools Logger (Lambda context, correlation keys) and Metrics
+    applied."""
 
     @functools.wraps(fn)
     def run(event: Any, context: Any) -> Any:
@@ -52,6 +57,4 @@ def lambda_handler(fn: Handler) -> Handler:
                 logger.exception("task failed", extra=details)
             raise err.with_traceback(None) from None
 
-    return logger.inject_lambda_context(clear_state=True)(
-        tracer.capture_lambda_handler(capture_response=False)(metrics.log_metrics(run))
-    )
+    return logger.inject_lambda_context(clear_state=True)(metrics.log_metrics(run))
