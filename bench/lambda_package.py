@@ -64,7 +64,8 @@ def sizes_by_package(folder: Path, top: int = 8) -> list[tuple[str, int]]:
     sizes = Counter[str]()
     for entry in folder.iterdir():
         name = entry.name.split("-")[0] if entry.name.endswith(".dist-info") else entry.name
-        sizes[name.removesuffix(".py")] += size_of(entry) if entry.is_dir() else entry.stat().st_size
+        size = size_of(entry) if entry.is_dir() else entry.stat().st_size
+        sizes[name.removesuffix(".py")] += size
     return sizes.most_common(top)
 
 

@@ -136,10 +136,10 @@ def cases(run: Run, listeners: dict[str, Any]) -> list[Case]:
         doomed = listeners["shop-web:8080"]["arn"]
 
         def delete_it(event: Any, context: Any) -> None:
-            if event.get("listener_arn") == doomed:  # deleted while the backup runs
+            if doomed in [i["listener_arn"] for i in event["Items"]]:  # deleted while it runs
                 run.elb.delete_listener(ListenerArn=doomed)
 
-        lambdas.before_invoke("SnapshotListenerFunction", delete_it)
+        lambdas.before_invoke("SnapshotListenersFunction", delete_it)
         try:
             assert run.backup().error == "BackupIncomplete"
         finally:

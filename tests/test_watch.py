@@ -60,24 +60,24 @@ def test_backup_map_progress_counts_every_listener_and_the_failed_one(stack: Sta
     doomed = shop(stack, "old", 1)
 
     def delete_it(event: Any, context: Any) -> None:
-        if event["listener"]["listener_arn"] == doomed:  # deleted while the backup runs
+        if doomed in [i["listener_arn"] for i in event["Items"]]:  # deleted while the backup runs
             stack.world.elb.delete_listener(ListenerArn=doomed)
 
-    lambdas.before_invoke("SnapshotListenerFunction", delete_it)
+    lambdas.before_invoke("SnapshotListenersFunction", delete_it)
     result = stack.run("backup", stack.backup_targets())
 
     view = view_of(stack, result.execution_arn)
     assert (view.kind, view.status, view.exit_code) == ("backup", "FAILED", 1)
     assert view.exit_code == result.exit_code
     (progress,) = view.maps
-    assert progress.state == "Back up each listener" and not progress.distributed
+    assert progress.state == "Back up the listeners in batches" and progress.distributed
     assert (progress.total, progress.done, progress.failed, progress.running) == (3, 3, 1, 0)
     assert view.backup is not None and (view.backup.stored, view.backup.failed) == (2, 1)
     assert view.backup.failed_listeners[0].listener_arn == doomed
-    inner = {"Back up the listener", "Record the failed listener"}
+    inner = {"Back up the batch", "Record the failed batch"}
     assert names(view) == top_level_names(stack, result.execution_arn, inner)
     assert not inner & set(names(view))
-    assert state(view, "Back up each listener").status == "succeeded"
+    assert state(view, "Back up the listeners in batches").status == "succeeded"
     assert state(view, "Some listeners were not backed up").status == "failed"
     assert view.current is None and view.plan is None
     assert_in_order(view)
@@ -86,7 +86,7 @@ def test_backup_map_progress_counts_every_listener_and_the_failed_one(stack: Sta
 def test_a_distributed_map_reports_the_map_runs_item_counts(stack: Stack) -> None:
     for name in ("shop", "api", "old"):
         shop(stack, name, 1)
-    stack.set_setting("backup", "inline_limit", 2)
+    stack.set_setting("backup", "batch_size", 2)
     result = stack.run("backup", stack.backup_targets(), timeout=120)
     assert result.status == "SUCCEEDED", result.cause
 
@@ -94,8 +94,8 @@ def test_a_distributed_map_reports_the_map_runs_item_counts(stack: Stack) -> Non
     (progress,) = view.maps
     runs = stack.sfn.list_map_runs(executionArn=result.execution_arn)["mapRuns"]
     assert progress.map_run_arn == runs[0]["mapRunArn"]
-    assert progress.state == "Back up each listener in child executions"
-    assert (progress.total, progress.done, progress.failed) == (3, 3, 0)
+    assert progress.state == "Back up the listeners in batches"
+    assert (progress.total, progress.done, progress.failed) == (3, 3, 0)  # items: listeners
     assert view.exit_code == 0 and view.backup is not None and view.backup.listeners == 3
 
 

@@ -181,10 +181,10 @@ def test_one_broken_listener_does_not_lose_the_others(stack: Stack) -> None:
     queue = subscribe(stack)
 
     def delete_it(event: Any, context: Any) -> None:
-        if event["listener"]["listener_arn"] == doomed:  # deleted while the backup runs
+        if doomed in [i["listener_arn"] for i in event["Items"]]:  # deleted while it runs
             stack.world.elb.delete_listener(ListenerArn=doomed)
 
-    lambdas.before_invoke("SnapshotListenerFunction", delete_it)
+    lambdas.before_invoke("SnapshotListenersFunction", delete_it)
     result = stack.run("backup", stack.backup_targets())
 
     assert result.status == "FAILED" and result.error == "BackupIncomplete"
@@ -196,24 +196,29 @@ def test_one_broken_listener_does_not_lose_the_others(stack: Stack) -> None:
     assert summary["failed_listeners"][0]["listener_arn"] == doomed
     assert summary["failed_listeners"][0]["error"] == "ListenerNotFound"
     names = state_names(stack, result.execution_arn)
-    assert "Record the failed listener" in names
     assert "Notify about the failed listeners" in names
     messages = received(stack, queue)
     assert messages[0]["Subject"] == "albrules backup: 1 of 3 listener(s) failed"
     assert doomed in messages[0]["Message"]
 
 
-def test_a_fleet_past_the_inline_limit_goes_through_a_distributed_map(stack: Stack) -> None:
+def test_every_fleet_goes_through_one_distributed_map_in_batches(stack: Stack) -> None:
     listeners = [shop(stack, name, 2) for name in ("shop", "api", "old")]
-    stack.set_setting("backup", "inline_limit", 2)
+    stack.set_setting("backup", "batch_size", 2)
+    batches: list[list[str]] = []
+    lambdas.before_invoke(
+        "SnapshotListenersFunction",
+        lambda event, _: batches.append([i["listener_arn"] for i in event["Items"]]),
+    )
 
     result = stack.run("backup", stack.backup_targets(), timeout=120)
 
     assert result.status == "SUCCEEDED", result.cause
     assert (result.output["listeners"], result.output["stored"]) == (3, 3)
     names = state_names(stack, result.execution_arn)
-    assert "Back up each listener in child executions" in names
-    assert "Back up each listener" not in names
+    assert "Back up the listeners in batches" in names
+    assert sorted(len(b) for b in batches) == [1, 2]  # 3 listeners, batches of 2: 2 invocations
+    assert sorted(a for b in batches for a in b) == sorted(listeners)
     for listener in listeners:
         assert snapshot_key(stack, listener)
     # The listeners went to the Map through S3, and the results came back through S3.
@@ -554,10 +559,10 @@ def test_failures_and_drift_in_one_backup_are_one_message(stack: Stack) -> None:
     queue = subscribe(stack)
 
     def delete_it(event: Any, context: Any) -> None:
-        if event["listener"]["listener_arn"] == doomed:
+        if doomed in [i["listener_arn"] for i in event["Items"]]:
             stack.world.elb.delete_listener(ListenerArn=doomed)
 
-    lambdas.before_invoke("SnapshotListenerFunction", delete_it)
+    lambdas.before_invoke("SnapshotListenersFunction", delete_it)
     result = stack.run("backup", stack.backup_targets())
 
     assert result.status == "FAILED" and result.error == "BackupIncomplete"

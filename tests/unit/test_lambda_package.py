@@ -41,7 +41,7 @@ def test_no_function_imports_what_the_layer_leaves_out() -> None:
     apps = sorted(str(p) for p in (ROOT / "functions").glob("*/app.py"))
     assert len(apps) == 13
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps([*FORBIDDEN_PACKAGES, *left_out]), json.dumps(apps)],
+        [sys.executable, "-c", PROBE, json.dumps([*FORBIDDEN_PACKAGES, *left_out]), json.dumps(apps)],  # noqa: E501
         capture_output=True,
         text=True,
         check=False,
