@@ -1,5 +1,6 @@
-"""``make bench``: mutating calls, throttle-bound time, gaps, read calls, plan time, and the
-backup state machine's history and payload per listener (``bench/workflows.py``).
+"""``make bench``: mutating calls, throttle-bound time, gaps, read calls, plan time, the backup
+state machine's cost per listener and batch size (``bench/workflows.py``), and the Lambda
+package's size and handler import time (``bench/lambda_package.py``).
 
 Every number is measured on the embedded local AWS (moto + the fidelity layer, in process):
 our restore and a naive one (delete every rule, then recreate every rule) are both run for
@@ -43,6 +44,7 @@ from albrules.snapshot import build_snapshot  # noqa: E402
 from albrules.store import Store  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lambda_package  # noqa: E402
 import workflows as backup_workflow  # noqa: E402
 
 SIZES = (10, 100, 1000)
@@ -282,11 +284,50 @@ def main() -> None:
             plans.append((fraction, plan_time(site, aws, 1000, fraction)))
     flows = backup_workflow.measure()
     print("measured the backup state machine", file=sys.stderr)
-    write(rows, reads, plans, flows, time.perf_counter() - started)
+    package = lambda_package.run()
+    print("measured the Lambda package", file=sys.stderr)
+    write(rows, reads, plans, flows, package, time.perf_counter() - started)
+
+
+def package_section(package: dict[str, Any] | None) -> list[str]:
+    """The layer's size and each handler's import time (bench/lambda_package.py)."""
+    if package is None:
+        return ["## The Lambda package", "", "Not measured: no Python 3.13 was found.", ""]
+    times = package["times_ms"]
+    lines = [
+        "## The Lambda package: layer size and handler import time",
+        "",
+        "The layer built by `make build-EngineLayer` (what `sam build` runs) for this machine's "
+        "platform; each `functions/<task>/app.py` imported in a fresh Python "
+        f"{package['python']} with only its folder and the layer on its path, as a cold start "
+        f"does (median of {lambda_package.RUNS} runs).",
+        "",
+        f"Layer, unpacked: {package['layer_bytes'] / 1e6:.1f} MB. Largest parts: "
+        + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in package["layer_packages"])
+        + ".",
+        "",
+        "| function | import time |",
+        "|---|---:|",
+    ]
+    lines += [f"| {name} | {ms:.0f} ms |" for name, ms in times.items()]
+    lines += [
+        "",
+        f"Slowest: {package['slowest']} ({times[package['slowest']]:.0f} ms); where its import "
+        "time goes (self time by top-level package): "
+        + ", ".join(f"{name} {ms:.0f} ms" for name, ms in package["breakdown"])
+        + ".",
+        "",
+    ]
+    return lines
 
 
 def write(
-    rows: list[dict], reads: list[tuple], plans: list[tuple], flows: list[dict], elapsed: float
+    rows: list[dict],
+    reads: list[tuple],
+    plans: list[tuple],
+    flows: list[dict],
+    package: dict[str, Any] | None,
+    elapsed: float,
 ) -> None:
     lines = [
         "# Benchmarks",
@@ -346,6 +387,7 @@ def write(
     ]
     lines += [f"| {fraction:.0%} | {seconds * 1000:.0f} ms |" for fraction, seconds in plans]
     lines += ["", *backup_workflow.section(flows)]
+    lines += package_section(package)
     lines += [
         "## Notes",
         "",
