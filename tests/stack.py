@@ -2,6 +2,11 @@
 
 ``template.yaml`` is deployed for real (``albrules.local.deploy``); the state machines run in
 moto's interpreter and their Lambda tasks run the project's real handlers in-process.
+
+One stack per test session (per xdist worker): :func:`session_stack` deploys it once and
+:meth:`Stack.reset` puts it back as deployed after each test (no load balancers, empty bucket
+and table, the machines' deployed definitions, no test queues, subscriptions, secrets or state
+machines, no execution left running).
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ PARAMETERS = {"MemberExternalId": "test-external-id", "ApprovalTimeoutSeconds": 
 class Stack:
     """The deployed application plus a World to build listeners in."""
 
+    machines: dict[str, str]  # state machine ARN -> definition as deployed (session stack)
+    secrets: set[str]  # the deployed secrets' ARNs (session stack)
+
     def __init__(self, session: boto3.Session, deployment: Deployment):
         self.session = session
         self.deployment = deployment
@@ -39,6 +47,17 @@ class Stack:
         self.ddb = session.client("dynamodb")
         self.bucket = self.outputs["SnapshotBucketName"]
         self.table = self.outputs["CatalogTableName"]
+
+    def reset(self) -> None:
+        """Everything a test may have added or changed, gone: the stack as deployed."""
+        lambdas.clear_hooks()
+        accounts.forget()
+        _stop_executions(self)
+        _delete_load_balancers(self.session)
+        _empty_bucket(self.s3, self.bucket)
+        _empty_table(self.ddb, self.table)
+        _restore_machines(self)
+        _delete_test_resources(self)
 
     def set_setting(self, kind: str, name: str, value: int) -> None:
         """The machine with another value substituted for one of its parameters (read by its
@@ -139,11 +158,14 @@ def received(stack: Stack, queue: str, timeout: float = 10) -> list[dict[str, An
         time.sleep(0.05)
 
 
+MOCK_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
 def deployed_stack(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
-    """template.yaml deployed into a fresh in-process local AWS (the ``stack`` fixture), with
-    ``overrides`` for its parameters (as `sam deploy --parameter-overrides` would)."""
-    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-    with mock_aws(config=config):
+    """template.yaml deployed into a fresh in-process local AWS of its own, with ``overrides``
+    for its parameters (as `sam deploy --parameter-overrides` would). Not inside the session's
+    local AWS: a test that needs other parameters runs alone (see tests/workflows/conftest.py)."""
+    with mock_aws(config=MOCK_CONFIG):
         session = boto3.Session(region_name=REGION)
         parameters = {**PARAMETERS, **(overrides or {})}
         deployment = deploy(ROOT / "template.yaml", parameters, aws=session, save=False)
@@ -152,3 +174,96 @@ def deployed_stack(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
         finally:
             lambdas.clear_hooks()
             accounts.forget()
+
+
+def session_stack() -> Iterator[Stack]:
+    """template.yaml deployed once into the session's in-process local AWS."""
+    mock = mock_aws(config=MOCK_CONFIG)
+    mock.start()
+    try:
+        session = boto3.Session(region_name=REGION)
+        deployment = deploy(ROOT / "template.yaml", PARAMETERS, aws=session, save=False)
+        stack = Stack(session, deployment)
+        stack.machines = {  # the deployed definitions, to put back after each test
+            arn: stack.sfn.describe_state_machine(stateMachineArn=arn)["definition"]
+            for arn in (stack.outputs[key] for key in workflows.OUTPUT_KEYS.values())
+        }
+        stack.secrets = _secret_names(stack)
+        yield stack
+    finally:
+        lambdas.clear_hooks()
+        accounts.forget()
+        mock.stop()
+
+
+# --- the reset ---------------------------------------------------------------------------------
+
+
+def _stop_executions(stack: Stack) -> None:
+    for machine in stack.sfn.list_state_machines()["stateMachines"]:
+        pages = stack.sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+        )
+        for page in pages:
+            for execution in page["executions"]:
+                stack.sfn.stop_execution(
+                    executionArn=execution["executionArn"], cause="the test ended"
+                )
+
+
+def _delete_load_balancers(session: boto3.Session) -> None:
+    elb = session.client("elbv2")
+    for lb in elb.describe_load_balancers().get("LoadBalancers", []):
+        for listener in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]:
+            elb.delete_listener(ListenerArn=listener["ListenerArn"])
+        elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    for group in elb.describe_target_groups().get("TargetGroups", []):
+        elb.delete_target_group(TargetGroupArn=group["TargetGroupArn"])
+
+
+def _empty_bucket(s3: Any, bucket: str) -> None:
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        doomed = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        for start in range(0, len(doomed), 1000):
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start : start + 1000]})
+
+
+def _empty_table(ddb: Any, table: str) -> None:
+    for page in ddb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
+        for item in page.get("Items", []):
+            ddb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+
+def _restore_machines(stack: Stack) -> None:
+    for arn, definition in stack.machines.items():
+        if stack.sfn.describe_state_machine(stateMachineArn=arn)["definition"] != definition:
+            stack.sfn.update_state_machine(stateMachineArn=arn, definition=definition)
+    for machine in stack.sfn.list_state_machines()["stateMachines"]:
+        if machine["stateMachineArn"] not in stack.machines:
+            stack.sfn.delete_state_machine(stateMachineArn=machine["stateMachineArn"])
+
+
+def _secret_names(stack: Stack) -> set[str]:
+    secrets = stack.session.client("secretsmanager")
+    return {s["ARN"] for s in secrets.list_secrets().get("SecretList", [])}
+
+
+def _delete_test_resources(stack: Stack) -> None:
+    """Queues, subscriptions and secrets a test made (the deployed ones stay)."""
+    sns, sqs = stack.session.client("sns"), stack.session.client("sqs")
+    topic = stack.outputs["NotificationTopicArn"]
+    for sub in sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", []):
+        if sub["Protocol"] == "sqs":
+            sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
+    deployed_queues = {
+        r.physical_id for r in stack.deployment.resources.values() if r.type == "AWS::SQS::Queue"
+    }
+    for url in sqs.list_queues().get("QueueUrls", []):
+        if url not in deployed_queues:
+            sqs.delete_queue(QueueUrl=url)
+    secrets = stack.session.client("secretsmanager")
+    for arn in _secret_names(stack) - stack.secrets:
+        secrets.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
