@@ -73,7 +73,7 @@ def diagram(kind: str) -> str:
 
 # Options every AWS command takes; described once above the reference.
 COMMON = ("--profile", "--region", "--debug")
-# The exit codes of each command, as the code behaves (read cli.py, cli_*.py, workflows.py).
+# The exit codes of each command, as the code behaves (read src/albrules/cli/, workflows.py).
 # A command missing here makes the generator fail: say what its exit codes are.
 EXIT_CODES = {
     "backup": "0 written or unchanged; 2 bad options, listener or load balancer not found; "
