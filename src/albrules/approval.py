@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws import Aws, error_code, explain
+from .aws import Aws, as_albrules_error, error_code
 from .catalog import Catalog
 from .errors import AlbRulesError, ApprovalError
 from .plan import Plan
@@ -247,7 +247,7 @@ def decide(
                 f"the restore {execution_arn} is no longer waiting for approval (it timed out "
                 "or was stopped); nothing was done"
             ) from None
-        raise explain(err, service="states", where=execution_arn) from err
+        raise as_albrules_error(err, service="states", where=execution_arn) from err
     except BotoCoreError as err:
-        raise explain(err, service="states", where=execution_arn) from err
+        raise as_albrules_error(err, service="states", where=execution_arn) from err
     return {"execution_arn": execution_arn, "decision": DECIDED[decision], "by": by, "at": at}

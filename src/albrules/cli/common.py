@@ -21,7 +21,7 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from ..arns import parse_listener_arn, region_of
-from ..aws import Aws, explain
+from ..aws import Aws, as_albrules_error
 from ..capture import OnProgress, capture_listeners, capture_load_balancer
 from ..errors import AlbRulesError, InvalidInput, SnapshotInvalid
 from ..models import ListenerState
@@ -82,7 +82,7 @@ def handled(debug: bool) -> Iterator[None]:
         _report(err, debug)
         raise typer.Exit(err.exit_code) from None
     except (ClientError, BotoCoreError) as err:
-        mapped = explain(err)
+        mapped = as_albrules_error(err)
         _report(mapped, debug, err)
         raise typer.Exit(mapped.exit_code) from None
     except KeyboardInterrupt:
