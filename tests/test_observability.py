@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from albrules.events import Outcome
+from albrules.events import RestoreOutcomeName
 from albrules.handlers.common import logger
 from albrules.local import faults
 from albrules.local.deploy import load_template
@@ -30,7 +30,7 @@ REQUIRED = {
     "RollbackFailures",
     "DriftFound",
     *(f"Operations.{api}" for api in API_OPERATION.values()),
-    *(f"Restores.{outcome}" for outcome in Outcome.__args__),
+    *(f"Restores.{outcome}" for outcome in RestoreOutcomeName.__args__),
 }
 
 

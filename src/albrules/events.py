@@ -226,7 +226,7 @@ class StepError(BaseModel):
     Cause: str | None = ""
 
 
-Outcome = Literal[
+RestoreOutcomeName = Literal[
     "RESTORED",
     "NO_CHANGES",
     "DRY_RUN",
@@ -257,7 +257,7 @@ class RestoreState(_Strict):
     approval: dict[str, Any] | None = None
     error: StepError | None = None
     rollback_error: StepError | None = None
-    outcome: Outcome | None = None
+    outcome: RestoreOutcomeName | None = None
     notification: Notification | None = None
 
     @property

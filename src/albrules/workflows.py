@@ -36,7 +36,7 @@ RESTORE_EXIT = {"RestoreRolledBack": 3, "RollbackFailed": 4, **dict.fromkeys(REF
 
 
 @dataclass
-class Outcome:
+class ExecutionOutcome:
     """How an execution ended (or where it stood when we stopped waiting)."""
 
     kind: str
@@ -223,19 +223,19 @@ def _json(text: str | None) -> Any:
         return text
 
 
-def outcome(sfn: Any, kind: str, execution_arn: str, described: dict[str, Any]) -> Outcome:
+def outcome(sfn: Any, kind: str, execution_arn: str, described: dict[str, Any]) -> ExecutionOutcome:
     """Read an execution's outcome: status, output or error and cause, states visited."""
     return outcome_of(kind, execution_arn, described, history(sfn, execution_arn))
 
 
 def outcome_of(
     kind: str, execution_arn: str, described: dict[str, Any], events: list[dict[str, Any]]
-) -> Outcome:
+) -> ExecutionOutcome:
     """An execution's outcome from its description and the history already read."""
     started = described.get("startDate")
     stopped = described.get("stopDate")
     seconds = (stopped - started).total_seconds() if started and stopped else 0.0
-    return Outcome(
+    return ExecutionOutcome(
         kind=kind,
         execution_arn=execution_arn,
         status=described["status"],
@@ -257,11 +257,13 @@ def run(
     timeout: float = 900.0,
     poll: float = 0.5,
     name: str | None = None,
-) -> Outcome:
+) -> ExecutionOutcome:
     """Start an execution and, unless told not to, wait for its end; the outcome."""
     execution_arn = start(sfn, state_machine_arn, payload, name)
     if not wait_for_end:
-        return Outcome(kind=kind, execution_arn=execution_arn, status="RUNNING", waited=False)
+        return ExecutionOutcome(
+            kind=kind, execution_arn=execution_arn, status="RUNNING", waited=False
+        )
     described = wait(sfn, execution_arn, timeout, poll=poll)
     return outcome(sfn, kind, execution_arn, described)
 
