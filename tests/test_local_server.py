@@ -116,3 +116,33 @@ def test_local_notifications_show_what_the_topics_sent_newest_last(server):
         ("one", "the first body"),
         ("three", "the third body"),
     ]
+
+
+def test_local_commands_find_the_local_aws_through_aws_endpoint_url(server):
+    """After `eval "$(albrules local up --port N)"`, every `albrules local ...` command finds
+    the local AWS without --port."""
+    port, env = server
+    assert env["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{port}"
+    status = albrules(env, "local", "status")
+    assert status.returncode == 0 and f"running on http://127.0.0.1:{port}" in status.stdout
+    other = free_port()
+    elsewhere = albrules(env, "local", "status", "--port", str(other))  # --port comes first
+    assert elsewhere.returncode == 1 and f"no local AWS on port {other}" in elsewhere.stdout
+
+    seeded = albrules(env, "local", "seed", "--json")
+    assert seeded.returncode == 0, seeded.stderr
+    assert "shop-web:80" in json.loads(seeded.stdout)["listeners"]
+
+    chosen = albrules(
+        env, "local", "deploy", "--parameter-overrides", "MemberExternalId=my-own-external-id"
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    assert "my-own-external-id" not in chosen.stdout + chosen.stderr  # NoEcho: never shown
+    assert f"on port {port}" in chosen.stderr
+
+    sns = local_client(port, "sns")
+    topic = sns.create_topic(Name="endpoint-url")["TopicArn"]
+    sns.publish(TopicArn=topic, Subject="found", Message="through AWS_ENDPOINT_URL")
+    shown = albrules(env, "local", "notifications", "--topic-arn", topic)
+    assert shown.returncode == 0, shown.stderr
+    assert "Subject: found" in shown.stdout and "through AWS_ENDPOINT_URL" in shown.stdout

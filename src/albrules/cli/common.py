@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
+from urllib.parse import ParseResult, urlparse
 
 import boto3
 import typer
@@ -36,7 +37,6 @@ out_console = console()
 Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")]
 Region = Annotated[str | None, typer.Option("--region", help="AWS region (default: from the ARN).")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
-Port = Annotated[int, typer.Option("--port", help="Port of the local AWS.")]
 LocalPort = Annotated[
     int | None,
     typer.Option("--port", help="Port of the local AWS (default: from AWS_ENDPOINT_URL, or 4566)."),
@@ -190,20 +190,37 @@ def local_session(port: int) -> Any:
     return _Local()
 
 
-def _local_port(local: bool | None, port: int | None) -> int | None:
-    """The local AWS's port if this command should use it, else None (real AWS)."""
-    from urllib.parse import urlparse
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
-    from ..local import process
 
+def _local_endpoint() -> ParseResult | None:
+    """``AWS_ENDPOINT_URL``, parsed, when it points at this machine; else None."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
     parsed = urlparse(endpoint) if endpoint else None
-    points_local = bool(parsed and parsed.hostname in ("127.0.0.1", "localhost"))
-    if local is False or (local is None and not points_local):
+    return parsed if parsed and parsed.hostname in LOCAL_HOSTS else None
+
+
+def local_port(port: int | None) -> int:
+    """The port of the local AWS, the same way for every command: ``--port``, else the port
+    of ``AWS_ENDPOINT_URL`` when it points at localhost or 127.0.0.1, else 4566."""
+    from ..local import process
+
+    if port is not None:
+        return port
+    parsed = _local_endpoint()
+    try:
+        found = parsed.port if parsed else None
+    except ValueError:  # not a port number: as if none were given
+        found = None
+    return found or process.DEFAULT_PORT
+
+
+def _stack_port(local: bool | None, port: int | None) -> int | None:
+    """The local AWS's port if this command should use it (``--local``, or by default when
+    ``AWS_ENDPOINT_URL`` points at this machine), else None (real AWS)."""
+    if local is False or (local is None and _local_endpoint() is None):
         return None
-    if port is None:
-        port = parsed.port if points_local and parsed and parsed.port else process.DEFAULT_PORT
-    return port
+    return local_port(port)
 
 
 def stack_clients(
@@ -217,10 +234,10 @@ def stack_clients(
     """Clients for the local AWS or real AWS, and a function giving the stack's outputs."""
     from .. import workflows
 
-    local_port = _local_port(local, port)
-    if local_port is not None:
+    found = _stack_port(local, port)
+    if found is not None:
         from ..local.deploy import load_deployment
 
-        return local_session(local_port), lambda: load_deployment(stack_name).outputs
+        return local_session(found), lambda: load_deployment(stack_name).outputs
     aws = open_aws(profile, region, arn)
     return aws, lambda: workflows.stack_outputs(aws.client("cloudformation"), stack_name)

@@ -16,21 +16,23 @@ from ..errors import InvalidInput
 from .common import (
     Debug,
     JsonOut,
-    Port,
+    LocalPort,
     StackName,
     err_console,
     handled,
+    local_port,
     local_session,
     out_console,
     print_json,
 )
 
 
-def local_up(port: Port = 4566, debug: Debug = False) -> None:
+def local_up(port: LocalPort = None, debug: Debug = False) -> None:
     """Start the local AWS in the background and print the environment that uses it."""
     with handled(debug):
         from ..local import process
 
+        port = local_port(port)
         pid = process.up(port)
         err_console.print(
             f"local AWS running on {process.endpoint(port)} (pid {pid}); use it with:"
@@ -39,22 +41,24 @@ def local_up(port: Port = 4566, debug: Debug = False) -> None:
             sys.stdout.write(f"export {key}={value}\n")
 
 
-def local_down(port: Port = 4566, debug: Debug = False) -> None:
+def local_down(port: LocalPort = None, debug: Debug = False) -> None:
     """Stop the local AWS."""
     with handled(debug):
         from ..local import process
 
+        port = local_port(port)
         stopped = process.down(port)
         out_console.print(
             "local AWS stopped" if stopped else f"no local AWS was running on port {port}"
         )
 
 
-def local_status(port: Port = 4566, debug: Debug = False) -> None:
+def local_status(port: LocalPort = None, debug: Debug = False) -> None:
     """Say whether the local AWS is running."""
     with handled(debug):
         from ..local import process
 
+        port = local_port(port)
         if not process.running(port):
             out_console.print(f"no local AWS on port {port}")
             raise typer.Exit(1)
@@ -63,12 +67,13 @@ def local_status(port: Port = 4566, debug: Debug = False) -> None:
         )
 
 
-def local_seed(port: Port = 4566, as_json: JsonOut = False, debug: Debug = False) -> None:
+def local_seed(port: LocalPort = None, as_json: JsonOut = False, debug: Debug = False) -> None:
     """Create the sample load balancers, listeners and rules in the local AWS."""
     with handled(debug):
         from ..local.seed import seed
         from ..progress import progress_bar
 
+        port = local_port(port)
         with progress_bar(err_console, "seeding the local AWS") as report:
             result = seed(local_session(port), report)
         if as_json:
@@ -80,13 +85,14 @@ def local_seed(port: Port = 4566, as_json: JsonOut = False, debug: Debug = False
 
 def local_break(
     listener_arn: Annotated[str, typer.Option("--listener-arn", help="The listener to break.")],
-    port: Port = 4566,
+    port: LocalPort = None,
     debug: Debug = False,
 ) -> None:
     """Simulate a bad deploy on a local listener: delete, edit, reorder and untag rules."""
     with handled(debug):
         from ..local.seed import break_listener
 
+        port = local_port(port)
         parse_listener_arn(listener_arn)
         try:
             done = break_listener(local_session(port), listener_arn)
@@ -106,13 +112,14 @@ def local_fault(
         str, typer.Option("--code", help="Error code to answer with.")
     ] = "InternalFailure",
     clear: Annotated[bool, typer.Option("--clear", help="Remove all injected faults.")] = False,
-    port: Port = 4566,
+    port: LocalPort = None,
     debug: Debug = False,
 ) -> None:
     """Make the local AWS fail an ELBv2 call, to see a restore roll back."""
     with handled(debug):
         from ..local import process
 
+        port = local_port(port)
         if clear:
             process.admin(port, "faults", "DELETE")
             out_console.print("faults cleared")
@@ -149,7 +156,7 @@ def local_deploy(
         list[str] | None,
         typer.Option("--parameter-overrides", help="Key=Value template parameters (repeatable)."),
     ] = None,
-    port: Port = 4566,
+    port: LocalPort = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the deployment as JSON.")] = False,
     debug: Debug = False,
 ) -> None:
@@ -157,6 +164,7 @@ def local_deploy(
     with handled(debug):
         from ..local.deploy import deploy, deployment_path
 
+        port = local_port(port)
         parameters = _parameters(parameter_overrides)
         deployment = deploy(template, parameters, local_session(port), stack_name=stack_name)
         if as_json:
@@ -186,7 +194,7 @@ def local_notifications(
     topic_arn: Annotated[
         str | None, typer.Option("--topic-arn", help="Only the messages of this topic.")
     ] = None,
-    port: Port = 4566,
+    port: LocalPort = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the messages as JSON.")] = False,
     debug: Debug = False,
 ) -> None:
@@ -196,6 +204,7 @@ def local_notifications(
     with handled(debug):
         from ..local import process
 
+        port = local_port(port)
         found = process.admin(port, "notifications")["notifications"]
         if topic_arn:
             found = [m for m in found if m["topic_arn"] == topic_arn]
