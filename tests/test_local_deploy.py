@@ -25,6 +25,7 @@ from albrules.local.deploy import (
     deployment_order,
     deployment_path,
     load_deployment,
+    local_defaults,
 )
 
 REGION = "us-east-1"
@@ -280,3 +281,33 @@ def test_the_real_template_deploys_and_its_backup_machine_runs(session, world):
         )["Contents"]
     ]
     assert len(keys) == 1 and "/deployed/" in keys[0]
+
+
+def test_required_parameters_get_local_defaults_kept_across_deploys(session):
+    """A required parameter nobody gave gets a made-up local value; a given one, or one with
+    a default, does not; a redeploy of the stack keeps the value its last deploy made up."""
+    template = {
+        "Parameters": {
+            "Secret": {"Type": "String", "NoEcho": True},
+            "Count": {"Type": "Number", "MinValue": 2},
+            "Mode": {"Type": "String", "AllowedValues": ["a", "b"]},
+            "Given": {"Type": "String"},
+            "Defaulted": {"Type": "String", "Default": "x"},
+        }
+    }
+    filled = local_defaults(template, {"Given": "mine"})
+    assert set(filled) == {"Secret", "Count", "Mode"}
+    assert filled["Secret"].startswith("local-") and len(filled["Secret"]) == len("local-") + 16
+    assert (filled["Count"], filled["Mode"]) == ("2", "a")
+    assert local_defaults(template, {"Given": "mine"})["Secret"] != filled["Secret"]
+
+    first = deploy(REAL, {}, aws=session, stack_name="defaults")
+    made_up = first.local_defaults["MemberExternalId"]
+    assert made_up.startswith("local-")
+    assert first.parameters["MemberExternalId"] == "****"  # NoEcho: masked among parameters
+    again = deploy(REAL, {}, aws=session, stack_name="defaults")
+    assert again.local_defaults == {"MemberExternalId": made_up}
+    other = deploy(REAL, {}, aws=session, stack_name="other")
+    assert other.local_defaults["MemberExternalId"] != made_up
+    given = deploy(REAL, {"MemberExternalId": "chosen"}, aws=session, stack_name="defaults")
+    assert given.local_defaults == {}

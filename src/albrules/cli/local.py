@@ -160,13 +160,22 @@ def local_deploy(
     as_json: Annotated[bool, typer.Option("--json", help="Print the deployment as JSON.")] = False,
     debug: Debug = False,
 ) -> None:
-    """Deploy the SAM application into the local AWS (started by `albrules local up`)."""
+    """Deploy the SAM application into the local AWS (started by `albrules local up`).
+
+    Required parameters with no default that --parameter-overrides does not give (such as
+    MemberExternalId) get values made up for the local stack, printed, and kept across
+    deploys of the same stack."""
     with handled(debug):
         from ..local.deploy import deploy, deployment_path
 
         port = local_port(port)
         parameters = _parameters(parameter_overrides)
         deployment = deploy(template, parameters, local_session(port), stack_name=stack_name)
+        for name, value in deployment.local_defaults.items():
+            err_console.print(
+                f"{name}: local default {value} (pass --parameter-overrides {name}=... to choose)",
+                markup=False,
+            )
         if as_json:
             sys.stdout.write(deployment.model_dump_json(indent=2) + "\n")
             return
