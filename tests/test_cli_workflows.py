@@ -302,3 +302,14 @@ def test_the_local_aws_port_is_port_else_aws_endpoint_url_else_4566(
     if endpoint:
         monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     assert local_port(given) == expected
+
+
+def test_an_execution_position_says_how_it_ended() -> None:
+    arn = "arn:aws:states:us-east-1:123456789012:execution:albrules-restore:x"
+    rejected = workflows.ExecutionPosition(
+        arn, "FAILED", state="Rejected by an approver", error="ApprovalRejected"
+    )
+    assert rejected.finished
+    assert rejected.ending() == "FAILED with ApprovalRejected at 'Rejected by an approver'"
+    assert workflows.ExecutionPosition(arn, "ABORTED").ending() == "ABORTED"
+    assert not workflows.ExecutionPosition(arn, "RUNNING", state="Lock the listener").finished

@@ -33,6 +33,7 @@ from .catalog import Catalog
 from .errors import AlbRulesError, ApprovalError
 from .plan import Plan
 from .store import read_bytes
+from .workflows import ExecutionPosition
 
 Decision = Literal["approve", "reject"]
 LinkKind = Literal["approve", "reject", "review"]
@@ -199,6 +200,28 @@ def load_review(aws: Aws, catalog: Catalog, claim: LinkClaim) -> Review:
         plan_location=location,
         plan_problem=problem,
     )
+
+
+def check_waiting(where: ExecutionPosition | None) -> None:
+    """Refuse (ApprovalError, saying where the restore is) a decision on a restore that
+    cannot be waiting for one: it has ended, or it asked for approval and has not reached
+    its approval step yet (no state waiting for a task token entered). No execution
+    (``None``), or one at or past that step, passes: :func:`decide` says if one is pending."""
+    if where is None:
+        return
+    arn = where.execution_arn
+    if where.finished:
+        raise ApprovalError(
+            f"no approval is pending for {arn}: the restore already ended, {where.ending()}; "
+            "nothing was done"
+        )
+    asked = isinstance(where.input, dict) and where.input.get("require_approval") is True
+    if asked and not where.callbacks:
+        at = f"it is at '{where.state}'" if where.state else "it has not entered a state yet"
+        raise ApprovalError(
+            f"no approval is pending for {arn} yet: {at}; try again when the approval "
+            "request arrives"
+        )
 
 
 def decide(

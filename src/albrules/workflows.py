@@ -214,6 +214,56 @@ def states_visited(events: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return list(counts.items())
 
 
+@dataclass(frozen=True)
+class ExecutionPosition:
+    """Where an execution stands now: its status, the state it entered last, the states
+    entered that wait for a task token (an approval), and how it ended (once it has)."""
+
+    execution_arn: str
+    status: str
+    state: str | None = None  # the state entered last (None before the first)
+    callbacks: tuple[str, ...] = ()  # states entered whose task waits for a task token
+    input: Any = None
+    error: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+    def ending(self) -> str:
+        """How it ended, in words: ``FAILED with ApprovalRejected at 'Rejected by ...'``."""
+        text = self.status + (f" with {self.error}" if self.error else "")
+        return text + (f" at '{self.state}'" if self.state else "")
+
+
+def position(sfn: Any, execution_arn: str) -> ExecutionPosition | None:
+    """Where the execution is (DescribeExecution and its history), or None if there is no
+    such execution."""
+    try:
+        described = sfn.describe_execution(executionArn=execution_arn)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "InvalidArn"):
+            return None
+        raise
+    callbacks: list[str] = []
+    last = None
+    for event in history(sfn, execution_arn):
+        details = event.get("stateEnteredEventDetails")
+        if details and details.get("name"):
+            last = details["name"]
+        resource = str(event.get("taskScheduledEventDetails", {}).get("resource", ""))
+        if resource.endswith(".waitForTaskToken") and last and last not in callbacks:
+            callbacks.append(last)
+    return ExecutionPosition(
+        execution_arn=execution_arn,
+        status=described["status"],
+        state=last,
+        callbacks=tuple(callbacks),
+        input=_json(described.get("input")),
+        error=described.get("error"),
+    )
+
+
 def _json(text: str | None) -> Any:
     if text is None:
         return None

@@ -15,6 +15,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from botocore.exceptions import ClientError
 
 from ..errors import InvalidInput
 from .common import (
@@ -121,8 +122,8 @@ def _decide(
     """Record the decision and resume or end the restore; with ``wait_for_end``, wait for
     the execution's end, print the outcome and exit with the restore contract's code."""
     from .. import workflows
-    from ..approval import decide
-    from ..aws import Aws
+    from ..approval import check_waiting, decide
+    from ..aws import ACCESS_DENIED_CODES, Aws, error_code
     from ..catalog import Catalog
 
     if ":execution:" not in execution_arn:
@@ -138,6 +139,14 @@ def _decide(
             f"stack {stack_name} has no CatalogTableName output; check --stack-name or give "
             "--table NAME"
         )
+    sfn = clients.client("stepfunctions")
+    try:
+        where = workflows.position(sfn, execution_arn)
+    except ClientError as err:  # only words the answer: without it, decide still answers
+        if error_code(err) not in ACCESS_DENIED_CODES:
+            raise
+        where = None
+    check_waiting(where)  # not at its approval step yet, or ended: say so
     aws = clients if isinstance(clients, Aws) else _ClientsAws(clients)
     decided = decide(
         aws,  # type: ignore[arg-type]
@@ -150,7 +159,6 @@ def _decide(
     out_console.print(f"{decided['decision']} {execution_arn} as {decided['by']}", markup=False)
     if not wait_for_end:
         return
-    sfn = clients.client("stepfunctions")
     described = workflows.wait(sfn, execution_arn, timeout)
     outcome = workflows.outcome(sfn, "restore", execution_arn, described)
     _print_outcome(outcome, timeout)
