@@ -73,7 +73,7 @@ def diagram(kind: str) -> str:
 
 # Options every AWS command takes; described once above the reference.
 COMMON = ("--profile", "--region", "--debug")
-# The exit codes of each command, as the code behaves (read cli.py, cli_*.py, workflows.py).
+# The exit codes of each command, as the code behaves (read src/albrules/cli/, workflows.py).
 # A command missing here makes the generator fail: say what its exit codes are.
 EXIT_CODES = {
     "backup": "0 written or unchanged; 2 bad options, listener or load balancer not found; "
@@ -92,10 +92,12 @@ EXIT_CODES = {
     "(RestoreRefused, ListenerLocked, ListenerChanged, ApprovalRejected, ApprovalTimedOut), "
     "3 RestoreRolledBack, 4 RollbackFailed; 2 a bad input file; 1 anything else (a failed "
     "backup, or still running at --timeout)",
-    "approve": "0 approved (with --wait: the restore succeeded); 2 nothing pending, already "
-    "decided or expired; with --wait the restore's code as for run (3, 4, 2); 1 anything else",
+    "approve": "0 approved (with --wait: the restore succeeded); 2 nothing pending (not at "
+    "its approval step yet, or ended), already decided or expired; with --wait the restore's "
+    "code as for run (3, 4, 2); 1 anything else",
     "reject": "0 rejected; with --wait 2 (the restore ends with ApprovalRejected); 2 nothing "
-    "pending, already decided or expired, or no --reason; 1 anything else",
+    "pending (not at its approval step yet, or ended), already decided or expired, or no "
+    "--reason; 1 anything else",
     "watch": "when the execution ends, its code as for run: 0 succeeded; for a restore "
     "2 refused before any change, 3 rolled back, 4 rollback failed; 2 a wrong or unknown "
     "execution ARN; 1 anything else, or still running at --timeout (the execution goes on)",

@@ -65,18 +65,18 @@ class Run:
         )
         self.catalog = Catalog(Aws(session), outputs["CatalogTableName"])
 
-    def run(self, kind: str, payload: dict[str, Any]) -> workflows.Outcome:
+    def run(self, kind: str, payload: dict[str, Any]) -> workflows.ExecutionOutcome:
         arn = self.outputs[workflows.OUTPUT_KEYS[kind]]
         return workflows.run(self.sfn, kind, arn, payload, timeout=120, poll=0.05)
 
     def start(self, kind: str, payload: dict[str, Any]) -> str:
         return workflows.start(self.sfn, self.outputs[workflows.OUTPUT_KEYS[kind]], payload)
 
-    def finish(self, kind: str, execution_arn: str) -> workflows.Outcome:
+    def finish(self, kind: str, execution_arn: str) -> workflows.ExecutionOutcome:
         described = workflows.wait(self.sfn, execution_arn, 120, poll=0.05)
         return workflows.outcome(self.sfn, kind, execution_arn, described)
 
-    def backup(self) -> workflows.Outcome:
+    def backup(self) -> workflows.ExecutionOutcome:
         return self.run("backup", {"targets": [{"account_id": ACCOUNT, "region": REGION}]})
 
     def messages(self) -> list[dict[str, Any]]:

@@ -80,11 +80,15 @@ class Stack:
         arn = self.outputs[workflows.OUTPUT_KEYS[kind]]
         return workflows.start(self.sfn, arn, payload)
 
-    def finish(self, kind: str, execution_arn: str, timeout: float = 60) -> workflows.Outcome:
+    def finish(
+        self, kind: str, execution_arn: str, timeout: float = 60
+    ) -> workflows.ExecutionOutcome:
         described = workflows.wait(self.sfn, execution_arn, timeout, poll=0.05)
         return workflows.outcome(self.sfn, kind, execution_arn, described)
 
-    def run(self, kind: str, payload: dict[str, Any], timeout: float = 60) -> workflows.Outcome:
+    def run(
+        self, kind: str, payload: dict[str, Any], timeout: float = 60
+    ) -> workflows.ExecutionOutcome:
         return self.finish(kind, self.start(kind, payload), timeout)
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:

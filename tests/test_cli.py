@@ -233,7 +233,7 @@ def test_unexpected_errors_are_one_sentence_unless_debug(monkeypatch, site, tmp_
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("albrules.cli.build_snapshot", boom)
+    monkeypatch.setattr("albrules.cli.snapshots.build_snapshot", boom)
     code, _, stderr = run("backup", "--listener-arn", listener, "--out", str(tmp_path))
     assert (
         code == 1

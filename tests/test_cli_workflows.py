@@ -281,3 +281,35 @@ def test_local_deploy_and_run_on_the_local_aws_server(tmp_path):
         assert status == 2 and "never deployed" in err
     finally:
         process.down(int(port))
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "given", "expected"),
+    [
+        (None, None, 4566),
+        ("http://127.0.0.1:5000", None, 5000),
+        ("http://localhost:5001/", None, 5001),
+        ("http://localhost", None, 4566),
+        ("https://elasticloadbalancing.eu-west-1.amazonaws.com:443", None, 4566),
+        ("http://127.0.0.1:5000", 6000, 6000),
+    ],
+)
+def test_the_local_aws_port_is_port_else_aws_endpoint_url_else_4566(
+    monkeypatch, endpoint, given, expected
+) -> None:
+    from albrules.cli.common import local_port
+
+    if endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    assert local_port(given) == expected
+
+
+def test_an_execution_position_says_how_it_ended() -> None:
+    arn = "arn:aws:states:us-east-1:123456789012:execution:albrules-restore:x"
+    rejected = workflows.ExecutionPosition(
+        arn, "FAILED", state="Rejected by an approver", error="ApprovalRejected"
+    )
+    assert rejected.finished
+    assert rejected.ending() == "FAILED with ApprovalRejected at 'Rejected by an approver'"
+    assert workflows.ExecutionPosition(arn, "ABORTED").ending() == "ABORTED"
+    assert not workflows.ExecutionPosition(arn, "RUNNING", state="Lock the listener").finished

@@ -6,7 +6,6 @@ one; the real template.yaml is deployed too, and its functions' handlers must ex
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from albrules.local.deploy import (
     deployment_order,
     deployment_path,
     load_deployment,
+    local_defaults,
 )
 
 REGION = "us-east-1"
@@ -75,7 +75,7 @@ def test_the_resources_exist_as_the_template_describes_them(session, mini):
 
     lam = session.client("lambda")
     config = lam.get_function_configuration(FunctionName=mini.physical_id("EchoFunction"))
-    assert config["Handler"] == "albrules.handlers._selftest.echo"
+    assert config["Handler"] == "app.echo"
     assert config["Role"].endswith(":role/albrules-EchoFunctionRole")
     assert (config["Timeout"], config["MemorySize"]) == (30, 256)
     env = config["Environment"]["Variables"]
@@ -184,7 +184,7 @@ def test_template_mistakes_are_clear_errors(session, tmp_path):
     asl["States"]["Settings"]["Parameters"]["extra"] = "${NotSubstituted}"
     (tmp_path / "statemachine").mkdir()
     (tmp_path / "statemachine" / "mini.asl.json").write_text(json.dumps(asl))
-    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "selftest").mkdir(parents=True)
     (tmp_path / "template.yaml").write_text(MINI.read_text())
     with pytest.raises(InvalidInput, match=r"\$\{NotSubstituted\}.*Machine"):
         deploy(tmp_path / "template.yaml", aws=session)
@@ -247,9 +247,9 @@ def test_the_real_template_deploys_and_its_backup_machine_runs(session, world):
     assert functions
     for resource in functions:
         config = lam.get_function_configuration(FunctionName=resource.physical_id)
-        module, _, name = config["Handler"].rpartition(".")
-        assert module.startswith("albrules.handlers.")
-        assert callable(getattr(importlib.import_module(module), name)), config["Handler"]
+        assert config["Handler"] == "app.handler"
+        code = lam.get_function(FunctionName=resource.physical_id)
+        assert code["Configuration"]["CodeSize"] > 0  # its own package: functions/<task>/
         variables = config["Environment"]["Variables"]
         assert variables["ALBRULES_TABLE"] == deployment.outputs["CatalogTableName"]
     assert set(deployment.outputs) >= {
@@ -280,3 +280,33 @@ def test_the_real_template_deploys_and_its_backup_machine_runs(session, world):
         )["Contents"]
     ]
     assert len(keys) == 1 and "/deployed/" in keys[0]
+
+
+def test_required_parameters_get_local_defaults_kept_across_deploys(session):
+    """A required parameter nobody gave gets a made-up local value; a given one, or one with
+    a default, does not; a redeploy of the stack keeps the value its last deploy made up."""
+    template = {
+        "Parameters": {
+            "Secret": {"Type": "String", "NoEcho": True},
+            "Count": {"Type": "Number", "MinValue": 2},
+            "Mode": {"Type": "String", "AllowedValues": ["a", "b"]},
+            "Given": {"Type": "String"},
+            "Defaulted": {"Type": "String", "Default": "x"},
+        }
+    }
+    filled = local_defaults(template, {"Given": "mine"})
+    assert set(filled) == {"Secret", "Count", "Mode"}
+    assert filled["Secret"].startswith("local-") and len(filled["Secret"]) == len("local-") + 16
+    assert (filled["Count"], filled["Mode"]) == ("2", "a")
+    assert local_defaults(template, {"Given": "mine"})["Secret"] != filled["Secret"]
+
+    first = deploy(REAL, {}, aws=session, stack_name="defaults")
+    made_up = first.local_defaults["MemberExternalId"]
+    assert made_up.startswith("local-")
+    assert first.parameters["MemberExternalId"] == "****"  # NoEcho: masked among parameters
+    again = deploy(REAL, {}, aws=session, stack_name="defaults")
+    assert again.local_defaults == {"MemberExternalId": made_up}
+    other = deploy(REAL, {}, aws=session, stack_name="other")
+    assert other.local_defaults["MemberExternalId"] != made_up
+    given = deploy(REAL, {"MemberExternalId": "chosen"}, aws=session, stack_name="defaults")
+    assert given.local_defaults == {}

@@ -116,3 +116,60 @@ def test_local_notifications_show_what_the_topics_sent_newest_last(server):
         ("one", "the first body"),
         ("three", "the third body"),
     ]
+
+
+def test_local_commands_find_the_local_aws_through_aws_endpoint_url(server):
+    """After `eval "$(albrules local up --port N)"`, every `albrules local ...` command finds
+    the local AWS without --port; and `local deploy` needs no parameters."""
+    port, env = server
+    assert env["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{port}"
+    status = albrules(env, "local", "status")
+    assert status.returncode == 0 and f"running on http://127.0.0.1:{port}" in status.stdout
+    other = free_port()
+    elsewhere = albrules(env, "local", "status", "--port", str(other))  # --port comes first
+    assert elsewhere.returncode == 1 and f"no local AWS on port {other}" in elsewhere.stdout
+
+    seeded = albrules(env, "local", "seed", "--json")
+    assert seeded.returncode == 0, seeded.stderr
+    assert "shop-web:80" in json.loads(seeded.stdout)["listeners"]
+
+    deployed = albrules(env, "local", "deploy", "--json")
+    assert deployed.returncode == 0, deployed.stderr
+    deployment = json.loads(deployed.stdout)
+    made_up = deployment["local_defaults"]["MemberExternalId"]
+    assert made_up.startswith("local-")
+    assert (
+        f"MemberExternalId: local default {made_up} (pass --parameter-overrides "
+        "MemberExternalId=... to choose)"
+    ) in deployed.stderr
+    lam = local_client(port, "lambda")
+    functions = [
+        r["physical_id"]
+        for r in deployment["resources"].values()
+        if r["type"] == "AWS::Lambda::Function"
+    ]
+    external_ids = {
+        lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"].get(
+            "ALBRULES_EXTERNAL_ID"
+        )
+        for name in functions
+    }
+    assert made_up in external_ids  # what the functions present when they assume a role
+
+    again = albrules(env, "local", "deploy")
+    assert again.returncode == 0, again.stderr
+    assert f"MemberExternalId: local default {made_up} " in again.stderr  # the same one
+    assert f"on port {port}" in again.stderr
+    chosen = albrules(
+        env, "local", "deploy", "--parameter-overrides", "MemberExternalId=my-own-external-id"
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    assert "my-own-external-id" not in chosen.stdout + chosen.stderr  # NoEcho: never shown
+    assert "local default" not in chosen.stderr
+
+    sns = local_client(port, "sns")
+    topic = sns.create_topic(Name="endpoint-url")["TopicArn"]
+    sns.publish(TopicArn=topic, Subject="found", Message="through AWS_ENDPOINT_URL")
+    shown = albrules(env, "local", "notifications", "--topic-arn", topic)
+    assert shown.returncode == 0, shown.stderr
+    assert "Subject: found" in shown.stdout and "through AWS_ENDPOINT_URL" in shown.stdout

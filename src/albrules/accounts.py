@@ -14,7 +14,7 @@ from functools import lru_cache
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws import Aws, explain
+from .aws import Aws, as_albrules_error
 
 SESSION_SECONDS = 3600
 _cache: dict[tuple[str, str], tuple[float, Aws]] = {}
@@ -25,7 +25,7 @@ def own_account() -> str:
     try:
         return str(boto3.client("sts").get_caller_identity()["Account"])
     except (ClientError, BotoCoreError) as err:
-        raise explain(err, service="sts") from err
+        raise as_albrules_error(err, service="sts") from err
 
 
 def member_role_arn(account_id: str, role_name: str, partition: str = "aws") -> str:
@@ -58,7 +58,7 @@ def aws_for(
     try:
         creds = boto3.client("sts", region_name=region).assume_role(**kwargs)["Credentials"]
     except (ClientError, BotoCoreError) as err:
-        raise explain(err, service="sts", where=role) from err
+        raise as_albrules_error(err, service="sts", where=role) from err
     session = boto3.Session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],

@@ -28,11 +28,12 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws import Aws, error_code, explain
+from .aws import Aws, as_albrules_error, error_code
 from .catalog import Catalog
 from .errors import AlbRulesError, ApprovalError
 from .plan import Plan
 from .store import read_bytes
+from .workflows import ExecutionPosition
 
 Decision = Literal["approve", "reject"]
 LinkKind = Literal["approve", "reject", "review"]
@@ -201,6 +202,28 @@ def load_review(aws: Aws, catalog: Catalog, claim: LinkClaim) -> Review:
     )
 
 
+def check_waiting(where: ExecutionPosition | None) -> None:
+    """Refuse (ApprovalError, saying where the restore is) a decision on a restore that
+    cannot be waiting for one: it has ended, or it asked for approval and has not reached
+    its approval step yet (no state waiting for a task token entered). No execution
+    (``None``), or one at or past that step, passes: :func:`decide` says if one is pending."""
+    if where is None:
+        return
+    arn = where.execution_arn
+    if where.finished:
+        raise ApprovalError(
+            f"no approval is pending for {arn}: the restore already ended, {where.ending()}; "
+            "nothing was done"
+        )
+    asked = isinstance(where.input, dict) and where.input.get("require_approval") is True
+    if asked and not where.callbacks:
+        at = f"it is at '{where.state}'" if where.state else "it has not entered a state yet"
+        raise ApprovalError(
+            f"no approval is pending for {arn} yet: {at}; try again when the approval "
+            "request arrives"
+        )
+
+
 def decide(
     aws: Aws,
     catalog: Catalog,
@@ -247,7 +270,7 @@ def decide(
                 f"the restore {execution_arn} is no longer waiting for approval (it timed out "
                 "or was stopped); nothing was done"
             ) from None
-        raise explain(err, service="states", where=execution_arn) from err
+        raise as_albrules_error(err, service="states", where=execution_arn) from err
     except BotoCoreError as err:
-        raise explain(err, service="states", where=execution_arn) from err
+        raise as_albrules_error(err, service="states", where=execution_arn) from err
     return {"execution_arn": execution_arn, "decision": DECIDED[decision], "by": by, "at": at}

@@ -118,8 +118,9 @@ def _principal(message: str) -> str:
     return match.group(1) if match else "the caller"
 
 
-def explain(err: Exception, *, service: str = "elbv2", where: str = "") -> AlbRulesError:
-    """One clear sentence (what failed, where, what to do) for any AWS SDK error."""
+def as_albrules_error(err: Exception, *, service: str = "elbv2", where: str = "") -> AlbRulesError:
+    """Any exception as an AlbRulesError: one clear sentence (what failed, where, what to do)
+    for an AWS SDK error; an AlbRulesError as it is."""
     at = f" on {where}" if where else ""
     if isinstance(err, AlbRulesError):
         return err

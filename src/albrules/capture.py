@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from .arns import ListenerArn, is_load_balancer_arn, parse_listener_arn
-from .aws import Aws, explain
+from .aws import Aws, as_albrules_error
 from .canonical import canonical_actions, canonical_rule
 from .errors import AlbRulesError, InvalidInput, ListenerNotFound
 from .models import ListenerState, Source
@@ -37,7 +37,7 @@ def _call(where: str, fn: Any, **kwargs: Any) -> Any:
     try:
         return fn(**kwargs)
     except (ClientError, BotoCoreError) as err:
-        raise explain(err, where=where) from err
+        raise as_albrules_error(err, where=where) from err
 
 
 def _pages(where: str, fn: Any, key: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -182,9 +182,9 @@ def resolve_load_balancer(aws: Aws, name_or_arn: str) -> str:
                 f"no load balancer named {value!r} in {aws.region}; check the name, --region "
                 "and --profile"
             ) from None
-        raise explain(err, where=f"load balancer {value}") from err
+        raise as_albrules_error(err, where=f"load balancer {value}") from err
     except BotoCoreError as err:
-        raise explain(err) from err
+        raise as_albrules_error(err) from err
     balancer = page["LoadBalancers"][0]
     if balancer.get("Type", "application") != "application":
         raise InvalidInput(

@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws import Aws, error_code, explain
+from .aws import Aws, as_albrules_error, error_code
 from .errors import ApprovalError, ListenerLocked
 
 LOCK_SECONDS = 24 * 3600
@@ -93,7 +93,7 @@ class Catalog:
         try:
             return getattr(self._db, operation)(TableName=self.table, **kwargs)
         except (ClientError, BotoCoreError) as err:
-            raise explain(err, service="dynamodb", where=f"table {self.table}") from err
+            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
 
     # -- snapshots --
     def record_snapshot(
@@ -169,7 +169,9 @@ class Catalog:
             )
         except ClientError as err:
             if error_code(err) != "ConditionalCheckFailedException":
-                raise explain(err, service="dynamodb", where=f"table {self.table}") from err
+                raise as_albrules_error(
+                    err, service="dynamodb", where=f"table {self.table}"
+                ) from err
             holder = self.lock_holder(listener_arn) or {}
             raise ListenerLocked(
                 f"listener {listener_arn} is locked by restore {holder.get('owner', '?')} "
@@ -177,7 +179,7 @@ class Catalog:
                 "restore to end (or stop it) and start again"
             ) from None
         except BotoCoreError as err:
-            raise explain(err, service="dynamodb", where=f"table {self.table}") from err
+            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
 
     def lock_holder(self, listener_arn: str) -> dict[str, Any] | None:
         found = self._call(
@@ -199,7 +201,7 @@ class Catalog:
         except ClientError as err:
             if error_code(err) == "ConditionalCheckFailedException":
                 return False
-            raise explain(err, service="dynamodb", where=f"table {self.table}") from err
+            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
 
     # -- audit --
     def write_audit(self, execution_arn: str, fields: dict[str, Any]) -> None:
@@ -260,7 +262,9 @@ class Catalog:
             )
         except ClientError as err:
             if error_code(err) != "ConditionalCheckFailedException":
-                raise explain(err, service="dynamodb", where=f"table {self.table}") from err
+                raise as_albrules_error(
+                    err, service="dynamodb", where=f"table {self.table}"
+                ) from err
             current = self.approval(execution_arn)
             if current is None:
                 raise ApprovalError(

@@ -15,7 +15,7 @@ from .labels import describe_actions, describe_conditions
 from .models import Snapshot
 from .operations import API_OPERATION
 from .plan import Plan, RuleChange
-from .restore import Outcome
+from .restore import RestoreResult
 from .store import Entry
 
 
@@ -134,7 +134,7 @@ def plan_view(plan: Plan, *, live_rules: int, source: str) -> Group:
     return Group(*parts)
 
 
-def outcome_view(outcome: Outcome) -> Group:
+def outcome_view(outcome: RestoreResult) -> Group:
     colors = {
         "RESTORED": "green",
         "NO_CHANGES": "green",

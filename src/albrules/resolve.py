@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .arns import parse_listener_arn
-from .aws import Aws, error_code, explain
+from .aws import Aws, as_albrules_error, error_code
 from .canonical import canonical_actions, canonical_rule
 from .errors import InvalidInput, Problem, RestoreRefused, TargetGroupsMissing
 from .models import ListenerState, Snapshot
@@ -52,16 +52,16 @@ def _describe_groups(aws: Aws, key: str, values: list[str]) -> dict[str, dict[st
             groups = aws.elbv2.describe_target_groups(**{key: batch})["TargetGroups"]
         except ClientError as err:
             if error_code(err) != "TargetGroupNotFound":
-                raise explain(err, where="target groups") from err
+                raise as_albrules_error(err, where="target groups") from err
             groups = []
             for value in batch:
                 try:
                     groups += aws.elbv2.describe_target_groups(**{key: [value]})["TargetGroups"]
                 except ClientError as one:
                     if error_code(one) != "TargetGroupNotFound":
-                        raise explain(one, where=f"target group {value}") from one
+                        raise as_albrules_error(one, where=f"target group {value}") from one
         except BotoCoreError as err:
-            raise explain(err) from err
+            raise as_albrules_error(err) from err
         for group in groups:
             found[
                 group["TargetGroupArn"] if key == "TargetGroupArns" else group["TargetGroupName"]
@@ -160,13 +160,13 @@ def account_limits(aws: Aws, warnings: list[str]) -> Limits:
                 break
     except ClientError as err:
         if error_code(err) not in ("AccessDenied", "AccessDeniedException"):
-            raise explain(err, where="account limits") from err
+            raise as_albrules_error(err, where="account limits") from err
         warnings.append(
             "could not read the account's ELB limits (elasticloadbalancing:DescribeAccountLimits "
             "denied); the documented defaults were used"
         )
     except BotoCoreError as err:
-        raise explain(err) from err
+        raise as_albrules_error(err) from err
     return Limits.from_account_limits(items)
 
 
@@ -177,7 +177,7 @@ def read_secret_values(aws: Aws, arns: list[str]) -> dict[str, str]:
         try:
             secret = aws.secrets.get_secret_value(SecretId=arn)
         except (ClientError, BotoCoreError) as err:
-            reason = explain(err, service="secretsmanager", where=f"secret {arn}")
+            reason = as_albrules_error(err, service="secretsmanager", where=f"secret {arn}")
             raise RestoreRefused(f"cannot read the OIDC client secret: {reason}") from err
         text = secret.get("SecretString")
         if text is None:

@@ -32,7 +32,7 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from .aws import Aws, error_code, error_message, explain
+from .aws import Aws, as_albrules_error, error_code, error_message
 from .canonical import canonical_json, conditions_key
 from .capture import capture_listener, count_other_rules, describe_rules
 from .errors import ApplyFailed, ListenerChanged, SnapshotInvalid, VerifyFailed
@@ -268,7 +268,7 @@ def apply_with_journal(
                 continue
             entry["status"] = "failed"
             entry["error"] = f"{error_code(err)}: {error_message(err)}"
-            reason = explain(err, where=f"listener {plan.listener_arn}")
+            reason = as_albrules_error(err, where=f"listener {plan.listener_arn}")
             raise ApplyFailed(
                 f"step {step} of {total} ({op.summary()}) failed: {reason}",
                 index=step,
@@ -278,7 +278,7 @@ def apply_with_journal(
             entry["status"] = "failed"
             entry["error"] = str(err)
             raise ApplyFailed(
-                f"step {step} of {total} ({op.summary()}) failed: {explain(err)}",
+                f"step {step} of {total} ({op.summary()}) failed: {as_albrules_error(err)}",
                 index=step,
                 journal=journal,
             ) from err
@@ -438,7 +438,7 @@ def execute_restore(
         apply_with_journal(aws, plan, prepared.secret_values, journal)
         verify(aws, arn, plan.expected)
     except Exception as failure:  # anything at all, a bug included: never leave it half-done
-        reason = str(explain(failure))
+        reason = str(as_albrules_error(failure))
         try:
             left = roll_back(
                 aws,
@@ -450,7 +450,7 @@ def execute_restore(
                 max_listener_rules=prepared.max_listener_rules,
             )
         except Exception as again:
-            left = [f"the rollback failed: {explain(again)}"]
+            left = [f"the rollback failed: {as_albrules_error(again)}"]
         journal_at = records.try_write_journal(journal, base["warnings"])
         if not left:
             return RestoreResult(
@@ -485,5 +485,3 @@ def execute_restore(
         **base,
     )
 
-
-Outcome = RestoreResult  # until the CLI names it RestoreResult

@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws import Aws, explain
+from .aws import Aws, as_albrules_error
 from .errors import InvalidInput
 from .models import Snapshot, Source
 from .snapshot import MAX_DOCUMENT_BYTES, Format, dumps, format_for, loads, parse_document
@@ -133,7 +133,7 @@ class Store:
         try:
             return getattr(self.aws.s3, operation)(**kwargs)
         except (ClientError, BotoCoreError) as err:
-            raise explain(err, service="s3", where=where) from err
+            raise as_albrules_error(err, service="s3", where=where) from err
 
     # -- reading --
     def list(self) -> list[Entry]:
@@ -207,7 +207,7 @@ class Store:
         except ClientError as err:
             if str(err.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
                 return False
-            raise explain(err, service="s3", where=f"s3://{self.bucket}/{key}") from err
+            raise as_albrules_error(err, service="s3", where=f"s3://{self.bucket}/{key}") from err
 
     def _s3_checksum(self, key: str) -> tuple[str, str]:
         uri = f"s3://{self.bucket}/{key}"
@@ -305,7 +305,7 @@ def read_bytes(location: str, aws: Aws | None) -> bytes:
                 )
             return aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except (ClientError, BotoCoreError) as err:
-            raise explain(err, service="s3", where=location) from err
+            raise as_albrules_error(err, service="s3", where=location) from err
     path = Path(location).expanduser()
     if path.is_dir():
         raise InvalidInput(

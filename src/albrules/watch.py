@@ -3,7 +3,7 @@
 :func:`build` turns an execution's history events into a view: the states in the order they
 were entered, each with its status, start and duration; the state running now; the progress
 of each Map fan-out; the plan summary of a restore (or the summary of a backup); and the
-outcome with the restore contract's exit code (:class:`albrules.workflows.Outcome`).
+outcome with the restore contract's exit code (:class:`albrules.workflows.ExecutionOutcome`).
 :class:`Watcher` polls AWS for it (DescribeExecution, the new history events, DescribeMapRun
 for a Distributed Map) and :func:`follow` polls until the execution ends or time runs out.
 
@@ -142,7 +142,7 @@ class MapProgress:
 class ExecutionView:
     """Everything the watch screen shows about one execution."""
 
-    outcome: workflows.Outcome
+    outcome: workflows.ExecutionOutcome
     started: datetime | None
     stopped: datetime | None
     now: datetime

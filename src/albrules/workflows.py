@@ -20,6 +20,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from .errors import InvalidInput
+from .outcomes import EXIT_CODE_OF_ERROR
 
 Kind = Literal["backup", "restore"]
 KINDS: tuple[Kind, ...] = ("backup", "restore")
@@ -29,14 +30,12 @@ OUTPUT_KEYS: dict[str, str] = {
     "restore": "RestoreStateMachineArn",
 }
 # Restore failures that mean "refused before any change" (exit 2).
-REFUSALS = frozenset(
-    {"RestoreRefused", "ListenerLocked", "ApprovalRejected", "ApprovalTimedOut", "ListenerChanged"}
-)
-RESTORE_EXIT = {"RestoreRolledBack": 3, "RollbackFailed": 4, **dict.fromkeys(REFUSALS, 2)}
+# What a restore execution's Fail error means for the exit code (albrules.outcomes, the one table).
+RESTORE_EXIT = EXIT_CODE_OF_ERROR
 
 
 @dataclass
-class Outcome:
+class ExecutionOutcome:
     """How an execution ended (or where it stood when we stopped waiting)."""
 
     kind: str
@@ -214,6 +213,56 @@ def states_visited(events: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return list(counts.items())
 
 
+@dataclass(frozen=True)
+class ExecutionPosition:
+    """Where an execution stands now: its status, the state it entered last, the states
+    entered that wait for a task token (an approval), and how it ended (once it has)."""
+
+    execution_arn: str
+    status: str
+    state: str | None = None  # the state entered last (None before the first)
+    callbacks: tuple[str, ...] = ()  # states entered whose task waits for a task token
+    input: Any = None
+    error: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+    def ending(self) -> str:
+        """How it ended, in words: ``FAILED with ApprovalRejected at 'Rejected by ...'``."""
+        text = self.status + (f" with {self.error}" if self.error else "")
+        return text + (f" at '{self.state}'" if self.state else "")
+
+
+def position(sfn: Any, execution_arn: str) -> ExecutionPosition | None:
+    """Where the execution is (DescribeExecution and its history), or None if there is no
+    such execution."""
+    try:
+        described = sfn.describe_execution(executionArn=execution_arn)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "InvalidArn"):
+            return None
+        raise
+    callbacks: list[str] = []
+    last = None
+    for event in history(sfn, execution_arn):
+        details = event.get("stateEnteredEventDetails")
+        if details and details.get("name"):
+            last = details["name"]
+        resource = str(event.get("taskScheduledEventDetails", {}).get("resource", ""))
+        if resource.endswith(".waitForTaskToken") and last and last not in callbacks:
+            callbacks.append(last)
+    return ExecutionPosition(
+        execution_arn=execution_arn,
+        status=described["status"],
+        state=last,
+        callbacks=tuple(callbacks),
+        input=_json(described.get("input")),
+        error=described.get("error"),
+    )
+
+
 def _json(text: str | None) -> Any:
     if text is None:
         return None
@@ -223,19 +272,19 @@ def _json(text: str | None) -> Any:
         return text
 
 
-def outcome(sfn: Any, kind: str, execution_arn: str, described: dict[str, Any]) -> Outcome:
+def outcome(sfn: Any, kind: str, execution_arn: str, described: dict[str, Any]) -> ExecutionOutcome:
     """Read an execution's outcome: status, output or error and cause, states visited."""
     return outcome_of(kind, execution_arn, described, history(sfn, execution_arn))
 
 
 def outcome_of(
     kind: str, execution_arn: str, described: dict[str, Any], events: list[dict[str, Any]]
-) -> Outcome:
+) -> ExecutionOutcome:
     """An execution's outcome from its description and the history already read."""
     started = described.get("startDate")
     stopped = described.get("stopDate")
     seconds = (stopped - started).total_seconds() if started and stopped else 0.0
-    return Outcome(
+    return ExecutionOutcome(
         kind=kind,
         execution_arn=execution_arn,
         status=described["status"],
@@ -257,11 +306,13 @@ def run(
     timeout: float = 900.0,
     poll: float = 0.5,
     name: str | None = None,
-) -> Outcome:
+) -> ExecutionOutcome:
     """Start an execution and, unless told not to, wait for its end; the outcome."""
     execution_arn = start(sfn, state_machine_arn, payload, name)
     if not wait_for_end:
-        return Outcome(kind=kind, execution_arn=execution_arn, status="RUNNING", waited=False)
+        return ExecutionOutcome(
+            kind=kind, execution_arn=execution_arn, status="RUNNING", waited=False
+        )
     described = wait(sfn, execution_arn, timeout, poll=poll)
     return outcome(sfn, kind, execution_arn, described)
 

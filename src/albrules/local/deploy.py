@@ -85,6 +85,9 @@ class Deployment(BaseModel):
     resources: dict[str, DeployedResource] = Field(default_factory=dict)
     skipped: dict[str, str] = Field(default_factory=dict)  # logical id -> why
     notes: list[str] = Field(default_factory=list)
+    # Required parameters nobody gave, with the values made up for this local stack
+    # (:func:`local_defaults`); local-only, so kept and shown in the clear even if NoEcho.
+    local_defaults: dict[str, str] = Field(default_factory=dict)
 
     def physical_id(self, logical_id: str) -> str:
         try:
@@ -117,6 +120,15 @@ def load_deployment(stack: str = DEFAULT_STACK) -> Deployment:
             f"--stack-name {stack}` first"
         )
     return Deployment.model_validate_json(path.read_text())
+
+
+def previous_deployment(stack: str = DEFAULT_STACK) -> Deployment | None:
+    """The saved deployment of ``stack``, or None if there is none (or it cannot be read)."""
+    path = deployment_path(stack)
+    try:
+        return Deployment.model_validate_json(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 # --- the SAM transform ------------------------------------------------------------------------
@@ -433,6 +445,31 @@ def parameter_values(template: dict[str, Any], overrides: dict[str, Any] | None)
             raise InvalidInput(f"parameter {name}={value!r} does not match {pattern}")
         values[name] = value
     return values
+
+
+def local_defaults(
+    template: dict[str, Any], given: dict[str, Any] | None, previous: Deployment | None = None
+) -> dict[str, str]:
+    """Values for the parameters the template requires (no ``Default``) and ``given`` lacks,
+    made up for the local stack: the value the previous deployment made up, if any, so it
+    stays the same across deploys; else the first of ``AllowedValues``, ``MinValue`` (or 0)
+    for a Number, or ``local-`` and random hex. Nothing outside the local AWS trusts them."""
+    given = given or {}
+    kept = previous.local_defaults if previous else {}
+    filled: dict[str, str] = {}
+    for name, spec in (template.get("Parameters") or {}).items():
+        spec = spec or {}
+        if name in given or "Default" in spec:
+            continue
+        if name in kept:
+            filled[name] = kept[name]
+        elif spec.get("AllowedValues"):
+            filled[name] = _text(spec["AllowedValues"][0])
+        elif spec.get("Type", "String") == "Number":
+            filled[name] = _text(spec.get("MinValue", 0))
+        else:
+            filled[name] = f"local-{secrets.token_hex(8)}"
+    return filled
 
 
 # --- resources ------------------------------------------------------------------------------
@@ -1196,7 +1233,8 @@ def deploy(
     """Deploy a SAM template into the local AWS (whatever ``aws``'s clients point at).
 
     ``aws``: an :class:`albrules.aws.Aws`, a boto3 session, or anything with ``client(name)``
-    and a region (``region`` or ``region_name``); default: a new boto3 session.
+    and a region (``region`` or ``region_name``); default: a new boto3 session. Required
+    parameters not in ``parameters`` get :func:`local_defaults` (in ``local_defaults``).
     """
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", stack_name):
         raise InvalidInput(
@@ -1209,7 +1247,8 @@ def deploy(
         raise InvalidInput("no AWS region is set; set AWS_DEFAULT_REGION")
     path = Path(template_path)
     sam_template = load_template(path)
-    values = parameter_values(sam_template, parameters)
+    filled = local_defaults(sam_template, parameters, previous_deployment(stack_name))
+    values = parameter_values(sam_template, {**(parameters or {}), **filled})
     account = aws.client("sts").get_caller_identity()["Account"]
     translated, definitions, codes = translate(sam_template, region, values)
     deployer = _Deployer(aws, stack_name, region, account, path.parent)
@@ -1293,6 +1332,7 @@ def deploy(
         resources=deployed,
         skipped=skipped,
         notes=deployer.notes,
+        local_defaults=filled,
     )
     if save:
         target = deployment_path(stack_name)

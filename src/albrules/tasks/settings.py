@@ -10,7 +10,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..accounts import aws_for
-from ..aws import Aws, explain
+from ..aws import Aws, as_albrules_error
 from ..catalog import Catalog
 from ..errors import InvalidInput
 from ..records import RestoreRecords, stack_restore_records
@@ -79,7 +79,8 @@ class Settings:
         try:
             secret = self.home().secrets.get_secret_value(SecretId=self.approval_secret_arn)
         except (ClientError, BotoCoreError) as err:
-            raise explain(err, service="secretsmanager", where=self.approval_secret_arn) from err
+            where = self.approval_secret_arn
+            raise as_albrules_error(err, service="secretsmanager", where=where) from err
         return str(secret["SecretString"]).encode()
 
     def aws_in(self, account_id: str, region: str, role_arn: str | None = None) -> Aws:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .cli_options import Debug
+from .common import Debug, handled
 
 
 def graph(
@@ -21,13 +21,7 @@ def graph(
     """Print a state machine as a Mermaid flowchart, generated from its ASL file.
 
     Exit codes: 0 printed; 2 no such file, not an ASL definition, or not backup/restore."""
-    from .cli import handled
-    from .graph import graph_of
+    from ..graph import graph_of
 
     with handled(debug):
         sys.stdout.write(graph_of(kind, file))
-
-
-def register(app: typer.Typer, local_app: typer.Typer) -> None:
-    """Add ``graph`` to the main app."""
-    app.command(name="graph")(graph)

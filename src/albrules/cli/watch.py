@@ -13,8 +13,17 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli_options import Debug, Profile, Region
-from .cli_workflows import LocalPort, Where, err_console, out_console
+from .common import (
+    Debug,
+    LocalPort,
+    Profile,
+    Region,
+    Where,
+    err_console,
+    handled,
+    out_console,
+    stack_clients,
+)
 
 DEFAULT_INTERVAL = 1.0
 DEFAULT_TIMEOUT = 3600.0
@@ -46,8 +55,8 @@ def follow_execution(
     Live on a terminal, plain lines otherwise; with ``as_json`` the view goes to stderr (on a
     terminal only) and the final outcome to stdout as JSON. Still running at ``timeout``:
     exit 1, saying how to watch again. Ctrl-C stops watching, never the execution."""
-    from .watch import Watcher, follow
-    from .watch_view import Display
+    from ..watch import Watcher, follow
+    from ..watch_view import Display
 
     watcher = Watcher(sfn, execution_arn, kind)
     console = err_console if as_json else out_console
@@ -104,13 +113,11 @@ def watch(
     Exit codes, when it ends: 0 succeeded; for a restore 3 rolled back, 4 rollback failed,
     2 refused before any change; 1 anything else, or still running at --timeout. A wrong or
     unknown ARN: 2."""
-    from .cli import handled
-    from .cli_workflows import _stack
-    from .watch import check_execution_arn
+    from ..watch import check_execution_arn
 
     with handled(debug):
         check_execution_arn(execution_arn)
-        clients, _ = _stack(local, port, profile, region, "albrules", execution_arn)
+        clients, _ = stack_clients(local, port, profile, region, "albrules", execution_arn)
         follow_execution(
             clients.client("stepfunctions"),
             execution_arn,
@@ -118,8 +125,3 @@ def watch(
             timeout=timeout,
             as_json=as_json,
         )
-
-
-def register(app: typer.Typer, local_app: typer.Typer) -> None:
-    """Add ``watch`` to the main app."""
-    app.command(name="watch")(watch)

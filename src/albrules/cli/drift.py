@@ -15,13 +15,11 @@ import typer
 from rich.console import Group
 from rich.text import Text
 
-from .cli_options import Debug, Profile, Region
-from .drift import ListenerDrift, RuleDrift, against, check_location
-from .errors import InvalidInput
-from .render import console
+from ..drift import ListenerDrift, RuleDrift, against, check_location
+from ..errors import InvalidInput
+from .common import Debug, Profile, Region, capture, handled, out_console
 
 DRIFT_EXIT = 5
-out_console = console()
 
 MARKS = {
     "added": ("+", "green"),
@@ -102,8 +100,7 @@ def drift(
 ) -> None:
     """Show what changed on live listeners since their latest snapshot: rules added, removed,
     changed and moved. Changes nothing. Exit 0 no drift, 5 drift found, 2 invalid input."""
-    from .cli import _capture, handled
-    from .store import Store
+    from ..store import Store
 
     with handled(debug):
         if not listener_arn and not load_balancer:
@@ -115,7 +112,7 @@ def drift(
                 "give --listener-arn or --load-balancer, not both (repeat the one you use)"
             )
         check_location(against_location)
-        states, aws = _capture(listener_arn, load_balancer, profile, region)
+        states, aws = capture(listener_arn, load_balancer, profile, region)
         reports = against(Store(against_location, aws), states)
         drifted = [r for r in reports if r.drifted]
         if as_json:
@@ -139,8 +136,3 @@ def drift(
                 )
         if drifted:
             raise typer.Exit(DRIFT_EXIT)
-
-
-def register(app: typer.Typer, local_app: typer.Typer) -> None:
-    """Add ``drift`` to the main app."""
-    app.command(name="drift")(drift)

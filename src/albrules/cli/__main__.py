@@ -1,0 +1,5 @@
+"""``python -m albrules.cli``: the ``albrules`` command."""
+
+from . import main
+
+main()
