@@ -11,7 +11,7 @@ from albrules.canonical import canonical_rule, conditions_key
 from albrules.local.elbv2 import elbv2_models
 from albrules.models import ListenerState, Snapshot
 from albrules.snapshot import build_snapshot
-from conftest import World, fixed, forward, header, host, path, redirect
+from local_world import World, fixed, forward, header, host, path, redirect
 
 CONDITION_POOL: list[list[dict[str, Any]]] = [
     [path("/a/*")],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from albrules import accounts, workflows
 from albrules.local import lambdas
 from albrules.local.deploy import Deployment, deploy
 from albrules.snapshot import build_snapshot
-from conftest import REGION, World, fixed, forward, host, path
+from local_world import REGION, World, fixed, forward, host, path
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
@@ -166,13 +167,16 @@ MOCK_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use
 
 
 def deployed_stack(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
-    """template.yaml deployed into a fresh in-process local AWS of its own, with ``overrides``
-    for its parameters (as `sam deploy --parameter-overrides` would). Not inside the session's
-    local AWS: a test that needs other parameters runs alone (see tests/workflows/conftest.py)."""
+    """template.yaml deployed with ``overrides`` for its parameters (as `sam deploy
+    --parameter-overrides` would), as a stack of its own: its own in-process local AWS, or,
+    inside the session's (tests/workflows/conftest.py), a stack of another name beside it."""
     with mock_aws(config=MOCK_CONFIG):
         session = boto3.Session(region_name=REGION)
         parameters = {**PARAMETERS, **(overrides or {})}
-        deployment = deploy(ROOT / "template.yaml", parameters, aws=session, save=False)
+        name = f"albrules-{uuid.uuid4().hex[:8]}" if overrides else "albrules"
+        deployment = deploy(
+            ROOT / "template.yaml", parameters, aws=session, stack_name=name, save=False
+        )
         try:
             yield Stack(session, deployment)
         finally:

@@ -18,8 +18,8 @@ from albrules.local import elbv2 as fidelity
 from albrules.local import faults
 from albrules.restore import execute_restore, prepare_restore
 from albrules.store import Store
-from conftest import MUTATING
 from listeners import Bench, content, listener_pairs, live_keys
+from local_world import MUTATING
 
 EXAMPLES = int(os.environ.get("ALBRULES_HYPOTHESIS_EXAMPLES", "60"))
 PROPERTY = settings(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from albrules.local import process
-from conftest import local_client
+from local_world import local_client
 
 
 def free_port() -> int:

@@ -14,9 +14,15 @@ from typer.testing import CliRunner
 
 from albrules.cli import app
 from albrules.local import lambdas
-from conftest import REGION
+from local_world import REGION
 from stack import Stack, break_listener, checksum, shop
-from test_workflows import back_up, snapshot_key, state_names, wait_for_approval, waiting_restore
+from workflows.test_workflows import (
+    back_up,
+    snapshot_key,
+    state_names,
+    wait_for_approval,
+    waiting_restore,
+)
 
 
 def cli(*args: str) -> tuple[int, str, str]:

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from albrules.cli import app
 from albrules.graph import describe_rule, mermaid
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KINDS = ("backup", "restore")
 
 NODE = re.compile(

@@ -19,7 +19,7 @@ from albrules.aws import Aws
 from albrules.catalog import Catalog
 from albrules.errors import ApprovalError
 from albrules.local import faults, lambdas
-from conftest import fixed, path
+from local_world import fixed, path
 from stack import Stack, break_listener, checksum, received, shop, subscribe
 
 BAD_REQUEST = {"code": "ValidationError", "message": "injected: the call was refused"}

@@ -28,7 +28,7 @@ from albrules.local.deploy import (
 )
 
 REGION = "us-east-1"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MINI = ROOT / "tests" / "fixtures" / "mini" / "template.yaml"
 REAL = ROOT / "template.yaml"
 SAM_CONFIG: Any = {

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from albrules import errors
 from albrules.cli import app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REGENERATE = "run `.venv/bin/python scripts/gen_docs.py` and commit what it rewrites"
 DOCS = [ROOT / "README.md", ROOT / "docs" / "runbook.md", ROOT / "docs" / "iam.md"]
 

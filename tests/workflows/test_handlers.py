@@ -33,9 +33,9 @@ from albrules.events import BackupState, BatchResult, ListenerResult, RestoreSta
 from albrules.local import faults
 from albrules.local.lambdas import LambdaContext
 from albrules.runtime_env import INVOCATION_ENV
-from conftest import REGION, Calls, fixed
 from lambda_apps import LOGICAL_IDS, backup, restore
 from lambda_apps import approval as approval_handler
+from local_world import REGION, Calls, fixed
 from stack import ACCOUNT, Stack, break_listener, checksum, received, shop, subscribe
 
 BAD_REQUEST = {"code": "ValidationError", "message": "injected: the call was refused"}

@@ -31,11 +31,11 @@ from werkzeug.serving import make_server
 from albrules import approval
 from albrules.approval_page import MINUS, when
 from albrules.local.function_urls import FunctionUrls, served_url
-from conftest import REGION, fixed, host
+from local_world import REGION, fixed, host
 from stack import Stack, checksum, received, shop, subscribe
-from test_workflows import audit, back_up, catalog, snapshot_key, wait_for_approval
+from workflows.test_workflows import audit, back_up, catalog, snapshot_key, wait_for_approval
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 ARGS = [
     "--headless",

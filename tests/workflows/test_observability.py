@@ -18,9 +18,9 @@ from albrules.operations import API_OPERATION
 from albrules.outcomes import RestoreOutcomeName
 from albrules.tasks.runtime import logger
 from stack import Stack, break_listener, shop
-from test_workflows import BAD_REQUEST, snapshot_key
+from workflows.test_workflows import BAD_REQUEST, snapshot_key
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # What the issue asks the dashboard to show, by metric name.
 REQUIRED = {
     "ListenersBackedUp",

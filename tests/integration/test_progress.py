@@ -10,7 +10,7 @@ from rich.console import Console
 from albrules.capture import capture_listeners, capture_load_balancer
 from albrules.local.seed import seed
 from albrules.progress import progress_bar
-from conftest import World, path
+from local_world import World, path
 
 
 def test_capture_reports_each_listener_captured(world: World) -> None:

@@ -21,7 +21,7 @@ from albrules.catalog import Catalog
 from albrules.events import BackupRequest, RestoreRequest, dump, parse
 from albrules.local import seed as seeding
 from albrules.snapshot import build_snapshot
-from conftest import REGION
+from local_world import REGION
 from stack import ROOT, Stack, deployed_stack, received, subscribe
 
 EVENTS = ROOT / "events"

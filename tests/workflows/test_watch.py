@@ -17,9 +17,9 @@ from albrules import watch, workflows
 from albrules.errors import InvalidInput
 from albrules.local import faults, lambdas
 from albrules.watch_view import Display, PlainLog, ending_lines
-from conftest import FakeClock
+from local_world import FakeClock
 from stack import Stack, break_listener, checksum, shop
-from test_workflows import BAD_REQUEST, back_up, decide, snapshot_key, waiting_restore
+from workflows.test_workflows import BAD_REQUEST, back_up, decide, snapshot_key, waiting_restore
 
 
 def view_of(stack: Stack, execution_arn: str) -> watch.ExecutionView:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 
 from albrules.local.deploy import load_template
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MACHINES = {"BackupStateMachine": "backup", "RestoreStateMachine": "restore"}
 LAMBDA_ERRORS = {
     "Lambda.ServiceException",
@@ -95,7 +96,12 @@ def test_every_task_function_is_in_the_template_with_its_handler(template: dict)
                 assert function in functions, f"{key} names {function}, not in template.yaml"
     for logical, props in functions.items():
         module, _, attribute = props["Handler"].rpartition(".")
-        imported = __import__(module, fromlist=[attribute])
+        source = ROOT / props["CodeUri"] / f"{module.replace('.', '/')}.py"
+        assert source.is_file(), f"{logical}: no {source} for {props['Handler']}"
+        spec = importlib.util.spec_from_file_location(f"app_of_{logical}", source)
+        assert spec is not None and spec.loader is not None
+        imported = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(imported)
         assert callable(getattr(imported, attribute)), f"{logical}: {props['Handler']}"
 
 

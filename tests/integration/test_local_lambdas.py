@@ -31,7 +31,7 @@ SAM_CONFIG: Any = {
     "lambda": {"use_docker": False},
 }
 SELFTEST = "app"  # functions/selftest/app.py of the fixture template, packaged as deploy does it
-PACKAGE = code_zip(Path(__file__).resolve().parent / "fixtures/mini/functions/selftest")
+PACKAGE = code_zip(Path(__file__).resolve().parents[1] / "fixtures/mini/functions/selftest")
 
 
 def _zip(handler: str) -> bytes:

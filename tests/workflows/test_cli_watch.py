@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 from albrules import watch
 from albrules.cli import app
 from albrules.local import faults
-from conftest import REGION
+from local_world import REGION
 from stack import Stack, break_listener, checksum, shop
-from test_workflows import BAD_REQUEST, back_up, snapshot_key, waiting_restore
+from workflows.test_workflows import BAD_REQUEST, back_up, snapshot_key, waiting_restore
 
 AWS = ["--aws", "--region", REGION]
 SAM_CONFIG: Any = {

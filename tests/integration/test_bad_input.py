@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from albrules.cli import app
-from conftest import forward, path
+from local_world import forward, path
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 CASES = [
     ("malformed.json", ["is not valid JSON: line"]),

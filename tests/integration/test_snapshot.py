@@ -10,7 +10,7 @@ from albrules.canonical import canonical_action, canonical_condition, canonical_
 from albrules.capture import capture_listener, capture_load_balancer
 from albrules.local import elbv2 as fidelity
 from albrules.snapshot import build_snapshot, dumps, loads
-from conftest import fixed, forward, header, host, path, redirect
+from local_world import fixed, forward, header, host, path, redirect
 
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/app/0123456789abcdef"
 

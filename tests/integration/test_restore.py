@@ -16,8 +16,8 @@ from albrules.plan import Selector
 from albrules.restore import execute_restore, prepare_restore
 from albrules.snapshot import build_snapshot, dumps
 from albrules.store import Store
-from conftest import MUTATING, World, fixed, forward, header, host, path, redirect
 from listeners import content
+from local_world import MUTATING, World, fixed, forward, header, host, path, redirect
 
 REWRITE = [
     {

@@ -17,10 +17,10 @@ from albrules import workflows
 from albrules.cli import app
 from albrules.errors import InvalidInput
 from albrules.local import process
-from conftest import FakeClock
+from local_world import FakeClock
 
 REGION = "us-east-1"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MINI = ROOT / "tests" / "fixtures" / "mini" / "template.yaml"
 SAM_CONFIG: Any = {
     "stepfunctions": {"execute_state_machine": True},

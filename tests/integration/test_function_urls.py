@@ -32,9 +32,9 @@ from albrules.local.function_urls import (
     served_url,
     url_event,
 )
-from conftest import local_client
-from test_local_lambdas import SAM_CONFIG, SELFTEST, Lambdas
-from test_local_server import free_port
+from integration.test_local_lambdas import SAM_CONFIG, SELFTEST, Lambdas
+from integration.test_local_server import free_port
+from local_world import local_client
 
 REGION = "us-east-1"
 

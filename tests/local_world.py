@@ -1,0 +1,165 @@
+"""Builders for tests against the local AWS: conditions and actions, a World of load balancers,
+listeners and rules, a recorder of the AWS calls made, a fake clock, and local-server clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.client import BaseClient
+
+from albrules import local
+from albrules.aws import Aws
+from albrules.capture import capture_listener
+from albrules.local import faults
+from albrules.models import ListenerState
+
+local.install()
+
+REGION = "us-east-1"
+MUTATING = set(faults.MUTATING)
+
+
+class FakeClock:
+    """A clock and a sleep for code that polls: sleeping moves the clock, instantly."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def local_client(port: int, service: str) -> BaseClient:
+    """A client of the local AWS server on ``port`` (``albrules local up``)."""
+    from albrules.local import process
+
+    return boto3.client(
+        service,
+        endpoint_url=process.endpoint(port),
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def path(*values: str) -> dict[str, Any]:
+    return {"Field": "path-pattern", "PathPatternConfig": {"Values": list(values)}}
+
+
+def host(*values: str) -> dict[str, Any]:
+    return {"Field": "host-header", "HostHeaderConfig": {"Values": list(values)}}
+
+
+def header(name: str, *values: str) -> dict[str, Any]:
+    return {
+        "Field": "http-header",
+        "HttpHeaderConfig": {"HttpHeaderName": name, "Values": list(values)},
+    }
+
+
+def fixed(status: str = "200") -> dict[str, Any]:
+    return {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": status}}
+
+
+def forward(*groups: str | tuple[str, int], sticky: int | None = None) -> dict[str, Any]:
+    items = [g if isinstance(g, tuple) else (g, 1) for g in groups]
+    config: dict[str, Any] = {
+        "TargetGroups": [{"TargetGroupArn": a, "Weight": w} for a, w in items]
+    }
+    if sticky:
+        config["TargetGroupStickinessConfig"] = {"Enabled": True, "DurationSeconds": sticky}
+    return {"Type": "forward", "ForwardConfig": config}
+
+
+def redirect(**config: str) -> dict[str, Any]:
+    return {"Type": "redirect", "RedirectConfig": {"StatusCode": "HTTP_301", **config}}
+
+
+class World:
+    """Builds VPCs, load balancers, target groups, listeners and rules in the local AWS."""
+
+    def __init__(self, session: boto3.Session):
+        self.session = session
+        self.ec2 = session.client("ec2")
+        self.elb = session.client("elbv2")
+        self.aws = Aws(session)
+        self._subnets: list[str] | None = None
+        self.vpc = ""
+
+    def subnets(self) -> list[str]:
+        if self._subnets is None:
+            self.vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+            region = self.session.region_name
+            self._subnets = [
+                self.ec2.create_subnet(
+                    VpcId=self.vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{region}{az}"
+                )["Subnet"]["SubnetId"]
+                for i, az in enumerate("ab", start=1)
+            ]
+        return self._subnets
+
+    def load_balancer(self, name: str = "web") -> str:
+        return self.elb.create_load_balancer(Name=name, Subnets=self.subnets())["LoadBalancers"][0][
+            "LoadBalancerArn"
+        ]
+
+    def target_group(self, name: str) -> str:
+        self.subnets()
+        return self.elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=self.vpc)[
+            "TargetGroups"
+        ][0]["TargetGroupArn"]
+
+    def listener(self, lb: str, port: int = 80, default: dict | None = None) -> str:
+        return self.elb.create_listener(
+            LoadBalancerArn=lb, Protocol="HTTP", Port=port, DefaultActions=[default or fixed("404")]
+        )["Listeners"][0]["ListenerArn"]
+
+    def rule(
+        self,
+        listener: str,
+        priority: int,
+        conditions: list[dict],
+        actions: list[dict] | None = None,
+        tags: dict[str, str] | None = None,
+        transforms: list[dict] | None = None,
+    ) -> str:
+        kwargs: dict[str, Any] = {
+            "ListenerArn": listener,
+            "Priority": priority,
+            "Conditions": conditions,
+            "Actions": actions or [fixed()],
+        }
+        if tags:
+            kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        if transforms:
+            kwargs["Transforms"] = transforms
+        return self.elb.create_rule(**kwargs)["Rules"][0]["RuleArn"]
+
+    def rules(self, listener: str) -> list[dict]:
+        return [
+            r for r in self.elb.describe_rules(ListenerArn=listener)["Rules"] if not r["IsDefault"]
+        ]
+
+    def state(self, listener: str) -> ListenerState:
+        return capture_listener(self.aws, listener)
+
+
+class Calls:
+    """Every AWS API call made in the process while recording: (service, operation)."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, str]] = []
+
+    def of(self, service: str) -> list[str]:
+        return [op for svc, op in self.made if svc == service]
+
+    @property
+    def mutating(self) -> list[str]:
+        return [op for svc, op in self.made if svc == "elasticloadbalancing" and op in MUTATING]
+
+    def clear(self) -> None:
+        self.made.clear()
