@@ -283,7 +283,9 @@ def cases(draw: st.DrawFn) -> Case:
 def selectors(draw: st.DrawFn, case: Case) -> Selector:
     """Priorities of A or B (and sometimes a --match on a pool value): what a person picks."""
     known = sorted({s.priority for s in case.a} | {s.priority for s in case.b})
-    chosen = draw(st.lists(st.sampled_from(known), max_size=3, unique=True)) if known else []
+    chosen = (
+        draw(st.lists(st.sampled_from(known), min_size=1, max_size=3, unique=True)) if known else []
+    )
     matches: list[str] = []
     if draw(st.integers(0, 3)) == 0 or not chosen:
         matches.append(
