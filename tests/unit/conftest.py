@@ -6,33 +6,19 @@ Run the tier on its own (until tests/conftest.py moves to tests/integration/) wi
 
 ``--confcutdir`` keeps pytest from loading tests/conftest.py, which imports moto.
 
-Hypothesis profiles (``ALBRULES_UNIT_PROFILE``): ``unit`` (the default: 200 examples),
-``unit-ci`` (the same, derandomized, as CI sets ``CI``), ``unit-deep`` (2,000 examples).
-They are applied to this tier's tests only (see ``PROFILE``), never loaded globally, so the
-slower tiers keep their own settings when the whole suite runs in one session.
+The hypothesis profiles are in profiles.py (``ALBRULES_UNIT_PROFILE``=unit, unit-ci or
+unit-deep), applied per test so the slower tiers keep their own settings.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 HERE = Path(__file__).resolve().parent
 NO_EMULATOR_TEST = "test_no_emulator.py"
 ONLY_UNIT = pytest.StashKey[bool]()
-
-settings.register_profile(
-    "unit",
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    derandomize=os.environ.get("CI") is not None,
-)
-settings.register_profile("unit-ci", settings.get_profile("unit"), derandomize=True)
-settings.register_profile("unit-deep", settings.get_profile("unit"), max_examples=2000)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -10,13 +10,12 @@ selective restore touches only the selected rules.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
-from hypothesis import event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from albrules.canonical import conditions_key
@@ -33,6 +32,7 @@ from albrules.operations import (
 from albrules.plan import Desired, Plan, Selector, plan_restore
 
 from .elbv2_model import Elbv2Model, capture_state, default_actions, error_code, routing
+from .profiles import PROFILE
 from .strategies import (
     OIDC_SECRETS,
     SECRET_ARN,
@@ -43,8 +43,6 @@ from .strategies import (
     cases,
     selectors,
 )
-
-PROFILE = settings.get_profile(os.environ.get("ALBRULES_UNIT_PROFILE", "unit"))
 
 
 def apply(model: Elbv2Model, operations: list[Any]) -> None:
