@@ -43,7 +43,7 @@ from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
 
 from albrules.arns import parse_listener_arn
-from albrules.canonical import canonical_actions, canonical_rule
+from albrules.canonical import canonical_actions, canonical_rule, conditions_key
 from albrules.models import ListenerState, Source
 from albrules.operations import request_for
 
@@ -177,7 +177,7 @@ def api(fn: F) -> F:
             raise ParamValidationError(report=report.generate_report())
         self.calls.append(Call(method, copy.deepcopy(kwargs)))
         self._operation = operation
-        response = fn(self, **copy.deepcopy(kwargs))
+        response = fn(self, **kwargs)  # the methods copy what they keep; they never mutate input
         if method in MUTATING:
             for observer in list(self.observers):
                 observer(self, method, kwargs)
@@ -252,6 +252,10 @@ class Elbv2Model:
 
     def mutations(self) -> list[Call]:
         return [c for c in self.calls if c.method in MUTATING]
+
+    def condition_keys(self) -> list[str]:
+        """Each rule's identity (its canonical conditions), without recording a call."""
+        return [conditions_key(r.conditions) for r in self.listener_rules()]
 
     def view(self) -> dict[str, Any]:
         """The routing in canonical form, by rule ARN, without recording a call."""
