@@ -365,6 +365,35 @@ def test_a_selective_restore_leaves_the_other_rules_alone():
     ]
 
 
+SELECTIVE_DUPLICATE_BUG = (
+    "planner bug: selective mode takes in every live rule with a selected snapshot rule's "
+    "conditions, not just its counterpart, and deletes the rest: the unselected rule at 20 is "
+    "deleted (and left out of plan.expected) instead of being left alone or the restore refused"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=SELECTIVE_DUPLICATE_BUG)
+@pytest.mark.parametrize(
+    "snapshot_has_20", [True, False], ids=["snapshot-has-it", "snapshot-lacks-it"]
+)
+def test_a_selective_restore_leaves_an_unselected_rule_with_the_same_conditions(
+    snapshot_has_20: bool,
+) -> None:
+    """README: a selective restore takes "the live rule with the same conditions as a selected
+    snapshot rule"; only a selected live rule with no counterpart is deleted, and a restore
+    that would replace an unselected rule is refused."""
+    target = [rule(10, A, [fixed("503")])] + ([rule(20, A)] if snapshot_has_20 else [])
+    model, state = on_model(rule(10, A), rule(20, A))
+    try:
+        plan = plan_restore(
+            state, want(*target), mode="selective", selector=Selector.parse([10], None)
+        )
+    except RestoreRefused:
+        return  # refusing is also what the README allows
+    assert kinds(plan) == ["modify-rule"]
+    assert restored(model, plan) == [rule(10, A, [fixed("503")]), rule(20, A)]
+
+
 def test_a_selective_restore_onto_a_priority_held_by_an_unselected_rule_is_refused():
     with pytest.raises(
         RestoreRefused, match=r"held by the live rule at priority 20 .*--priority 20"
