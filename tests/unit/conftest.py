@@ -1,10 +1,6 @@
 """The unit tier's fixtures and settings. Nothing here imports moto or tests/conftest.py.
 
-Run the tier on its own (until tests/conftest.py moves to tests/integration/) with::
-
-    .venv/bin/python -m pytest tests/unit -q --confcutdir=tests/unit
-
-``--confcutdir`` keeps pytest from loading tests/conftest.py, which imports moto.
+Run the tier on its own with ``make check`` (or ``.venv/bin/python -m pytest tests/unit``).
 
 The hypothesis profiles are in profiles.py (``ALBRULES_UNIT_PROFILE``=unit, unit-ci or
 unit-deep), applied per test so the slower tiers keep their own settings.

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parent.parent
-EMULATORS = ("moto", "albrules.local")
+# moto, and the local layer's modules that patch it (albrules.local.deploy, which only reads
+# and translates templates, is no emulator: the IAM docs generator uses it).
+EMULATORS = (
+    "moto",
+    "albrules.local.elbv2",
+    "albrules.local.faults",
+    "albrules.local.lambdas",
+    "albrules.local.stepfunctions",
+    "albrules.local.server",
+)
 
 
 def loaded(prefix: str) -> list[str]:
@@ -20,12 +29,14 @@ def test_no_emulator_was_imported(only_unit_tier: bool, request: pytest.FixtureR
         pytest.skip("this session also runs tiers that import moto; run tests/unit alone")
     for name in EMULATORS:
         assert loaded(name) == [], f"the unit tier imported {name}"
-    # tests/conftest.py (moto's fixtures) was not loaded as a plugin either.
+    # The local AWS's fixtures (tests/aws_fixtures.py, the other tiers' conftests) were not
+    # loaded either; tests/conftest.py, which every tier shares, holds no emulator.
     conftests = {
         Path(getattr(plugin, "__file__", "") or "").resolve()
         for plugin in request.config.pluginmanager.get_plugins()
     }
-    assert TESTS / "conftest.py" not in conftests
+    assert "aws_fixtures" not in sys.modules and "local_world" not in sys.modules
+    assert TESTS / "integration" / "conftest.py" not in conftests
     assert TESTS / "unit" / "conftest.py" in conftests
 
 

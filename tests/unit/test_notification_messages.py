@@ -18,11 +18,11 @@ from albrules.events import (
     DriftNote,
     ListenerResult,
     Notification,
-    Outcome,
     PlanSummary,
     RestoreState,
     StepError,
 )
+from albrules.outcomes import RestoreOutcomeName
 
 ACCOUNT = "123456789012"
 LISTENER = (
@@ -287,7 +287,7 @@ def test_the_approval_request_without_links_still_has_the_commands() -> None:
     assert "https://approve" not in body and f"albrules approve {EXECUTION}" in body
 
 
-@pytest.mark.parametrize("outcome", get_args(Outcome))
+@pytest.mark.parametrize("outcome", get_args(RestoreOutcomeName))
 def test_every_restore_outcome_has_a_clear_message(outcome: str) -> None:
     note = n.restore_outcome(restore_state(), outcome)
 
