@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from collections.abc import Iterator
@@ -95,7 +96,11 @@ def test_every_task_function_is_in_the_template_with_its_handler(template: dict)
                 assert function in functions, f"{key} names {function}, not in template.yaml"
     for logical, props in functions.items():
         module, _, attribute = props["Handler"].rpartition(".")
-        imported = __import__(module, fromlist=[attribute])
+        path = ROOT / props["CodeUri"] / f"{module.replace('.', '/')}.py"
+        spec = importlib.util.spec_from_file_location(f"_asl_{logical}", path)
+        assert spec and spec.loader, f"{logical}: no {path}"
+        imported = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(imported)
         assert callable(getattr(imported, attribute)), f"{logical}: {props['Handler']}"
 
 
