@@ -359,7 +359,7 @@ def iam_tables() -> str:
 
     sam = load_template(ROOT / "template.yaml")
     values = parameter_values(sam, {"MemberExternalId": "not-shown"})
-    translated, _ = translate(sam, "us-east-1", values)
+    translated, _, _ = translate(sam, "us-east-1", values)
     resources = translated["Resources"]
     sam_resources = sam["Resources"]
 
@@ -386,7 +386,10 @@ def iam_tables() -> str:
         ]
     for logical_id in functions:
         props = sam_resources[logical_id].get("Properties", {})
-        intro = f"{props.get('Description', '')}: handler `{props.get('Handler', '')}`."
+        intro = (
+            f"{props.get('Description', '')}: handler `{props.get('Handler', '')}` in "
+            f"`{props.get('CodeUri', '')}`."
+        )
         role_id, role = role_of(logical_id)
         lines += _role_section(logical_id, intro, role_id, role, props.get("Policies"), shared)
     lines += ["### State machines (template.yaml)", ""]
