@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from albrules.outcomes import RestoreOutcomeName as Outcome
-from albrules.handlers.common import logger
 from albrules.local import faults
 from albrules.local.deploy import load_template
 from albrules.operations import API_OPERATION
+from albrules.outcomes import RestoreOutcomeName as Outcome
+from albrules.tasks.runtime import logger
 from stack import Stack, break_listener, shop
 from test_workflows import BAD_REQUEST, snapshot_key
 
