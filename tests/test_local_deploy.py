@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from albrules import workflows
 from albrules.errors import InvalidInput
+from albrules.local import deploy as deploy_module
 from albrules.local import lambdas
 from albrules.local.deploy import (
     DeployFailed,
@@ -293,6 +294,76 @@ def test_the_resolver_and_the_order():
 
 
 needs_real_template = pytest.mark.skipif(not REAL.exists(), reason="template.yaml not written yet")
+
+
+@needs_real_template
+def test_the_real_templates_function_roles_have_their_managed_policies(session, monkeypatch):
+    """template.yaml's shared customer managed policies are created and attached to exactly
+    the function roles that list them, with their statements. (The state machines are left
+    out of this deploy: no role depends on them.)"""
+    monkeypatch.delitem(deploy_module.CREATORS, "AWS::StepFunctions::StateMachine")
+    deployment = deploy(REAL, {"MemberExternalId": "local-test"}, aws=session, save=False)
+    iam = session.client("iam")
+    policies = {
+        logical_id: resource.physical_id
+        for logical_id, resource in deployment.resources.items()
+        if resource.type == "AWS::IAM::ManagedPolicy"
+    }
+    assert {"UseDataKeyPolicy", "AssumeMemberRolePolicy", "ChangeListenersPolicy"} <= set(policies)
+
+    def attached(function: str) -> dict[str, str]:
+        role = deployment.physical_id(f"{function}Role")
+        found = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+        by_arn = {arn: logical_id for logical_id, arn in policies.items()}
+        return {by_arn[p["PolicyArn"]]: p["PolicyArn"] for p in found}
+
+    rollback = attached("RollBackFunction")
+    assert set(rollback) == {
+        "UseDataKeyPolicy",
+        "AssumeMemberRolePolicy",
+        "ReadListenersPolicy",
+        "ReadAccountLimitsPolicy",
+        "ReadPlansPolicy",
+        "ChangeListenersPolicy",
+        "ReadOidcClientSecretsPolicy",
+    }
+    policy = iam.get_policy(PolicyArn=rollback["ChangeListenersPolicy"])["Policy"]
+    statements = iam.get_policy_version(
+        PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"]
+    )["PolicyVersion"]["Document"]["Statement"]
+    assert [s["Sid"] for s in statements] == [
+        "CreateRules",
+        "ChangeRules",
+        "ChangeDefaultActions",
+        "WriteJournal",
+    ]
+    assert statements[0] == {
+        "Sid": "CreateRules",
+        "Effect": "Allow",
+        "Action": "elasticloadbalancing:CreateRule",
+        "Resource": "arn:aws:elasticloadbalancing:*:123456789012:listener/app/*",
+    }
+    bucket = deployment.outputs["SnapshotBucketName"]
+    assert statements[3]["Resource"] == f"arn:aws:s3:::{bucket}/pre-restore/*"
+    # Least privilege: a function that only reads load balancers gets no more than that.
+    assert set(attached("DiscoverListenersFunction")) == {
+        "UseDataKeyPolicy",
+        "AssumeMemberRolePolicy",
+    }
+    assert set(attached("ReleaseLockFunction")) == {"UseDataKeyPolicy"}
+    data_key = iam.get_policy_version(PolicyArn=policies["UseDataKeyPolicy"], VersionId="v1")
+    assert data_key["PolicyVersion"]["Document"]["Statement"] == [
+        {
+            "Sid": "UseDataKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": deployment.outputs["DataKeyArn"],
+        }
+    ]
+    roles = [r for r in deployment.resources.values() if r.type == "AWS::IAM::Role"]
+    assert len(roles) == 16  # 13 functions, 2 state machines, the schedule: all use the key
+    data_key_policy = iam.get_policy(PolicyArn=policies["UseDataKeyPolicy"])["Policy"]
+    assert data_key_policy["AttachmentCount"] == len(roles)
 
 
 @needs_real_template
