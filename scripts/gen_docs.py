@@ -323,7 +323,9 @@ def _policy_rows(
 ) -> list[tuple[str, dict[str, Any]]]:
     """(label, statement) of a role's inline policies; SAM policy templates by their name."""
     rows = []
-    inline = [s for s in sources or [] if isinstance(s, dict)]
+    # A SAM Policies entry is a managed policy (a name, an ARN or an intrinsic such as !Ref),
+    # an inline policy document, or a policy template; the inline ones become role.Policies.
+    inline = [s for s in sources or [] if isinstance(s, dict) and not _intrinsic(s)]
     for index, policy in enumerate(role.get("Policies", [])):
         source = inline[index] if len(inline) == len(role.get("Policies", [])) else None
         template = None
@@ -338,20 +340,58 @@ def _policy_rows(
     return rows
 
 
+def _intrinsic(value: Any) -> bool:
+    """An intrinsic function (``{"Ref": ...}``, ``{"Fn::...": ...}``)."""
+    return (
+        isinstance(value, dict)
+        and len(value) == 1
+        and ("Ref" in value or next(iter(value)).startswith("Fn::"))
+    )
+
+
 def _managed(role: dict[str, Any]) -> list[str]:
-    names = [render(arn).rsplit("/", 1)[-1] for arn in role.get("ManagedPolicyArns", [])]
+    """The AWS managed policies of a role, each with what it allows."""
+    names = [arn.rsplit("/", 1)[-1] for arn in role.get("ManagedPolicyArns", [])
+             if isinstance(arn, str)]  # fmt: skip
     return [f"`{n}` ({MANAGED.get(n, 'see the AWS managed policy reference')})" for n in names]
+
+
+def _customer_managed(
+    role: dict[str, Any], resources: dict[str, Any]
+) -> list[tuple[str, dict[str, Any]]]:
+    """(logical id, properties) of the template's managed policies a role lists (by !Ref)."""
+    found = []
+    for arn in role.get("ManagedPolicyArns", []):
+        if not _intrinsic(arn):
+            continue
+        name = arn.get("Ref")
+        if name is None or resources.get(name, {}).get("Type") != "AWS::IAM::ManagedPolicy":
+            raise SystemExit(f"cannot document managed policy {render(arn)}: not a !Ref to one")
+        found.append((name, resources[name]["Properties"]))
+    return found
 
 
 def _role_section(
     title: str, intro: str, role_id: str, role: dict[str, Any], sources: list[Any] | None,
-    shared_managed: list[str] | None = None,
+    resources: dict[str, Any], shared_managed: list[str] | None = None,
 ) -> list[str]:  # fmt: skip
     lines = [f"#### {title}", "", intro, "", f"Role `{role_id}`, trusted by {_trust(role)}."]
     managed = _managed(role)
     if managed and managed != shared_managed:
         lines.append(f"AWS managed policies: {'; '.join(managed)}.")
-    lines += ["", *_statements_table(_policy_rows(role, sources)), ""]
+    shared = _customer_managed(role, resources)
+    if shared:
+        names = ", ".join(f"`{name}`" for name, _ in shared)
+        lines.append(f"Managed policies of the template: {names} (their statements below).")
+    rows = _policy_rows(role, sources)
+    lines.append("")
+    if rows:
+        lines += [*_statements_table(rows), ""]
+    for name, policy in shared:
+        description = policy.get("Description", "")
+        lines += [f"`{name}`{f': {description}' if description else ''}.", ""]
+        statements = policy["PolicyDocument"].get("Statement", [])
+        lines += [*_statements_table([(s.get("Sid", name), s) for s in statements]), ""]
     return lines
 
 
@@ -361,7 +401,7 @@ def iam_tables() -> str:
 
     sam = load_template(ROOT / "template.yaml")
     values = parameter_values(sam, {"MemberExternalId": "not-shown"})
-    translated, _ = translate(sam, "us-east-1", values)
+    translated, _, _ = translate(sam, "us-east-1", values)
     resources = translated["Resources"]
     sam_resources = sam["Resources"]
 
@@ -388,15 +428,20 @@ def iam_tables() -> str:
         ]
     for logical_id in functions:
         props = sam_resources[logical_id].get("Properties", {})
-        intro = f"{props.get('Description', '')}: handler `{props.get('Handler', '')}`."
+        intro = (
+            f"{props.get('Description', '')}: handler `{props.get('Handler', '')}` in "
+            f"`{props.get('CodeUri', '')}`."
+        )
         role_id, role = role_of(logical_id)
-        lines += _role_section(logical_id, intro, role_id, role, props.get("Policies"), shared)
+        lines += _role_section(
+            logical_id, intro, role_id, role, props.get("Policies"), resources, shared
+        )
     lines += ["### State machines (template.yaml)", ""]
     for logical_id in machines:
         props = sam_resources[logical_id].get("Properties", {})
         intro = f"Runs `{props.get('DefinitionUri', '')}`."
         role_id, role = role_of(logical_id)
-        lines += _role_section(logical_id, intro, role_id, role, props.get("Policies"))
+        lines += _role_section(logical_id, intro, role_id, role, props.get("Policies"), resources)
     lines += ["### Other roles (template.yaml)", ""]
     for logical_id in plain:
         role = resources[logical_id]["Properties"]
@@ -406,7 +451,7 @@ def iam_tables() -> str:
             if f'"{logical_id}"' in json.dumps(v.get("Properties", {})) and k != logical_id
         ]
         intro = f"Used by {', '.join(f'`{u}`' for u in users) or 'nothing in the template'}."
-        lines += _role_section(logical_id, intro, logical_id, role, None)
+        lines += _role_section(logical_id, intro, logical_id, role, None, resources)
     member = load_template(ROOT / "member-account.yaml")
     lines += ["### The member account (member-account.yaml)", ""]
     trusted = (sam.get("Outputs") or {}).get("MemberTrustedRoleArns", {}).get("Value")
@@ -423,7 +468,7 @@ def iam_tables() -> str:
             continue
         role = resource["Properties"]
         intro = role.get("Description", "") + "; named by its `RoleName` parameter."
-        lines += _role_section(logical_id, intro, logical_id, role, None)
+        lines += _role_section(logical_id, intro, logical_id, role, None, member["Resources"])
     return "\n".join(lines).rstrip("\n")
 
 

@@ -17,9 +17,12 @@ from moto import mock_aws
 
 from albrules import workflows
 from albrules.errors import InvalidInput
+from albrules.local import deploy as deploy_module
 from albrules.local import lambdas
 from albrules.local.deploy import (
+    DeployFailed,
     Resolver,
+    _Deployer,
     deploy,
     deployment_order,
     deployment_path,
@@ -90,6 +93,27 @@ def test_the_resources_exist_as_the_template_describes_them(session, mini):
         == mini.outputs["EchoUrl"]
     )
 
+    iam = session.client("iam")
+    attached = iam.list_attached_role_policies(RoleName="albrules-FailFunctionRole")
+    assert [p["PolicyArn"] for p in attached["AttachedPolicies"]] == [
+        mini.physical_id("UseDataKeyPolicy")
+    ]
+    assert not iam.list_attached_role_policies(RoleName="albrules-EchoFunctionRole")[
+        "AttachedPolicies"
+    ]
+    version = iam.get_policy_version(PolicyArn=mini.physical_id("UseDataKeyPolicy"), VersionId="v1")
+    assert version["PolicyVersion"]["Document"]["Statement"] == [
+        {
+            "Sid": "UseDataKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": mini.outputs["DataKeyArn"],
+        }
+    ]
+    # SAM's AWS managed policies are not in the local AWS: noted, the customer one is not.
+    (note,) = [n for n in mini.notes if "AWS managed policies" in n]
+    assert "AWSLambdaBasicExecutionRole" in note and "UseDataKeyPolicy" not in note
+
     groups = session.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")
     assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups["logGroups"]] == [
         ("/aws/lambda/albrules-EchoFunction", 7)
@@ -154,6 +178,9 @@ def test_deploying_again_updates_in_place(session, mini):
         == secret
     )
     assert len(session.client("kms").list_keys()["Keys"]) == 1
+    policy = session.client("iam").get_policy(PolicyArn=again.physical_id("UseDataKeyPolicy"))
+    assert policy["Policy"]["DefaultVersionId"] == "v1"  # the same document: no new version
+    assert policy["Policy"]["AttachmentCount"] == 1
     assert load_deployment().parameters["Greeting"] == "hi"
 
 
@@ -171,6 +198,45 @@ def test_an_execution_runs_the_deployed_handlers(session, mini):
         "ALBRULES_GREETING": "hello, us-east-1",
         "ALBRULES_TABLE": mini.outputs["TableName"],
     }
+
+
+def test_roles_and_managed_policies_change_as_cloudformation_changes_them(session):
+    """A changed document is a new default version (at most five kept); a role's managed
+    policies and inline policies are what the template lists now; a customer managed policy
+    that does not exist is an error, an AWS managed one a note."""
+    iam = session.client("iam")
+    deployer = _Deployer(session, "albrules", REGION, "123456789012", ROOT)
+
+    def document(n: int) -> dict[str, Any]:
+        resource = f"arn:aws:s3:::b{n}/*"
+        statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": resource}
+        return {"Version": "2012-10-17", "Statement": [statement]}
+
+    arn, attributes = deployer.iam_managed_policy("Shared", {"PolicyDocument": document(0)})
+    assert arn == "arn:aws:iam::123456789012:policy/albrules-Shared" == attributes["PolicyArn"]
+    for n in range(1, 7):
+        _, attributes = deployer.iam_managed_policy("Shared", {"PolicyDocument": document(n)})
+    assert attributes["DefaultVersionId"] == "v7"
+    versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    assert sorted(v["VersionId"] for v in versions) == ["v3", "v4", "v5", "v6", "v7"]
+    default = iam.get_policy_version(PolicyArn=arn, VersionId="v7")["PolicyVersion"]["Document"]
+    assert default == document(6)
+
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
+    basic = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    inline = {"PolicyName": "Own", "PolicyDocument": document(9)}
+    role = {"AssumeRolePolicyDocument": trust, "Policies": [inline]}
+    name, _ = deployer.iam_role("Fn", {**role, "ManagedPolicyArns": [arn, basic]})
+    attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [arn]
+    assert deployer.unattached == {"AWSLambdaBasicExecutionRole"}
+    deployer.iam_role("Fn", {"AssumeRolePolicyDocument": trust, "ManagedPolicyArns": []})
+    assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []
+    assert iam.list_role_policies(RoleName=name)["PolicyNames"] == []
+    missing = "arn:aws:iam::123456789012:policy/albrules-Missing"
+    with pytest.raises(DeployFailed, match="albrules-Missing does not exist"):
+        deployer.iam_role("Fn", {"AssumeRolePolicyDocument": trust, "ManagedPolicyArns": [missing]})
 
 
 def test_template_mistakes_are_clear_errors(session, tmp_path):
@@ -231,9 +297,79 @@ needs_real_template = pytest.mark.skipif(not REAL.exists(), reason="template.yam
 
 
 @needs_real_template
+def test_the_real_templates_function_roles_have_their_managed_policies(session, monkeypatch):
+    """template.yaml's shared customer managed policies are created and attached to exactly
+    the function roles that list them, with their statements. (The state machines are left
+    out of this deploy: no role depends on them.)"""
+    monkeypatch.delitem(deploy_module.CREATORS, "AWS::StepFunctions::StateMachine")
+    deployment = deploy(REAL, {"MemberExternalId": "local-test"}, aws=session, save=False)
+    iam = session.client("iam")
+    policies = {
+        logical_id: resource.physical_id
+        for logical_id, resource in deployment.resources.items()
+        if resource.type == "AWS::IAM::ManagedPolicy"
+    }
+    assert {"UseDataKeyPolicy", "AssumeMemberRolePolicy", "ChangeListenersPolicy"} <= set(policies)
+
+    def attached(function: str) -> dict[str, str]:
+        role = deployment.physical_id(f"{function}Role")
+        found = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+        by_arn = {arn: logical_id for logical_id, arn in policies.items()}
+        return {by_arn[p["PolicyArn"]]: p["PolicyArn"] for p in found}
+
+    rollback = attached("RollBackFunction")
+    assert set(rollback) == {
+        "UseDataKeyPolicy",
+        "AssumeMemberRolePolicy",
+        "ReadListenersPolicy",
+        "ReadAccountLimitsPolicy",
+        "ReadPlansPolicy",
+        "ChangeListenersPolicy",
+        "ReadOidcClientSecretsPolicy",
+    }
+    policy = iam.get_policy(PolicyArn=rollback["ChangeListenersPolicy"])["Policy"]
+    statements = iam.get_policy_version(
+        PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"]
+    )["PolicyVersion"]["Document"]["Statement"]
+    assert [s["Sid"] for s in statements] == [
+        "CreateRules",
+        "ChangeRules",
+        "ChangeDefaultActions",
+        "WriteJournal",
+    ]
+    assert statements[0] == {
+        "Sid": "CreateRules",
+        "Effect": "Allow",
+        "Action": "elasticloadbalancing:CreateRule",
+        "Resource": "arn:aws:elasticloadbalancing:*:123456789012:listener/app/*",
+    }
+    bucket = deployment.outputs["SnapshotBucketName"]
+    assert statements[3]["Resource"] == f"arn:aws:s3:::{bucket}/pre-restore/*"
+    # Least privilege: a function that only reads load balancers gets no more than that.
+    assert set(attached("DiscoverListenersFunction")) == {
+        "UseDataKeyPolicy",
+        "AssumeMemberRolePolicy",
+    }
+    assert set(attached("ReleaseLockFunction")) == {"UseDataKeyPolicy"}
+    data_key = iam.get_policy_version(PolicyArn=policies["UseDataKeyPolicy"], VersionId="v1")
+    assert data_key["PolicyVersion"]["Document"]["Statement"] == [
+        {
+            "Sid": "UseDataKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": deployment.outputs["DataKeyArn"],
+        }
+    ]
+    roles = [r for r in deployment.resources.values() if r.type == "AWS::IAM::Role"]
+    assert len(roles) == 16  # 13 functions, 2 state machines, the schedule: all use the key
+    data_key_policy = iam.get_policy(PolicyArn=policies["UseDataKeyPolicy"])["Policy"]
+    assert data_key_policy["AttachmentCount"] == len(roles)
+
+
+@needs_real_template
 def test_the_real_template_deploys_and_its_backup_machine_runs(session, world):
     """One deploy of template.yaml (it takes about 2 s): machines with real ARNs, every
-    function's handler importable, the outputs of the contract, then a real backup."""
+    function's handler in its package, the outputs of the contract, then a real backup."""
     deployment = deploy(REAL, {"MemberExternalId": "local-test"}, aws=session)
     sfn = session.client("stepfunctions")
     for output in workflows.OUTPUT_KEYS.values():
@@ -252,6 +388,7 @@ def test_the_real_template_deploys_and_its_backup_machine_runs(session, world):
         assert code["Configuration"]["CodeSize"] > 0  # its own package: functions/<task>/
         variables = config["Environment"]["Variables"]
         assert variables["ALBRULES_TABLE"] == deployment.outputs["CatalogTableName"]
+    assert not [n for n in deployment.notes if "is not in its code" in n]  # app.py packaged
     assert set(deployment.outputs) >= {
         "BackupStateMachineArn",
         "RestoreStateMachineArn",

@@ -78,6 +78,22 @@ def test_the_iam_tables_hold_every_role_and_statement(gen_docs) -> None:
             for sid in re.findall(r"'Sid': '(\w+)'", policies):
                 assert f"| {sid} |" in tables, f"{logical_id}: {sid}"
     assert "`LambdaInvokePolicy` (SAM policy template) | Allow | `lambda:InvokeFunction`" in tables
+    # A shared managed policy's statements are in the section of each role that lists it.
+    resources = sam["Resources"]
+    for name, policy in resources.items():
+        if policy["Type"] != "AWS::IAM::ManagedPolicy":
+            continue
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        for logical_id, resource in resources.items():
+            props = resource.get("Properties") or {}
+            if {"Ref": name} not in (props.get("Policies") or []) + (
+                props.get("ManagedPolicyArns") or []
+            ):
+                continue
+            section = tables.split(f"#### {logical_id}\n", 1)[1].split("\n#### ", 1)[0]
+            group = section.split(f"\n`{name}`: ", 1)[1].split("\n\n`", 1)[0]
+            for statement in statements:
+                assert f"| {statement['Sid']} |" in group, f"{logical_id}: {name}"
 
 
 def test_the_cli_reference_is_current_and_has_every_command(gen_docs) -> None:

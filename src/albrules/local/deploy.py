@@ -38,6 +38,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 from botocore.exceptions import ClientError, ParamValidationError
@@ -518,7 +519,7 @@ class _Deployer:
         self.account = account
         self.template_dir = template_dir
         self.notes: list[str] = []
-        self.unattached: set[str] = set()  # AWS managed policies moto does not have
+        self.unattached: set[str] = set()  # AWS managed policies moto does not load
         self.definitions: dict[str, str] = {}
         self.codes: dict[str, str] = {}
 
@@ -815,22 +816,75 @@ class _Deployer:
                 raise
             iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
             role = iam.get_role(RoleName=name)["Role"]
-        for policy in props.get("Policies") or []:
+        inline = {policy["PolicyName"]: policy for policy in props.get("Policies") or []}
+        for policy in inline.values():
             iam.put_role_policy(
                 RoleName=name,
                 PolicyName=policy["PolicyName"],
                 PolicyDocument=_policy(policy["PolicyDocument"]),
             )
-        missing = []
-        for policy_arn in props.get("ManagedPolicyArns") or []:
+        wanted = list(props.get("ManagedPolicyArns") or [])
+        # As CloudFormation updates a role: what the template no longer lists goes.
+        for old in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            if old not in inline:
+                iam.delete_role_policy(RoleName=name, PolicyName=old)
+        attached = {
+            p["PolicyArn"]
+            for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+        }
+        for policy_arn in attached - set(wanted):
+            iam.detach_role_policy(RoleName=name, PolicyArn=policy_arn)
+        for policy_arn in wanted:
+            if policy_arn in attached:  # attaching again is a no-op in IAM (moto counts it)
+                continue
             try:
                 iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
             except ClientError as err:
                 if _code(err) not in ("NoSuchEntity", "NoSuchEntityException"):
                     raise
-                missing.append(policy_arn.rsplit("/", 1)[-1])
-        self.unattached |= set(missing)
+                if not _aws_managed(policy_arn):  # the template's own, or the account's
+                    raise DeployFailed(
+                        f"{logical_id}: managed policy {policy_arn} does not exist"
+                    ) from None
+                self.unattached.add(policy_arn.rsplit("/", 1)[-1])
         return name, {"Arn": role["Arn"], "RoleId": role["RoleId"]}
+
+    def iam_managed_policy(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+        """A customer managed policy (Ref: its ARN). A changed document becomes a new default
+        version, as CloudFormation does; IAM keeps at most five, so the oldest goes first."""
+        iam = self.client("iam")
+        name = props.get("ManagedPolicyName") or self.name(logical_id, 128)
+        path = props.get("Path", "/")
+        document = _policy(props["PolicyDocument"])
+        arn = f"arn:aws:iam::{self.account}:policy{path}{name}"
+        try:
+            kwargs: dict[str, Any] = {"PolicyName": name, "Path": path, "PolicyDocument": document}
+            if props.get("Description"):
+                kwargs["Description"] = props["Description"]
+            policy = iam.create_policy(**kwargs)["Policy"]
+        except ClientError as err:
+            if _code(err) != "EntityAlreadyExists":
+                raise
+            policy = iam.get_policy(PolicyArn=arn)["Policy"]
+            default = policy["DefaultVersionId"]
+            version = iam.get_policy_version(PolicyArn=arn, VersionId=default)["PolicyVersion"]
+            if _document(version["Document"]) != json.loads(document):
+                versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+                if len(versions) >= 5:
+                    oldest = min(
+                        (v for v in versions if not v["IsDefaultVersion"]),
+                        key=lambda v: v["CreateDate"],
+                    )
+                    iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+                iam.create_policy_version(PolicyArn=arn, PolicyDocument=document, SetAsDefault=True)
+                policy = iam.get_policy(PolicyArn=arn)["Policy"]
+        for role in props.get("Roles") or []:
+            iam.attach_role_policy(RoleName=role, PolicyArn=policy["Arn"])
+        return policy["Arn"], {
+            "PolicyArn": policy["Arn"],
+            "PolicyId": policy["PolicyId"],
+            "DefaultVersionId": policy["DefaultVersionId"],
+        }
 
     def iam_policy(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
         iam = self.client("iam")
@@ -1096,6 +1150,16 @@ def _policy(document: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", **document})
 
 
+def _document(document: Any) -> Any:
+    """A policy document as IAM returns it (boto3 decodes it; a string if it could not)."""
+    return json.loads(unquote(document)) if isinstance(document, str) else document
+
+
+def _aws_managed(policy_arn: Any) -> bool:
+    """An AWS managed policy (``arn:<partition>:iam::aws:policy/...``), not the account's."""
+    return isinstance(policy_arn, str) and policy_arn.split(":")[4:5] == ["aws"]
+
+
 def _encryption_rule(rule: dict[str, Any]) -> dict[str, Any]:
     """A CloudFormation bucket encryption rule in the S3 API's shape."""
     out = {k: v for k, v in rule.items() if k != "ServerSideEncryptionByDefault"}
@@ -1173,6 +1237,7 @@ CREATORS: dict[str, Callable[[_Deployer, str, dict[str, Any]], tuple[str, dict[s
     "AWS::SecretsManager::Secret": _Deployer.secret,
     "AWS::IAM::Role": _Deployer.iam_role,
     "AWS::IAM::Policy": _Deployer.iam_policy,
+    "AWS::IAM::ManagedPolicy": _Deployer.iam_managed_policy,
     "AWS::Lambda::Function": _Deployer.lambda_function,
     "AWS::Lambda::Url": _Deployer.lambda_url,
     "AWS::Logs::LogGroup": _Deployer.log_group,

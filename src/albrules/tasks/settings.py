@@ -30,7 +30,6 @@ class Settings:
     external_id: str | None
     approval_secret_arn: str | None
     approval_url: str | None
-    approval_ttl_seconds: int
 
     @classmethod
     def load(cls) -> Settings:
@@ -40,7 +39,6 @@ class Settings:
                 "the function has no ALBRULES_BUCKET or ALBRULES_TABLE; deploy it with "
                 "template.yaml, which sets them"
             )
-        ttl = getenv("ALBRULES_APPROVAL_TTL_SECONDS") or "3600"
         return cls(
             bucket=bucket,
             table=table,
@@ -50,7 +48,6 @@ class Settings:
             external_id=getenv("ALBRULES_EXTERNAL_ID") or None,
             approval_secret_arn=getenv("ALBRULES_APPROVAL_SECRET_ARN") or None,
             approval_url=getenv("ALBRULES_APPROVAL_URL") or None,
-            approval_ttl_seconds=int(ttl) if ttl.isdigit() else 3600,
         )
 
     # -- the stack's own stores, in this account --
