@@ -46,6 +46,25 @@ def local_client(port: int, service: str) -> BaseClient:
     )
 
 
+def function_url_event(method: str, token: str, source_ip: str, **fields: str) -> dict[str, Any]:
+    """What a function URL sends the approval function for a link (GET ?token=) or the page's
+    form (POST token and fields), built as the local AWS builds it from an HTTP request."""
+    from urllib.parse import urlencode
+
+    from albrules.local.function_urls import url_event
+
+    form = method.upper() != "GET"
+    return url_event(
+        method=method,
+        raw_path="/",
+        raw_query="" if form else urlencode({"token": token}),
+        headers=[("content-type", "application/x-www-form-urlencoded")] if form else [],
+        body=urlencode({"token": token, **fields}).encode() if form else b"",
+        source_ip=source_ip,
+        domain_name="approvals.lambda-url.us-east-1.on.aws",
+    )
+
+
 def path(*values: str) -> dict[str, Any]:
     return {"Field": "path-pattern", "PathPatternConfig": {"Values": list(values)}}
 

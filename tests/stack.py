@@ -36,6 +36,7 @@ class Stack:
     """The deployed application plus a World to build listeners in."""
 
     machines: dict[str, str]  # state machine ARN -> definition as deployed (session stack)
+    functions: dict[str, dict[str, Any]]  # function name -> its environment, as deployed
     secrets: set[str]  # the deployed secrets' ARNs (session stack)
 
     def __init__(self, session: boto3.Session, deployment: Deployment):
@@ -58,6 +59,7 @@ class Stack:
         _empty_bucket(self.s3, self.bucket)
         _empty_table(self.ddb, self.table)
         _restore_machines(self)
+        _restore_functions(self)
         _delete_test_resources(self)
 
     def set_setting(self, kind: str, name: str, value: int) -> None:
@@ -197,6 +199,7 @@ def session_stack() -> Iterator[Stack]:
             for arn in (stack.outputs[key] for key in workflows.OUTPUT_KEYS.values())
         }
         stack.secrets = _secret_names(stack)
+        stack.functions = _function_settings(stack)
         yield stack
     finally:
         lambdas.clear_hooks()
@@ -252,6 +255,22 @@ def _restore_machines(stack: Stack) -> None:
     for machine in stack.sfn.list_state_machines()["stateMachines"]:
         if machine["stateMachineArn"] not in stack.machines:
             stack.sfn.delete_state_machine(stateMachineArn=machine["stateMachineArn"])
+
+
+def _function_settings(stack: Stack) -> dict[str, dict[str, Any]]:
+    lam = stack.session.client("lambda")
+    return {
+        r.physical_id: lam.get_function_configuration(FunctionName=r.physical_id)["Environment"]
+        for r in stack.deployment.resources.values()
+        if r.type == "AWS::Lambda::Function"
+    }
+
+
+def _restore_functions(stack: Stack) -> None:
+    lam = stack.session.client("lambda")
+    for name, environment in stack.functions.items():
+        if lam.get_function_configuration(FunctionName=name)["Environment"] != environment:
+            lam.update_function_configuration(FunctionName=name, Environment=environment)
 
 
 def _secret_names(stack: Stack) -> set[str]:

@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
@@ -35,7 +34,7 @@ from albrules.local.lambdas import LambdaContext
 from albrules.runtime_env import INVOCATION_ENV
 from lambda_apps import LOGICAL_IDS, backup, restore
 from lambda_apps import approval as approval_handler
-from local_world import REGION, Calls, fixed
+from local_world import REGION, Calls, fixed, function_url_event
 from stack import ACCOUNT, Stack, break_listener, checksum, received, shop, subscribe
 
 BAD_REQUEST = {"code": "ValidationError", "message": "injected: the call was refused"}
@@ -592,13 +591,7 @@ def test_request_approval_records_the_token_and_sends_signed_links(
 
 
 def url_event(method: str, token: str, **fields: str) -> dict[str, Any]:
-    http = {"method": method, "path": "/", "sourceIp": "192.0.2.7"}
-    event: dict[str, Any] = {"version": "2.0", "rawPath": "/", "requestContext": {"http": http}}
-    if method == "GET":
-        event["queryStringParameters"] = {"token": token}
-    else:
-        event["body"] = urlencode({"token": token, **fields})
-    return event
+    return function_url_event(method, token, "192.0.2.7", **fields)
 
 
 def test_approval_function_pages_forged_expired_and_reused_links(

@@ -10,7 +10,6 @@ import json
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
@@ -19,7 +18,7 @@ from albrules.aws import Aws
 from albrules.catalog import Catalog
 from albrules.errors import ApprovalError
 from albrules.local import faults, lambdas
-from local_world import fixed, path
+from local_world import fixed, function_url_event, path
 from stack import Stack, break_listener, checksum, received, shop, subscribe
 
 BAD_REQUEST = {"code": "ValidationError", "message": "injected: the call was refused"}
@@ -86,12 +85,7 @@ def wait_for_approval(stack: Stack, execution_arn: str, timeout: float = 30) -> 
 
 def call_approval(stack: Stack, method: str, token: str) -> dict[str, Any]:
     """Invoke the approval function as its function URL would."""
-    http = {"method": method, "sourceIp": "192.0.2.1"}
-    event: dict[str, Any] = {"requestContext": {"http": http}}
-    if method == "GET":
-        event["queryStringParameters"] = {"token": token}
-    else:
-        event["body"] = urlencode({"token": token})
+    event = function_url_event(method, token, "192.0.2.1")
     response = stack.session.client("lambda").invoke(
         FunctionName=stack.deployment.physical_id("ApprovalFunction"),
         Payload=json.dumps(event).encode(),

@@ -51,6 +51,9 @@ def install() -> None:
 
     StepFunctionResponse.send_task_failure = send_task_failure
     _install_result_writer()
+    from . import map_batches
+
+    map_batches.install()
     _installed = True
 
 
