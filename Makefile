@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo bench clean sam-check sam-build build-EngineLayer actionlint print-py313
+.PHONY: install check types test lint demo bench clean sam-check sam-build build-EngineLayer actionlint print-py313
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "albrules needs Python 3.11 or newer on PATH"; exit 1; }
@@ -20,10 +20,22 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts functions
 
-test: $(STAMP) lint actionlint sam-check
-	$(BIN)/python -m pytest -n 2 -q
+types: $(STAMP)
+	$(BIN)/mypy
+
+# The fast tier, for your own loop: lint, types and the unit tests (no AWS emulator), well
+# under a minute with a warm .venv.
+check: lint types
+	$(BIN)/python -m pytest -q tests/unit
+
+# Everything: the independent checkers, then the three tiers. The workflow tier runs on its own
+# (one deployed stack per worker, in-process), never mixed with the per-test local AWS of the
+# integration tier.
+test: $(STAMP) lint types actionlint sam-check
+	$(BIN)/python -m pytest -n 2 -q tests/unit tests/integration
+	$(BIN)/python -m pytest -n 2 -q tests/workflows
 
 demo: $(STAMP)
 	ALBRULES=$(BIN)/albrules bash scripts/demo.sh
