@@ -272,6 +272,36 @@ class _Secrets:
         return out if ok else None
 
 
+def _counterparts(live: list[dict], target: list[dict], selector: Selector) -> list[dict]:
+    """Unselected live rules a selected snapshot rule takes over: for each set of conditions,
+    as many as the selected snapshot rules lack a selected live rule for, once every unselected
+    snapshot rule of those conditions has kept its own (at its priority first). An unselected
+    live rule is never taken for more (that would delete it)."""
+    by_key: dict[str, tuple[list[dict], list[dict], list[dict], list[dict]]] = defaultdict(
+        lambda: ([], [], [], [])
+    )
+    for t in target:
+        by_key[conditions_key(t["conditions"])][0 if selector.selects(t) else 1].append(t)
+    for r in live:
+        by_key[conditions_key(r["conditions"])][2 if selector.selects(r) else 3].append(r)
+    taken: list[dict] = []
+    for selected_t, other_t, selected_l, other_l in by_key.values():
+        need = len(selected_t) - len(selected_l)
+        if need <= 0 or not other_l:
+            continue
+        free = sorted(other_l, key=lambda r: r["priority"])
+        for t in sorted(other_t, key=lambda r: r["priority"]):  # each keeps its own rule
+            own = next((r for r in free if r["priority"] == t["priority"]), None)
+            if own is None and len(free) > need:
+                own = free[-1]
+            if own is not None:
+                free.remove(own)
+        wanted = {t["priority"] for t in selected_t}
+        free.sort(key=lambda r: (r["priority"] not in wanted, r["priority"]))
+        taken += free[:need]
+    return taken
+
+
 def _selective_scope(
     live: list[dict], target: list[dict], selector: Selector
 ) -> tuple[list[dict], list[dict], list[dict]]:
@@ -280,7 +310,7 @@ def _selective_scope(
         raise InvalidInput("selective mode needs at least one --priority N or --match FIELD=VALUE")
     scope_t = [t for t in target if selector.selects(t)]
     keys_t = {conditions_key(t["conditions"]) for t in scope_t}
-    scope_l = [r for r in live if selector.selects(r) or conditions_key(r["conditions"]) in keys_t]
+    scope_l = [r for r in live if selector.selects(r)] + _counterparts(live, target, selector)
     if not scope_t and not scope_l:
         raise InvalidInput(
             f"{selector.describe()} selects no rule in the snapshot or the listener; "

@@ -130,6 +130,11 @@ def parse_document(data: bytes, name: str, fmt: Format | None = None) -> Any:
         raise InvalidInput(f"{name} is not valid YAML: {where}{what}") from None
     except RecursionError:
         raise InvalidInput(f"{name} is nested too deeply to be a snapshot") from None
+    except ValueError:  # Python's guard on converting an integer literal of >4,300 digits
+        raise InvalidInput(
+            f"{name} holds a number too long to be any value of a snapshot; it is not a "
+            "snapshot file"
+        ) from None
 
 
 def _path(loc: tuple[Any, ...]) -> str:

@@ -365,14 +365,6 @@ def test_a_selective_restore_leaves_the_other_rules_alone():
     ]
 
 
-SELECTIVE_DUPLICATE_BUG = (
-    "planner bug: selective mode takes in every live rule with a selected snapshot rule's "
-    "conditions, not just its counterpart, and deletes the rest: the unselected rule at 20 is "
-    "deleted (and left out of plan.expected) instead of being left alone or the restore refused"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=SELECTIVE_DUPLICATE_BUG)
 @pytest.mark.parametrize(
     "snapshot_has_20", [True, False], ids=["snapshot-has-it", "snapshot-lacks-it"]
 )

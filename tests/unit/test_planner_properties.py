@@ -6,8 +6,8 @@ PriorityInUse, no TooManyRules); the listener ends exactly at B; the plan is min
 call changes something, no call touches a rule that is already right, planning B against B
 is empty); no rule present before and after goes missing; the documented order holds; and a
 selective restore touches nothing outside its scope. That it deletes only selected rules, as
-the README says, is xfail(strict): the planner deletes an unselected rule that has the
-conditions of a selected one (see the last test).
+the README says (the last test; it found that the planner deleted an unselected rule with the
+conditions of a selected one, fixed in plan._counterparts).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-import pytest
 from botocore.exceptions import ClientError
 from hypothesis import event, example, given
 from hypothesis import strategies as st
@@ -338,8 +337,8 @@ def test_a_selective_restore_touches_only_the_selected_rules(pair: tuple[Case, S
         return
     event("planned")
     # The scope as plan.py defines it: selected live rules, and live rules with the conditions
-    # of a selected snapshot rule. (That the latter may be deleted is the bug in the xfail
-    # property below; this one checks that nothing outside even that scope is touched.)
+    # of a selected snapshot rule. (The property below checks the latter is never deleted;
+    # this one checks that nothing outside even that scope is touched.)
     live_rules = routing(live)
     selected_targets = [t for t in desired.rules if selector.selects(t)]
     selected_keys = {conditions_key(t["conditions"]) for t in selected_targets}
@@ -383,18 +382,6 @@ SAME_CONDITIONS_AT_TWO_PRIORITIES = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "planner bug: in selective mode, _selective_scope takes in every live rule whose "
-        "conditions equal a selected snapshot rule's, not just its one counterpart; "
-        "match_rules pairs one and the rest are deleted. With live /a/* at 10 and 20, the "
-        "snapshot the same but for the actions at 10, and --priority 10, the plan modifies 10 "
-        "and DELETES the unselected rule at 20 (which the snapshot also has), and "
-        "plan.expected drops it too, so verify passes. README: a restore that would replace an "
-        "unselected rule is refused; only a selected live rule is ever deleted"
-    ),
-)
 @PROFILE
 @example(pair=SAME_CONDITIONS_AT_TWO_PRIORITIES)
 @given(pair=selective_cases())
