@@ -51,9 +51,9 @@ def install() -> None:
 
     StepFunctionResponse.send_task_failure = send_task_failure
     _install_result_writer()
-    from . import map_batches
+    from .map_batches import install as install_map_batches
 
-    map_batches.install()
+    install_map_batches()
     _installed = True
 
 
