@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from albrules.events import RestoreState, dump, parse
+from albrules.state_documents import RestoreState, dump, parse
 from albrules.tasks.restore import compute_plan
 from albrules.tasks.runtime import lambda_handler
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from albrules.events import RestoreState, dump, parse
+from albrules.state_documents import RestoreState, dump, parse
 from albrules.tasks.restore import release_lock
 from albrules.tasks.runtime import lambda_handler
 

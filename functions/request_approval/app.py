@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from albrules.events import ApprovalTask, parse
+from albrules.state_documents import ApprovalTask, parse
 from albrules.tasks.restore import request_approval
 from albrules.tasks.runtime import lambda_handler
 

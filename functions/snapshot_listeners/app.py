@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from albrules.events import ListenerBatch, dump, parse
+from albrules.state_documents import ListenerBatch, dump, parse
 from albrules.tasks.backup import back_up_batch
 from albrules.tasks.runtime import lambda_handler
 

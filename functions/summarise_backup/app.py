@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from albrules.events import BackupState, dump, parse
+from albrules.state_documents import BackupState, dump, parse
 from albrules.tasks.backup import summarise_backup
 from albrules.tasks.runtime import lambda_handler
 

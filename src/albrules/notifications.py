@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from .arns import parse_listener_arn
 from .errors import InvalidInput
-from .events import (
+from .state_documents import (
     BackupSummary,
     ListenerResult,
     Notification,

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from . import workflows
 from .errors import InvalidInput
-from .events import BackupSummary, PlanSummary
+from .state_documents import BackupSummary, PlanSummary
 
 OPEN = frozenset({"running", "waiting", "retrying"})
 SCHEDULED = frozenset({"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"})

@@ -90,7 +90,7 @@ def load_input(path: str | Path, kind: str) -> dict[str, Any]:
     Raises InvalidInput (one sentence) when the file is missing, not JSON, or not a valid
     request: nothing is started then.
     """
-    from .events import BackupRequest, RestoreRequest, dump, parse
+    from .state_documents import BackupRequest, RestoreRequest, dump, parse
 
     if kind not in KINDS:
         raise InvalidInput(f"run backup or run restore, not {kind!r}")

@@ -12,7 +12,8 @@ from typing import get_args
 import pytest
 
 from albrules import notifications as n
-from albrules.events import (
+from albrules.outcomes import RestoreOutcomeName
+from albrules.state_documents import (
     BackupSummary,
     DiscoveryFailure,
     DriftNote,
@@ -22,7 +23,6 @@ from albrules.events import (
     RestoreState,
     StepError,
 )
-from albrules.outcomes import RestoreOutcomeName
 
 ACCOUNT = "123456789012"
 LISTENER = (

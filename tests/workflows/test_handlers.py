@@ -28,10 +28,10 @@ from albrules.errors import (
     TargetGroupsMissing,
     VerifyFailed,
 )
-from albrules.events import BackupState, BatchResult, ListenerResult, RestoreState, dump
 from albrules.local import faults
 from albrules.local.lambdas import LambdaContext
 from albrules.runtime_env import INVOCATION_ENV
+from albrules.state_documents import BackupState, BatchResult, ListenerResult, RestoreState, dump
 from lambda_apps import LOGICAL_IDS, backup, restore
 from lambda_apps import approval as approval_handler
 from local_world import REGION, Calls, fixed, function_url_event

@@ -13,7 +13,11 @@ from ..catalog import Catalog
 from ..discovery import discover_listeners as find_listeners
 from ..drift import ListenerDrift, compare
 from ..errors import AlbRulesError, AwsThrottled
-from ..events import (
+from ..models import ListenerState, Snapshot
+from ..notifications import SHOWN_LISTENERS, backup_notifications
+from ..records import drift_key, run_listeners_key, run_summary_key
+from ..snapshot import build_snapshot, dumps, loads
+from ..state_documents import (
     BackupRequest,
     BackupState,
     BackupSummary,
@@ -28,10 +32,6 @@ from ..events import (
     dump,
     parse,
 )
-from ..models import ListenerState, Snapshot
-from ..notifications import SHOWN_LISTENERS, backup_notifications
-from ..records import drift_key, run_listeners_key, run_summary_key
-from ..snapshot import build_snapshot, dumps, loads
 from ..store import Store, read_bytes, read_snapshot
 from .runtime import MetricUnit, logger, metrics
 from .settings import Settings

@@ -20,7 +20,6 @@ from ..arns import parse_listener_arn
 from ..aws import Aws
 from ..capture import capture_listener
 from ..errors import AlbRulesError, RestoreRefused, RollbackFailed
-from ..events import PlanSummary, RestoreState, dump
 from ..operations import API_OPERATION
 from ..plan import INPUT_NAMES, Plan, choose_selection
 from ..records import audit_closed, audit_opened, plan_key
@@ -35,6 +34,7 @@ from ..restore import (
     verify,
 )
 from ..snapshot import build_snapshot
+from ..state_documents import PlanSummary, RestoreState, dump
 from ..store import read_bytes, read_snapshot
 from .runtime import MetricUnit, logger, metrics
 from .settings import Settings

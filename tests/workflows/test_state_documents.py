@@ -18,9 +18,9 @@ import pytest
 from albrules import approval, workflows
 from albrules.aws import Aws
 from albrules.catalog import Catalog
-from albrules.events import BackupRequest, RestoreRequest, dump, parse
 from albrules.local import seed as seeding
 from albrules.snapshot import build_snapshot
+from albrules.state_documents import BackupRequest, RestoreRequest, dump, parse
 from local_world import REGION
 from stack import ROOT, Stack, deployed_stack, received, subscribe
 
