@@ -38,7 +38,7 @@ from .workflows import ExecutionPosition
 Decision = Literal["approve", "reject"]
 LinkKind = Literal["approve", "reject", "review"]
 DECIDED = {"approve": "approved", "reject": "rejected"}
-LINK_KINDS = ("review", "approve", "reject")
+LINK_KINDS: tuple[LinkKind, ...] = ("review", "approve", "reject")
 
 
 class LinkExpired(ApprovalError):

@@ -144,7 +144,9 @@ def respond(status: int, title: str, body: str) -> dict[str, Any]:
     return {"statusCode": status, "headers": dict(HEADERS), "body": document}
 
 
-def message(status: int, title: str, text: str, tone: str = "bad", more: str = "") -> dict:
+def message(
+    status: int, title: str, text: str, tone: str = "bad", more: str = ""
+) -> dict[str, Any]:
     """A short page: a title and one or two sentences (``more`` is trusted HTML)."""
     return respond(
         status,

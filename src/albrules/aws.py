@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from botocore.config import Config
@@ -75,7 +75,7 @@ class Aws:
 
     @property
     def region(self) -> str | None:
-        return self.session.region_name
+        return cast(str | None, self.session.region_name)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:

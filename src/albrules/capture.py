@@ -9,7 +9,7 @@ from the listener ARN itself, so no further call is needed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
@@ -190,7 +190,7 @@ def resolve_load_balancer(aws: Aws, name_or_arn: str) -> str:
         raise InvalidInput(
             f"{value} is a {balancer.get('Type')} load balancer; albrules backs up ALB rules"
         )
-    return balancer["LoadBalancerArn"]
+    return cast(str, balancer["LoadBalancerArn"])
 
 
 def load_balancer_listeners(aws: Aws, load_balancer_arn: str) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ handler's exception class name is the error name a state machine sees).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class ListenerNotFound(InvalidInput):
 class ApplyFailed(AlbRulesError):
     """A mutating call failed part-way through a plan."""
 
-    def __init__(self, message: str, *, index: int, journal: list[dict]):
+    def __init__(self, message: str, *, index: int, journal: list[dict[str, Any]]):
         self.index = index
         self.journal = journal
         super().__init__(message)

@@ -31,7 +31,7 @@ def describe_conditions(conditions: list[dict[str, Any]]) -> str:
 
 
 def describe_action(action: dict[str, Any]) -> str:
-    kind = action["Type"]
+    kind: str = action["Type"]
     if kind == "forward":
         config = action.get("ForwardConfig", {})
         groups = config.get("TargetGroups", [])

@@ -203,17 +203,17 @@ def _strip_arn(rule: dict[str, Any]) -> dict[str, Any]:
 
 def match_rules(
     live: list[dict[str, Any]], target: list[dict[str, Any]]
-) -> tuple[list[tuple[dict, dict]], list[dict], list[dict]]:
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], list[dict[str, Any]], list[dict[str, Any]]]:
     """(pairs, unmatched live, unmatched target). Same conditions first, then same priority."""
-    live_by_key: dict[str, list[dict]] = defaultdict(list)
-    target_by_key: dict[str, list[dict]] = defaultdict(list)
+    live_by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    target_by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rule in live:
         live_by_key[conditions_key(rule["conditions"])].append(rule)
     for rule in target:
         target_by_key[conditions_key(rule["conditions"])].append(rule)
-    pairs: list[tuple[dict, dict]] = []
-    left_live: list[dict] = []
-    left_target: list[dict] = []
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    left_live: list[dict[str, Any]] = []
+    left_target: list[dict[str, Any]] = []
     for key in live_by_key.keys() | target_by_key.keys():
         lives = {r["priority"]: r for r in live_by_key.get(key, [])}
         rest_target = []
@@ -249,7 +249,7 @@ class _Secrets:
     missing: list[tuple[str, str]] = field(default_factory=list)
 
     def sources(
-        self, target_actions: list[dict], live_actions: list[dict], label: str
+        self, target_actions: list[dict[str, Any]], live_actions: list[dict[str, Any]], label: str
     ) -> dict[str, str] | None:
         existing = {
             a["AuthenticateOidcConfig"]["ClientId"]
@@ -272,19 +272,24 @@ class _Secrets:
         return out if ok else None
 
 
-def _counterparts(live: list[dict], target: list[dict], selector: Selector) -> list[dict]:
+def _counterparts(
+    live: list[dict[str, Any]], target: list[dict[str, Any]], selector: Selector
+) -> list[dict[str, Any]]:
     """Unselected live rules a selected snapshot rule takes over: for each set of conditions,
     as many as the selected snapshot rules lack a selected live rule for, once every unselected
     snapshot rule of those conditions has kept its own (at its priority first). An unselected
     live rule is never taken for more (that would delete it)."""
-    by_key: dict[str, tuple[list[dict], list[dict], list[dict], list[dict]]] = defaultdict(
-        lambda: ([], [], [], [])
-    )
+    by_key: dict[
+        str,
+        tuple[
+            list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]
+        ],
+    ] = defaultdict(lambda: ([], [], [], []))
     for t in target:
         by_key[conditions_key(t["conditions"])][0 if selector.selects(t) else 1].append(t)
     for r in live:
         by_key[conditions_key(r["conditions"])][2 if selector.selects(r) else 3].append(r)
-    taken: list[dict] = []
+    taken: list[dict[str, Any]] = []
     for selected_t, other_t, selected_l, other_l in by_key.values():
         need = len(selected_t) - len(selected_l)
         if need <= 0 or not other_l:
@@ -303,8 +308,8 @@ def _counterparts(live: list[dict], target: list[dict], selector: Selector) -> l
 
 
 def _selective_scope(
-    live: list[dict], target: list[dict], selector: Selector
-) -> tuple[list[dict], list[dict], list[dict]]:
+    live: list[dict[str, Any]], target: list[dict[str, Any]], selector: Selector
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """(live rules in scope, target rules in scope, live rules left untouched)."""
     if selector.empty:
         raise InvalidInput("selective mode needs at least one --priority N or --match FIELD=VALUE")
@@ -434,6 +439,7 @@ def plan_restore(
     live_defaults = [a.model_dump(mode="json", exclude_none=True) for a in live.default_actions]
     listener_arn = live.source.listener_arn
     secrets = _Secrets(dict(oidc_secrets or {}))
+    fixed: list[dict[str, Any]]
     if mode == "full":
         scope_l, scope_t, fixed = live_rules, list(desired.rules), []
     else:

@@ -310,7 +310,7 @@ def differences(expected: Desired, state: ListenerState) -> list[str]:
     for priority in sorted(actual.keys() | want.keys()):
         have, need = actual.get(priority), want.get(priority)
         if have is None:
-            out.append(f"missing rule at {rule_label(need)}")
+            out.append(f"missing rule at {rule_label(want[priority])}")
         elif need is None:
             out.append(f"unexpected rule at {rule_label(have)}")
         elif canonical_json(have) != canonical_json(need):

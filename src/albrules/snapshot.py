@@ -28,7 +28,9 @@ _VOLATILE = ("checksum", "created_at", "tool_version")
 # --- canonical content and checksum -----------------------------------------------------
 
 
-def _canonical_body(default_actions: list[dict], rules: list[dict]) -> dict[str, Any]:
+def _canonical_body(
+    default_actions: list[dict[str, Any]], rules: list[dict[str, Any]]
+) -> dict[str, Any]:
     rules = sorted((canonical_rule(r) for r in rules), key=lambda r: r["priority"])
     return {"default_actions": canonical_actions(default_actions), "rules": rules}
 
@@ -76,9 +78,10 @@ def expected_checksum(snapshot: Snapshot) -> str:
 class _NoAliasLoader(yaml.SafeLoader):
     """Safe YAML without anchors/aliases: a snapshot never needs them, and they can explode."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+    def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            # types-PyYAML leaves Parser.peek_event unannotated.
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.composer.ComposerError(
                 None, None, "YAML aliases are not allowed in a snapshot", event.start_mark
             )

@@ -7,7 +7,7 @@ counts, never whole snapshots: a Step Functions payload is capped at 256 KiB.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -23,7 +23,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def parse(model: type[BaseModel], data: Any, what: str) -> Any:
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], data: Any, what: str) -> M:
     """Validate ``data`` as ``model``; one clear sentence naming every problem if it fails."""
     try:
         return model.model_validate(data)

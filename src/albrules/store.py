@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -303,7 +303,7 @@ def read_bytes(location: str, aws: Aws | None) -> bytes:
                     f"{location} is {size / 1048576:.1f} MiB; a snapshot is at most "
                     f"{MAX_DOCUMENT_BYTES // 1048576} MiB, so this is not a snapshot file"
                 )
-            return aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return cast(bytes, aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         except (ClientError, BotoCoreError) as err:
             raise as_albrules_error(err, service="s3", where=location) from err
     path = Path(location).expanduser()

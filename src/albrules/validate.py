@@ -11,14 +11,19 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import Problem
-from .models import TERMINAL_ACTIONS, Action, Rule
+from .models import TERMINAL_ACTIONS, Action, ConditionField, Rule
 
 PRIORITY_MIN, PRIORITY_MAX = 1, 50000
 ORDER_MIN, ORDER_MAX = 1, 50000
 VALUE_MAX_LEN = 128
 HEADER_NAME_MAX_LEN = 40
 REWRITE_MAX_LEN = 1024
-UNIQUE_CONDITIONS = ("host-header", "path-pattern", "http-request-method", "source-ip")
+UNIQUE_CONDITIONS: tuple[ConditionField, ...] = (
+    "host-header",
+    "path-pattern",
+    "http-request-method",
+    "source-ip",
+)
 
 
 @dataclass(frozen=True)

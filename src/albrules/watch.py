@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
@@ -237,6 +237,7 @@ class _Builder:
         ts: datetime = event["timestamp"]
         here = self.ctx.get(event.get("previousEventId", 0), _Ctx())
         ctx = here
+        entry: StateView | None
         if kind == "ExecutionStarted":
             self.started = ts
         elif kind.endswith("StateEntered"):
@@ -505,7 +506,9 @@ class Watcher:
 
     def describe(self) -> dict[str, Any]:
         try:
-            return self.sfn.describe_execution(executionArn=self.execution_arn)
+            return cast(
+                dict[str, Any], self.sfn.describe_execution(executionArn=self.execution_arn)
+            )
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code")
             if code in ("ExecutionDoesNotExist", "InvalidArn"):

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from botocore.exceptions import ClientError
 
@@ -152,7 +152,7 @@ def start(
     kwargs["name"] = (
         name or f"cli-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:8]}"
     )
-    return sfn.start_execution(**kwargs)["executionArn"]
+    return cast(str, sfn.start_execution(**kwargs)["executionArn"])
 
 
 def wait(
@@ -170,7 +170,7 @@ def wait(
     deadline = clock() + timeout
     interval = min(0.05, poll)
     while True:
-        described = sfn.describe_execution(executionArn=execution_arn)
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
         if described["status"] in TERMINAL:
             return described
         left = deadline - clock()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Group
@@ -62,7 +62,7 @@ def drift_view(report: ListenerDrift) -> Group:
     return Group(*parts)
 
 
-def _json_report(reports: list[ListenerDrift]) -> dict:
+def _json_report(reports: list[ListenerDrift]) -> dict[str, Any]:
     return {
         "drift": any(r.drifted for r in reports),
         "listeners": [

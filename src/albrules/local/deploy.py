@@ -37,7 +37,7 @@ import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, cast
 from urllib.parse import unquote
 
 import boto3
@@ -149,7 +149,7 @@ def load_template(path: Path) -> dict[str, Any]:
     return template
 
 
-def _is_local_path(value: Any) -> bool:
+def _is_local_path(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and not value.startswith("s3://")
 
 
@@ -639,13 +639,15 @@ class _Deployer:
             "RegionalDomainName": f"{name}.s3.{self.region}.amazonaws.com",
         }
 
-    def s3_bucket_policy(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    def s3_bucket_policy(
+        self, logical_id: str, props: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
         self.client("s3").put_bucket_policy(
             Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"])
         )
         return props["Bucket"], {}
 
-    def dynamodb_table(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    def dynamodb_table(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         ddb = self.client("dynamodb")
         name = props.get("TableName") or self.name(logical_id, 255)
         kwargs: dict[str, Any] = {
@@ -708,7 +710,7 @@ class _Deployer:
             attributes["StreamArn"] = table["LatestStreamArn"]
         return name, attributes
 
-    def sns_topic(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    def sns_topic(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         sns = self.client("sns")
         name = props.get("TopicName") or self.name(
             logical_id, 256, extra=".fifo" if props.get("FifoTopic") else ""
@@ -734,7 +736,7 @@ class _Deployer:
                 )
         return arn, {"TopicArn": arn, "TopicName": name}
 
-    def sqs_queue(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    def sqs_queue(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         sqs = self.client("sqs")
         fifo = str(props.get("FifoQueue", "false")).lower() == "true"
         name = props.get("QueueName") or self.name(logical_id, 80, extra=".fifo" if fifo else "")
@@ -771,7 +773,7 @@ class _Deployer:
         ]
         return url, {"Arn": arn, "QueueUrl": url, "QueueName": name}
 
-    def secret(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    def secret(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         sm = self.client("secretsmanager")
         name = props.get("Name") or self.name(logical_id, 512)
         try:
@@ -794,7 +796,7 @@ class _Deployer:
                 sm.update_secret(SecretId=arn, **update)
         return arn, {"Id": arn}
 
-    def iam_role(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    def iam_role(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         iam = self.client("iam")
         name = props.get("RoleName") or self.name(logical_id, 64)
         trust = json.dumps(props["AssumeRolePolicyDocument"])
@@ -849,7 +851,9 @@ class _Deployer:
                 self.unattached.add(policy_arn.rsplit("/", 1)[-1])
         return name, {"Arn": role["Arn"], "RoleId": role["RoleId"]}
 
-    def iam_managed_policy(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    def iam_managed_policy(
+        self, logical_id: str, props: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
         """A customer managed policy (Ref: its ARN). A changed document becomes a new default
         version, as CloudFormation does; IAM keeps at most five, so the oldest goes first."""
         iam = self.client("iam")
@@ -886,7 +890,7 @@ class _Deployer:
             "DefaultVersionId": policy["DefaultVersionId"],
         }
 
-    def iam_policy(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    def iam_policy(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         iam = self.client("iam")
         document = _policy(props["PolicyDocument"])
         for role in props.get("Roles") or []:
@@ -895,7 +899,7 @@ class _Deployer:
             )
         return props["PolicyName"], {}
 
-    def lambda_function(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    def lambda_function(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         lam = self.client("lambda")
         name = props.get("FunctionName") or self.name(logical_id, 64)
         config: dict[str, Any] = {
@@ -948,7 +952,7 @@ class _Deployer:
             )
         return name, {"Arn": arn}
 
-    def lambda_url(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    def lambda_url(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         lam = self.client("lambda")
         target = props["TargetFunctionArn"]
         config = {"AuthType": props.get("AuthType", "AWS_IAM")}
@@ -978,7 +982,7 @@ class _Deployer:
             "FunctionArn": url["FunctionArn"],
         }
 
-    def log_group(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    def log_group(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         logs = self.client("logs")
         name = props.get("LogGroupName") or self.name(logical_id, 512)
         try:
@@ -992,7 +996,7 @@ class _Deployer:
             )
         return name, {"Arn": self.arn("logs", f"log-group:{name}:*")}
 
-    def alarm(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    def alarm(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         name = props.get("AlarmName") or self.name(logical_id, 255)
         kwargs = {
             k: v
@@ -1024,7 +1028,7 @@ class _Deployer:
         self.client("cloudwatch").put_metric_alarm(AlarmName=name, **kwargs)
         return name, {"Arn": self.arn("cloudwatch", f"alarm:{name}")}
 
-    def dashboard(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    def dashboard(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """PutDashboard. AWS rejects a body that is not a JSON object with ``widgets``; moto
         stores any string, so the body is checked here as AWS would."""
         name = props.get("DashboardName") or self.name(logical_id, 255)
@@ -1041,7 +1045,7 @@ class _Deployer:
         self.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=body)
         return name, {}
 
-    def schedule(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    def schedule(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         scheduler = self.client("scheduler")
         name = props.get("Name") or self.name(logical_id, 64)
         kwargs = {
@@ -1070,7 +1074,7 @@ class _Deployer:
         )
         return name, {"Arn": arn}
 
-    def state_machine(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    def state_machine(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         sfn = self.client("stepfunctions")
         name = props.get("StateMachineName") or self.name(logical_id, 80)
         definition = self._definition(logical_id, props)
@@ -1271,7 +1275,7 @@ class _Clients:
 
     @property
     def region(self) -> str | None:
-        return self.session.region_name
+        return cast(str | None, self.session.region_name)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:

@@ -32,6 +32,7 @@ import copy
 from collections import Counter
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.elbv2 import models as elbv2_models
 from moto.elbv2 import responses as elbv2_responses
 from moto.elbv2.exceptions import ELBClientError
@@ -68,7 +69,7 @@ def _validation(message: str) -> ELBClientError:
 
 
 def _condition_strings(condition: dict[str, Any]) -> tuple[list[str], list[str]]:
-    field = condition.get("Field")
+    field: Any = condition.get("Field")  # as the request gave it
     config = condition.get(_FIELDS.get(field, ""), {}) or {}
     if field == "query-string":  # one value per key/value pair; wildcards count in both parts
         pairs = config.get("Values", [])
@@ -82,13 +83,13 @@ def validate_conditions(conditions: list[dict[str, Any]]) -> None:
     if not conditions:
         raise _validation("A rule must have at least one condition")
     counts = Counter(c.get("Field") for c in conditions)
-    for field in _UNIQUE:
-        if counts[field] > 1:
-            raise _validation(f"A rule can only have one '{field}' condition")
+    for unique in _UNIQUE:
+        if counts[unique] > 1:
+            raise _validation(f"A rule can only have one '{unique}' condition")
     total = 0
     wildcards = 0
     for condition in conditions:
-        field = condition.get("Field")
+        field: Any = condition.get("Field")  # as the request gave it
         if field not in _FIELDS:
             raise _validation(f"Condition field '{field}' must be one of [{', '.join(_FIELDS)}]")
         for other, key in _FIELDS.items():
@@ -228,7 +229,8 @@ def _fake_actions(
                 raise _validation("A client secret must be specified for authenticate-oidc")
             secrets[client] = secret
         action = elbv2_models.FakeAction(data)
-        action._albrules_secrets = secrets
+        # An attribute of this module's own on moto's FakeAction (read by _secrets_of).
+        action._albrules_secrets = secrets  # type: ignore[attr-defined]
         out.append(action)
     return out
 
@@ -300,10 +302,12 @@ def create_rule(
     arn = (
         listener_arn.replace(":listener/", ":listener-rule/") + f"/{mock_random.get_random_hex(16)}"
     )
-    rule = elbv2_models.FakeListenerRule(
+    # moto's CloudFormationModel declares abstract methods FakeListenerRule never defines; it
+    # is no ABC at runtime, and moto builds its rules the same way.
+    rule = elbv2_models.FakeListenerRule(  # type: ignore[abstract]
         listener.arn, arn, _with_legacy_values(conditions), priority, fake_actions
     )
-    rule.transforms = copy.deepcopy(transforms or [])
+    rule.transforms = copy.deepcopy(transforms or [])  # type: ignore[attr-defined]  # see install
     listener.register(arn, rule)
     self.tagging_service.tag_resource(arn, tags)
     return rule
@@ -436,7 +440,7 @@ def response_create_rule(self: Any) -> Any:
         tags=params.get("Tags"),
         transforms=params.get("Transforms"),
     )
-    return elbv2_responses.ActionResult({"Rules": [rule]})
+    return ActionResult({"Rules": [rule]})
 
 
 def response_modify_rule(self: Any) -> Any:
@@ -448,7 +452,7 @@ def response_modify_rule(self: Any) -> Any:
         transforms=params.get("Transforms"),
         reset_transforms=bool(params.get("ResetTransforms")),
     )
-    return elbv2_responses.ActionResult({"Rules": [rule]})
+    return ActionResult({"Rules": [rule]})
 
 
 def response_describe_account_limits(self: Any) -> Any:
@@ -463,9 +467,7 @@ def response_describe_account_limits(self: Any) -> Any:
         "target-groups-per-application-load-balancer": 100,
         "targets-per-application-load-balancer": 1000,
     }
-    return elbv2_responses.ActionResult(
-        {"Limits": [{"Name": k, "Max": str(v)} for k, v in limits.items()]}
-    )
+    return ActionResult({"Limits": [{"Name": k, "Max": str(v)} for k, v in limits.items()]})
 
 
 _original: dict[str, Any] = {}
@@ -479,16 +481,26 @@ def install() -> None:
         return
     for name in ("describe_rules", "modify_listener", "create_listener"):
         _original[name] = getattr(backend, name)
-    backend.create_rule = create_rule
-    backend.modify_rule = modify_rule
-    backend.delete_rule = delete_rule
-    backend.set_rule_priorities = set_rule_priorities
-    backend.describe_rules = describe_rules
-    backend.modify_listener = modify_listener
-    backend.create_listener = create_listener
-    backend._validate_actions = _validate_fake_actions
-    response.create_rule = response_create_rule
-    response.modify_rule = response_modify_rule
-    response.describe_account_limits = response_describe_account_limits
-    elbv2_models.FakeListenerRule.transforms = []  # class default, for rules made elsewhere
-    elbv2_models.FakeRule.transforms = []
+    patches: dict[type, dict[str, Any]] = {
+        backend: {
+            "create_rule": create_rule,
+            "modify_rule": modify_rule,
+            "delete_rule": delete_rule,
+            "set_rule_priorities": set_rule_priorities,
+            "describe_rules": describe_rules,
+            "modify_listener": modify_listener,
+            "create_listener": create_listener,
+            "_validate_actions": _validate_fake_actions,
+        },
+        response: {
+            "create_rule": response_create_rule,
+            "modify_rule": response_modify_rule,
+            "describe_account_limits": response_describe_account_limits,
+        },
+        # A class default, for rules made elsewhere.
+        elbv2_models.FakeListenerRule: {"transforms": []},
+        elbv2_models.FakeRule: {"transforms": []},
+    }
+    for cls, attributes in patches.items():
+        for name, value in attributes.items():
+            setattr(cls, name, value)

@@ -63,5 +63,6 @@ def install() -> None:
         record(self.arn, subject, message)
         return message_id
 
-    Topic.publish = publish_and_keep
+    # The patch itself; the wrapper passes moto's other keyword arguments through.
+    Topic.publish = publish_and_keep  # type: ignore[method-assign, assignment]
     _installed = True

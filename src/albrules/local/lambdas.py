@@ -305,6 +305,8 @@ def call_handler(fn: Any, event: Any) -> tuple[Any, BaseException | None]:
 
 def run(fn: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
     """Invoke a project function in-process; the Lambda Invoke response payload."""
+    result: Any  # the handler's result, or the error payload
+    failed: BaseException | None
     try:
         event = _decode(body)
     except (ValueError, UnicodeDecodeError) as err:

@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any, cast
 
 from ..errors import AlbRulesError, InvalidInput
 from ..store import albrules_home
@@ -37,7 +38,9 @@ def environment(port: int) -> dict[str, str]:
     }
 
 
-def admin(port: int, name: str, method: str = "GET", body: dict | None = None) -> dict:
+def admin(
+    port: int, name: str, method: str = "GET", body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
         f"{endpoint(port)}/_albrules/{name}",
@@ -47,7 +50,7 @@ def admin(port: int, name: str, method: str = "GET", body: dict | None = None) -
     )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
-            return json.loads(response.read())
+            return cast(dict[str, Any], json.loads(response.read()))
     except urllib.error.HTTPError as err:
         raise InvalidInput(f"the local AWS refused {name}: {err.read().decode()}") from None
     except (urllib.error.URLError, ConnectionError, TimeoutError):

@@ -51,5 +51,5 @@ def install() -> None:
             return PermissionResult.NEUTRAL
         return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
 
-    FakeBucket.get_permission = get_permission
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]  # the patch itself
     _installed = True

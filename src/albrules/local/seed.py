@@ -9,9 +9,14 @@ tests can rely on it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 VPC_CIDR = "10.20.0.0/16"
+
+# One rule of the sample: priority, conditions, actions, transforms, tags.
+_SampleRule = tuple[
+    int, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, str]
+]
 
 
 def _forward(*groups: tuple[str, int], sticky: int | None = None) -> dict[str, Any]:
@@ -112,16 +117,17 @@ def seed(session: Any, progress: Callable[[int, int], None] | None = None) -> di
     ]
 
     def listener(lb: str, port: int, default: dict[str, Any]) -> str:
-        return elb.create_listener(
+        listeners = elb.create_listener(
             LoadBalancerArn=lb, Protocol="HTTP", Port=port, DefaultActions=[default]
-        )["Listeners"][0]["ListenerArn"]
+        )["Listeners"]
+        return cast(str, listeners[0]["ListenerArn"])
 
     web80 = listener(web, 80, _forward((tg["web-blue"], 1)))
     web8080 = listener(web, 8080, _fixed("404", "not found"))
     api80 = listener(api, 80, _fixed("404", '{"error":"no route"}', "application/json"))
     api9000 = listener(api, 9000, _fixed("403", "forbidden"))
 
-    rules: dict[str, list[tuple[int, list, list, list, dict]]] = {
+    rules: dict[str, list[_SampleRule]] = {
         web80: [
             (1, [_path("/healthz")], [_fixed("200", "ok")], [], {"owner": "sre"}),
             (

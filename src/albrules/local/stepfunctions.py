@@ -22,6 +22,8 @@ from typing import Any
 
 _installed = False
 
+# The patches below assign to moto's methods on purpose, hence ``ignore[method-assign]``.
+
 
 def install() -> None:
     global _installed
@@ -36,7 +38,7 @@ def install() -> None:
     ) -> Any:
         return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
-    StepFunctionsParserBackend.start_execution = start_execution
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
 
     from moto.core.responses import ActionResult, EmptyResult
     from moto.stepfunctions.responses import StepFunctionResponse
@@ -49,7 +51,7 @@ def install() -> None:
         backend.send_task_failure(self._get_param("taskToken"), **kwargs)
         return EmptyResult()
 
-    StepFunctionResponse.send_task_failure = send_task_failure
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
     _install_result_writer()
     from .map_batches import install as install_map_batches
 
@@ -109,4 +111,5 @@ def _install_result_writer() -> None:
             }
         )
 
-    resource_eval_s3.ResourceEvalS3._handle_put_object = staticmethod(put_object)
+    evaluator = resource_eval_s3.ResourceEvalS3
+    evaluator._handle_put_object = staticmethod(put_object)  # type: ignore[method-assign]
