@@ -51,9 +51,10 @@ def install() -> None:
 
     StepFunctionResponse.send_task_failure = send_task_failure
     _install_result_writer()
-    from . import map_batches
+    from . import asl_validation, map_batches
 
     map_batches.install()
+    asl_validation.install()
     _installed = True
 
 
