@@ -11,7 +11,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import yaml
 from pydantic import ValidationError
 
 from . import __version__
@@ -75,19 +74,6 @@ def expected_checksum(snapshot: Snapshot) -> str:
 # --- reading ----------------------------------------------------------------------------
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """Safe YAML without anchors/aliases: a snapshot never needs them, and they can explode."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            # types-PyYAML leaves Parser.peek_event unannotated.
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(
-                None, None, "YAML aliases are not allowed in a snapshot", event.start_mark
-            )
-        return super().compose_node(parent, index)
-
-
 def format_for(name: str, explicit: str | None = None) -> Format | None:
     if explicit:
         if explicit not in ("json", "yaml"):
@@ -121,16 +107,13 @@ def parse_document(data: bytes, name: str, fmt: Format | None = None) -> Any:
     try:
         if fmt == "json":
             return json.loads(text)
-        return yaml.load(text, Loader=_NoAliasLoader)
+        from . import snapshot_yaml  # only a YAML document needs PyYAML
+
+        return snapshot_yaml.load(text, name)
     except json.JSONDecodeError as err:
         raise InvalidInput(
             f"{name} is not valid JSON: line {err.lineno}, column {err.colno}: {err.msg}"
         ) from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        what = getattr(err, "problem", None) or str(err)
-        raise InvalidInput(f"{name} is not valid YAML: {where}{what}") from None
     except RecursionError:
         raise InvalidInput(f"{name} is nested too deeply to be a snapshot") from None
     except ValueError:  # Python's guard on converting an integer literal of >4,300 digits
@@ -252,7 +235,9 @@ def to_document(snapshot: Snapshot) -> dict[str, Any]:
 def dumps(snapshot: Snapshot, fmt: Format = "json") -> bytes:
     document = to_document(snapshot)
     if fmt == "yaml":
-        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+        from . import snapshot_yaml  # only a YAML document needs PyYAML
+
+        text = snapshot_yaml.dump(document)
     else:
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     return text.encode("utf-8")

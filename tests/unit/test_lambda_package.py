@@ -55,3 +55,15 @@ def test_the_layer_requirements_are_the_engines_pins() -> None:
     names = [r.split("==")[0] for r in layer.requirements()]
     assert names == ["boto3", "botocore", "pydantic", "pyyaml", "aws-lambda-powertools"]
     assert all("==" in r for r in layer.requirements())  # pinned, from pyproject.toml only
+
+
+def test_importing_a_function_loads_no_yaml_parser() -> None:
+    """PyYAML is loaded only to read or write a YAML document, never at a cold start."""
+    apps = sorted(str(p) for p in (ROOT / "functions").glob("*/app.py"))
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(["yaml"]), json.dumps(apps)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
