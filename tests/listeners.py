@@ -11,28 +11,8 @@ from albrules.canonical import canonical_rule, conditions_key
 from albrules.local.elbv2 import elbv2_models
 from albrules.models import ListenerState, Snapshot
 from albrules.snapshot import build_snapshot
-from local_world import World, fixed, forward, header, host, path, redirect
-
-CONDITION_POOL: list[list[dict[str, Any]]] = [
-    [path("/a/*")],
-    [path("/b/*")],
-    [path("/c/*"), host("c.example.com")],
-    [host("d.example.com")],
-    [header("X-Env", "prod")],
-    [path("/f", "/g")],
-    [host("h.example.com"), path("/h/*")],
-    [{"Field": "query-string", "QueryStringConfig": {"Values": [{"Key": "v", "Value": "2"}]}}],
-    [{"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["POST"]}}],
-    [{"Field": "source-ip", "SourceIpConfig": {"Values": ["10.0.0.0/8"]}}],
-    [{"Field": "path-pattern", "PathPatternConfig": {"RegexValues": ["^/r[0-9]+$"]}}],
-    [path("/l/*")],
-]
-TRANSFORM = [
-    {
-        "Type": "url-rewrite",
-        "UrlRewriteConfig": {"Rewrites": [{"Regex": "^/a(.*)$", "Replace": "$1"}]},
-    }
-]
+from local_world import World
+from rule_builders import CONDITION_POOL, TRANSFORM, fixed, forward, redirect
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from albrules.aws import Aws
 from albrules.capture import capture_listener
 from albrules.local import faults
 from albrules.models import ListenerState
+from rule_builders import fixed
 
 local.install()
 
@@ -63,39 +64,6 @@ def function_url_event(method: str, token: str, source_ip: str, **fields: str) -
         source_ip=source_ip,
         domain_name="approvals.lambda-url.us-east-1.on.aws",
     )
-
-
-def path(*values: str) -> dict[str, Any]:
-    return {"Field": "path-pattern", "PathPatternConfig": {"Values": list(values)}}
-
-
-def host(*values: str) -> dict[str, Any]:
-    return {"Field": "host-header", "HostHeaderConfig": {"Values": list(values)}}
-
-
-def header(name: str, *values: str) -> dict[str, Any]:
-    return {
-        "Field": "http-header",
-        "HttpHeaderConfig": {"HttpHeaderName": name, "Values": list(values)},
-    }
-
-
-def fixed(status: str = "200") -> dict[str, Any]:
-    return {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": status}}
-
-
-def forward(*groups: str | tuple[str, int], sticky: int | None = None) -> dict[str, Any]:
-    items = [g if isinstance(g, tuple) else (g, 1) for g in groups]
-    config: dict[str, Any] = {
-        "TargetGroups": [{"TargetGroupArn": a, "Weight": w} for a, w in items]
-    }
-    if sticky:
-        config["TargetGroupStickinessConfig"] = {"Enabled": True, "DurationSeconds": sticky}
-    return {"Type": "forward", "ForwardConfig": config}
-
-
-def redirect(**config: str) -> dict[str, Any]:
-    return {"Type": "redirect", "RedirectConfig": {"StatusCode": "HTTP_301", **config}}
 
 
 class World:

@@ -25,7 +25,8 @@ from albrules import accounts, workflows
 from albrules.local import lambdas
 from albrules.local.deploy import Deployment, deploy
 from albrules.snapshot import build_snapshot
-from local_world import REGION, World, fixed, forward, host, path
+from local_world import REGION, World
+from rule_builders import fixed, forward, host, path
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
@@ -67,9 +68,7 @@ class Stack:
         first state), the way a stack update would. Used for values the template bounds for
         AWS (an approval timeout of at least 60 s) or that need a big fleet to matter."""
         arn = self.outputs[workflows.OUTPUT_KEYS[kind]]
-        definition = json.loads(
-            self.sfn.describe_state_machine(stateMachineArn=arn)["definition"]
-        )
+        definition = json.loads(self.sfn.describe_state_machine(stateMachineArn=arn)["definition"])
         first = definition["States"][definition["StartAt"]]
         settings = first["Parameters"]["settings"]
         assert f"{name}.$" in settings, f"{kind} has no setting {name}"

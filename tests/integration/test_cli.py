@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from albrules.cli import app
 from albrules.local import faults
-from local_world import fixed, forward, host, path
+from rule_builders import fixed, forward, host, path
 
 
 def run(*args: str, input: str | None = None):

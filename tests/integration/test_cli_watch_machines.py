@@ -6,7 +6,6 @@ restores are in tests/workflows/test_cli_watch.py."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,29 +13,15 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from typer.testing import CliRunner
 
 from albrules import watch
-from albrules.cli import app
+from cli_runs import AWS, cli, state_lines
 from local_world import REGION
 
-AWS = ["--aws", "--region", REGION]
 SAM_CONFIG: Any = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
 }
-LINE = re.compile(r"^\d\d:\d\d:\d\d  (?P<state>.+): (?P<status>[a-z ]+)( \(\d+\.\ds\))?(, .*)?$")
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def state_lines(out: str) -> list[tuple[str, str]]:
-    """(state, status) of every plain state line printed."""
-    found = [LINE.match(line) for line in out.splitlines()]
-    return [(m["state"], m["status"]) for m in found if m]
 
 
 # --- small machines ---------------------------------------------------------------------------

@@ -11,12 +11,11 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from typer.testing import CliRunner
 
 from albrules import workflows
-from albrules.cli import app
 from albrules.errors import InvalidInput
 from albrules.local import process
+from cli_runs import cli
 from local_world import FakeClock
 
 REGION = "us-east-1"
@@ -28,11 +27,6 @@ SAM_CONFIG: Any = {
 }
 BACKUP = {"targets": [{"account_id": "123456789012", "region": REGION}]}
 RESTORE = {"snapshot": "s3://bucket/snapshots/x.json"}
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 # --- pure logic -----------------------------------------------------------------------------

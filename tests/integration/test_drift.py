@@ -17,7 +17,8 @@ from albrules.cli import app
 from albrules.drift import ListenerDrift, compare
 from albrules.snapshot import build_snapshot
 from albrules.store import read_snapshot
-from local_world import World, fixed, forward, header, host, path
+from local_world import World
+from rule_builders import fixed, forward, header, host, path
 
 REWRITE = [
     {

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from albrules.local import elbv2 as fidelity
 from albrules.local import faults
-from local_world import fixed, forward, host, path
+from rule_builders import fixed, forward, host, path
 
 REWRITE = [
     {

@@ -10,7 +10,8 @@ from rich.console import Console
 from albrules.capture import capture_listeners, capture_load_balancer
 from albrules.local.seed import seed
 from albrules.progress import progress_bar
-from local_world import World, path
+from local_world import World
+from rule_builders import path
 
 
 def test_capture_reports_each_listener_captured(world: World) -> None:

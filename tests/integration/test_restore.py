@@ -17,7 +17,8 @@ from albrules.restore import execute_restore, prepare_restore
 from albrules.snapshot import build_snapshot, dumps
 from albrules.store import Store
 from listeners import content
-from local_world import MUTATING, World, fixed, forward, header, host, path, redirect
+from local_world import MUTATING, World
+from rule_builders import fixed, forward, header, host, path, redirect
 
 REWRITE = [
     {

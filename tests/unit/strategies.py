@@ -17,6 +17,13 @@ from hypothesis import strategies as st
 from albrules.canonical import canonical_actions, canonical_rule
 from albrules.models import ListenerState
 from albrules.plan import Desired, Selector
+from rule_builders import (
+    CONDITION_POOL,
+    TRANSFORM,
+    fixed,
+    forward,
+    redirect,
+)
 
 from .elbv2_model import ACCOUNT, REGION, Elbv2Model, capture_state
 
@@ -31,39 +38,6 @@ SECRET_VALUE = "s3cr3t-from-secrets-manager"
 SEEDED_SECRET = "the-secret-already-on-the-load-balancer"
 OIDC_SECRETS = {"web": SECRET_ARN}
 SECRET_VALUES = {SECRET_ARN: SECRET_VALUE}
-
-
-def path(*values: str) -> dict[str, Any]:
-    return {"Field": "path-pattern", "PathPatternConfig": {"Values": list(values)}}
-
-
-def host(*values: str) -> dict[str, Any]:
-    return {"Field": "host-header", "HostHeaderConfig": {"Values": list(values)}}
-
-
-def header(name: str, *values: str) -> dict[str, Any]:
-    return {
-        "Field": "http-header",
-        "HttpHeaderConfig": {"HttpHeaderName": name, "Values": list(values)},
-    }
-
-
-def fixed(status: str = "200") -> dict[str, Any]:
-    return {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": status}}
-
-
-def forward(*groups: str | tuple[str, int], sticky: int | None = None) -> dict[str, Any]:
-    items = [g if isinstance(g, tuple) else (g, 1) for g in groups]
-    config: dict[str, Any] = {
-        "TargetGroups": [{"TargetGroupArn": a, "Weight": w} for a, w in items]
-    }
-    if sticky:
-        config["TargetGroupStickinessConfig"] = {"Enabled": True, "DurationSeconds": sticky}
-    return {"Type": "forward", "ForwardConfig": config}
-
-
-def redirect(**config: str) -> dict[str, Any]:
-    return {"Type": "redirect", "RedirectConfig": {"StatusCode": "HTTP_301", **config}}
 
 
 def oidc(client: str = "web", order: int = 1, secret: str = SEEDED_SECRET) -> dict[str, Any]:
@@ -82,26 +56,6 @@ def oidc(client: str = "web", order: int = 1, secret: str = SEEDED_SECRET) -> di
     }
 
 
-CONDITION_POOL: list[list[dict[str, Any]]] = [
-    [path("/a/*")],
-    [path("/b/*")],
-    [path("/c/*"), host("c.example.com")],
-    [host("d.example.com")],
-    [header("X-Env", "prod")],
-    [path("/f", "/g")],
-    [host("h.example.com"), path("/h/*")],
-    [{"Field": "query-string", "QueryStringConfig": {"Values": [{"Key": "v", "Value": "2"}]}}],
-    [{"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["POST"]}}],
-    [{"Field": "source-ip", "SourceIpConfig": {"Values": ["10.0.0.0/8"]}}],
-    [{"Field": "path-pattern", "PathPatternConfig": {"RegexValues": ["^/r[0-9]+$"]}}],
-    [path("/l/*")],
-]
-TRANSFORM = [
-    {
-        "Type": "url-rewrite",
-        "UrlRewriteConfig": {"Rewrites": [{"Regex": "^/a(.*)$", "Replace": "$1"}]},
-    }
-]
 ACTION_COUNT = 7
 DEFAULT_POOL: list[list[dict[str, Any]]] = [
     [fixed("404")],

@@ -17,10 +17,11 @@ from albrules.canonical import (
     sha256_hex,
     target_group_name,
 )
+from rule_builders import fixed, forward, header, host, path, redirect
 
 from .elbv2_model import Elbv2Model, capture_state, routing
 from .profiles import PROFILE
-from .strategies import GROUPS, Spec, fixed, forward, header, host, path, redirect, rule_dict, seed
+from .strategies import GROUPS, Spec, rule_dict, seed
 from .strategies import specs as rule_specs
 
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/app/0123456789abcdef"

@@ -20,10 +20,11 @@ from albrules.capture import (
     resolve_load_balancer,
 )
 from albrules.errors import InvalidInput, ListenerNotFound
+from rule_builders import fixed, path
 
 from .elbv2_model import Elbv2Model, capture_state
 from .profiles import PROFILE
-from .strategies import Case, cases, fixed, path
+from .strategies import Case, cases
 
 
 @dataclass

@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
 from albrules.canonical import canonical_rule
+from rule_builders import fixed, forward, header, host, path, redirect
 
 from .elbv2_model import (
     MUTATING,
@@ -19,7 +20,7 @@ from .elbv2_model import (
     error_code,
     routing,
 )
-from .strategies import GROUPS, TG_PREFIX, fixed, forward, header, host, oidc, path, redirect
+from .strategies import GROUPS, TG_PREFIX, oidc
 
 SIX_GROUPS = [f"{TG_PREFIX}/g{i}/{i:016x}" for i in range(6)]
 TERMINAL_FIRST = [{**fixed(), "Order": 1}, {**oidc(), "Order": 2}]

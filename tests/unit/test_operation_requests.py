@@ -28,9 +28,10 @@ from albrules.operations import (
     api_tags,
     request_for,
 )
+from rule_builders import fixed, forward, host, path
 
 from .elbv2_model import SERVICE, Elbv2Model, operation_name
-from .strategies import GROUPS, SECRET_ARN, SECRET_VALUE, fixed, forward, host, oidc, path
+from .strategies import GROUPS, SECRET_ARN, SECRET_VALUE, oidc
 
 LISTENER = (
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/unit/50dc6c495c0c9188/"

@@ -28,21 +28,10 @@ from albrules.operations import (
     request_for,
 )
 from albrules.plan import Desired, Plan, Selector, choose_selection, match_rules, plan_restore
+from rule_builders import fixed, forward, header, host, path
 
 from .elbv2_model import Elbv2Model, apply_operations, capture_state, routing
-from .strategies import (
-    GROUPS,
-    OIDC_SECRETS,
-    SECRET_ARN,
-    SECRET_VALUE,
-    SECRET_VALUES,
-    fixed,
-    forward,
-    header,
-    host,
-    oidc,
-    path,
-)
+from .strategies import GROUPS, OIDC_SECRETS, SECRET_ARN, SECRET_VALUE, SECRET_VALUES, oidc
 
 LISTENER = (
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/unit/50dc6c495c0c9188/"

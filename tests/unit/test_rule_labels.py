@@ -15,8 +15,9 @@ from albrules.labels import (
     describe_conditions,
     rule_label,
 )
+from rule_builders import fixed, forward, header, host, path, redirect
 
-from .strategies import GROUPS, fixed, forward, header, host, oidc, path, redirect
+from .strategies import GROUPS, oidc
 
 
 @pytest.mark.parametrize(

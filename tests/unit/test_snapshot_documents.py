@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -26,11 +25,11 @@ from albrules.snapshot import (
     snapshot_from_data,
     to_document,
 )
+from corpus_cases import CASES, CORPUS
+from rule_builders import fixed, forward, header, host, path, redirect
 
 from .elbv2_model import Elbv2Model, capture_state
-from .strategies import GROUPS, TG_PREFIX, fixed, forward, header, host, path, redirect
-
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+from .strategies import GROUPS, TG_PREFIX
 
 
 def listener_with(*rules: tuple, **options: object) -> Elbv2Model:
@@ -178,44 +177,9 @@ def test_the_document_puts_metadata_first() -> None:
 
 # --- bad input ------------------------------------------------------------------------------------
 
-# The same cases (and fragments) as tests/test_bad_input.py, read without the CLI or AWS.
-CORPUS_CASES = [
-    ("malformed.json", ["is not valid JSON: line"]),
-    ("malformed.yaml", ["is not valid YAML: line"]),
-    ("wrong_schema_version.json", ["schema version 2 is not supported"]),
-    ("tampered_checksum.json", ["checksum: does not match the content"]),
-    ("duplicate_priority.json", ["rules: priority 10 is used 2 times (rules[0], rules[1])"]),
-    (
-        "priority_out_of_range.json",
-        [
-            "rules[0].priority: priority 0 is outside 1..50000",
-            "rules[1].priority: priority 50001 is outside 1..50000",
-        ],
-    ),
-    (
-        "unknown_condition_field.json",
-        [
-            "rules[1].conditions[0].Field: 'cookie' is not allowed here; expected 'host-header'",
-            "rules[1].conditions[0]: unknown field 'CookieConfig'",
-        ],
-    ),
-    (
-        "misspelt_key.yaml",
-        ["rules[0]: unknown field 'prioirty'", "rules[0]: missing required field 'priority'"],
-    ),
-    (
-        "too_many_values.json",
-        [
-            "rules[0].conditions: 6 condition values; a rule takes at most 5",
-            "rules[0].conditions: 6 wildcards",
-        ],
-    ),
-    ("yaml_alias.yaml", ["YAML aliases are not allowed"]),
-    ("not_a_mapping.json", ["the document is a list, not a mapping"]),
-]
 
-
-@pytest.mark.parametrize(("name", "fragments"), CORPUS_CASES, ids=[c[0] for c in CORPUS_CASES])
+# The corpus's cases (tests/corpus_cases.py), read without the CLI or AWS.
+@pytest.mark.parametrize(("name", "fragments"), CASES, ids=[c[0] for c in CASES])
 def test_each_corpus_file_is_refused_with_its_problem(name: str, fragments: list[str]) -> None:
     said = refusal((CORPUS / name).read_bytes(), name)
     for fragment in fragments:

@@ -8,8 +8,9 @@ import pytest
 
 from albrules.models import Action, Rule
 from albrules.validate import Limits, check_actions, check_rule, check_rule_count, check_rules
+from rule_builders import fixed, forward, header, host, path
 
-from .strategies import GROUPS, TG_PREFIX, fixed, forward, header, host, oidc, path
+from .strategies import GROUPS, TG_PREFIX, oidc
 
 REWRITE = {
     "Type": "url-rewrite",

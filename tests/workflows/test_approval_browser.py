@@ -31,7 +31,8 @@ from werkzeug.serving import make_server
 from albrules import approval
 from albrules.approval_page import MINUS, when
 from albrules.local.function_urls import FunctionUrls, served_url
-from local_world import REGION, fixed, host
+from local_world import REGION
+from rule_builders import fixed, host
 from stack import Stack, checksum, received, shop, subscribe
 from workflows.test_workflows import audit, back_up, catalog, snapshot_key, wait_for_approval
 

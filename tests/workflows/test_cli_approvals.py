@@ -10,10 +10,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from typer.testing import CliRunner
-
-from albrules.cli import app
 from albrules.local import lambdas
+from cli_runs import cli
 from local_world import REGION
 from stack import Stack, break_listener, checksum, shop
 from workflows.test_workflows import (
@@ -23,11 +21,6 @@ from workflows.test_workflows import (
     wait_for_approval,
     waiting_restore,
 )
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def where(stack: Stack) -> list[str]:

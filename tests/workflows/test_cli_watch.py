@@ -8,35 +8,18 @@ in-process mock with ``--aws --region``."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
-from typer.testing import CliRunner
-
-from albrules.cli import app
 from albrules.local import faults
-from local_world import REGION
+from cli_runs import AWS, cli, state_lines
 from stack import Stack, break_listener, checksum, shop
 from workflows.test_workflows import BAD_REQUEST, back_up, snapshot_key, waiting_restore
 
-AWS = ["--aws", "--region", REGION]
 SAM_CONFIG: Any = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
 }
-LINE = re.compile(r"^\d\d:\d\d:\d\d  (?P<state>.+): (?P<status>[a-z ]+)( \(\d+\.\ds\))?(, .*)?$")
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def state_lines(out: str) -> list[tuple[str, str]]:
-    """(state, status) of every plain state line printed."""
-    found = [LINE.match(line) for line in out.splitlines()]
-    return [(m["state"], m["status"]) for m in found if m]
 
 
 def test_run_watch_follows_a_restore_that_rolls_back(stack: Stack, tmp_path: Path) -> None:

@@ -34,7 +34,8 @@ from albrules.runtime_env import INVOCATION_ENV
 from albrules.state_documents import BackupState, BatchResult, ListenerResult, RestoreState, dump
 from lambda_apps import LOGICAL_IDS, backup, restore
 from lambda_apps import approval as approval_handler
-from local_world import REGION, Calls, fixed, function_url_event
+from local_world import REGION, Calls, function_url_event
+from rule_builders import fixed
 from stack import ACCOUNT, Stack, break_listener, checksum, received, shop, subscribe
 
 BAD_REQUEST = {"code": "ValidationError", "message": "injected: the call was refused"}
@@ -677,5 +678,3 @@ def signing_key(stack: Stack) -> bytes:
     arn = stack.deployment.physical_id("ApprovalSigningSecret")
     secret = stack.session.client("secretsmanager").get_secret_value(SecretId=arn)
     return str(secret["SecretString"]).encode()
-
-

@@ -18,7 +18,8 @@ from albrules.aws import Aws
 from albrules.catalog import Catalog
 from albrules.errors import ApprovalError
 from albrules.local import faults, lambdas
-from local_world import fixed, function_url_event, path
+from local_world import function_url_event
+from rule_builders import fixed, path
 from stack import Stack, break_listener, checksum, received, shop, subscribe
 
 BAD_REQUEST = {"code": "ValidationError", "message": "injected: the call was refused"}
@@ -389,7 +390,10 @@ def test_rollback_failure_fails_with_rollback_failed_naming_the_pre_restore_snap
 def test_approval_by_cli_resumes_the_restore(stack: Stack) -> None:
     waiting = waiting_restore(stack)
     listener, before, queue, execution = (
-        waiting.listener, waiting.before, waiting.queue, waiting.execution
+        waiting.listener,
+        waiting.before,
+        waiting.queue,
+        waiting.execution,
     )
     request = received(stack, queue)[0]
     assert request["Subject"].startswith("albrules: approve restore of shop listener")
@@ -424,7 +428,10 @@ def test_reject_ends_the_restore_with_no_change(stack: Stack) -> None:
 def test_approval_link_works_once_and_forged_links_do_nothing(stack: Stack) -> None:
     waiting = waiting_restore(stack)
     listener, before, queue, execution = (
-        waiting.listener, waiting.before, waiting.queue, waiting.execution
+        waiting.listener,
+        waiting.before,
+        waiting.queue,
+        waiting.execution,
     )
     message = received(stack, queue)[0]["Message"]
     link = next(
