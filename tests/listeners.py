@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
@@ -11,19 +11,9 @@ from albrules.canonical import canonical_rule, conditions_key
 from albrules.local.elbv2 import elbv2_models
 from albrules.models import ListenerState, Snapshot
 from albrules.snapshot import build_snapshot
+from listener_specs import Spec, strategies
 from local_world import World
 from rule_builders import CONDITION_POOL, TRANSFORM, fixed, forward, redirect
-
-
-@dataclass(frozen=True)
-class Spec:
-    """One rule, abstractly: which conditions, action, tags and transform, at which priority."""
-
-    priority: int
-    condition: int
-    action: int
-    tags: tuple[tuple[str, str], ...] = ()
-    transform: bool = False
 
 
 def action_for(index: int, groups: list[str]) -> dict[str, Any]:
@@ -38,58 +28,17 @@ def action_for(index: int, groups: list[str]) -> dict[str, Any]:
     return kinds[index % len(kinds)]
 
 
-specs = st.builds(
-    Spec,
-    priority=st.integers(1, 30),
-    condition=st.integers(0, len(CONDITION_POOL) - 1),
-    action=st.integers(0, 5),
+_drawn = strategies(
+    priorities=st.integers(1, 30),
+    action_count=6,
     tags=st.lists(
         st.tuples(st.sampled_from(["team", "env", "cost"]), st.sampled_from(["a", "b"])),
         max_size=2,
         unique_by=lambda t: t[0],
     ).map(tuple),
-    transform=st.booleans(),
+    max_rules=9,
 )
-
-
-def unique_priorities(items: list[Spec]) -> list[Spec]:
-    seen: set[int] = set()
-    out = []
-    for item in items:
-        if item.priority not in seen:
-            seen.add(item.priority)
-            out.append(item)
-    return out
-
-
-listeners = st.lists(specs, max_size=9).map(unique_priorities)
-
-
-@st.composite
-def listener_pairs(draw: Any) -> tuple[list[Spec], list[Spec]]:
-    """(A, B): B is A after a random mix of edits, or an unrelated listener."""
-    a = draw(listeners)
-    if draw(st.integers(0, 5)) == 0:
-        return a, draw(listeners)
-    b = []
-    for item in a:
-        change = draw(
-            st.sampled_from(["keep", "keep", "delete", "action", "tags", "move", "transform"])
-        )
-        if change == "delete":
-            continue
-        if change == "action":
-            item = replace(item, action=draw(st.integers(0, 5)))
-        elif change == "tags":
-            item = replace(item, tags=(("team", draw(st.sampled_from(["x", "y"]))),))
-        elif change == "move":
-            item = replace(item, priority=draw(st.integers(1, 30)))
-        elif change == "transform":
-            item = replace(item, transform=not item.transform)
-        b.append(item)
-    b += draw(st.lists(specs, max_size=3))
-    draw(st.randoms()).shuffle(b)
-    return a, unique_priorities(b)
+specs, listeners, listener_pairs = _drawn.specs, _drawn.listeners, _drawn.listener_pairs
 
 
 def rule_dict(spec: Spec, groups: list[str]) -> dict[str, Any]:

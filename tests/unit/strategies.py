@@ -9,7 +9,7 @@ gives the planner's inputs for B.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from albrules.canonical import canonical_actions, canonical_rule
 from albrules.models import ListenerState
 from albrules.plan import Desired, Selector
+from listener_specs import Spec, strategies
 from rule_builders import (
     CONDITION_POOL,
     TRANSFORM,
@@ -78,17 +79,6 @@ def actions_for(index: int) -> list[dict[str, Any]]:
     return kinds[index % len(kinds)]
 
 
-@dataclass(frozen=True)
-class Spec:
-    """One rule, abstractly: which conditions, actions, tags and transform, at which priority."""
-
-    priority: int
-    condition: int
-    action: int
-    tags: tuple[tuple[str, str], ...] = ()
-    transform: bool = False
-
-
 # At most two tags from three keys and two values (drawn from a list: a filtered draw of unique
 # keys costs more than the rest of an example).
 TAG_SETS: list[tuple[tuple[str, str], ...]] = [()] + [
@@ -99,54 +89,13 @@ TAG_SETS: list[tuple[tuple[str, str], ...]] = [()] + [
 ]
 priorities = st.integers(1, 30) | st.sampled_from([1, 49999, 50000])
 
-specs = st.builds(
-    Spec,
-    priority=priorities,
-    condition=st.integers(0, len(CONDITION_POOL) - 1),
-    action=st.integers(0, ACTION_COUNT - 1),
+_drawn = strategies(
+    priorities=priorities,
+    action_count=ACTION_COUNT,
     tags=st.sampled_from(TAG_SETS),
-    transform=st.booleans(),
+    max_rules=10,
 )
-
-
-def unique_priorities(items: list[Spec]) -> list[Spec]:
-    seen: set[int] = set()
-    out = []
-    for item in items:
-        if item.priority not in seen:
-            seen.add(item.priority)
-            out.append(item)
-    return out
-
-
-listeners = st.lists(specs, max_size=10).map(unique_priorities)
-
-
-@st.composite
-def listener_pairs(draw: st.DrawFn) -> tuple[list[Spec], list[Spec]]:
-    """(A, B): B is A after a random mix of edits, or an unrelated listener."""
-    a = draw(listeners)
-    if draw(st.integers(0, 5)) == 0:
-        return a, draw(listeners)
-    b = []
-    for item in a:
-        change = draw(
-            st.sampled_from(["keep", "keep", "delete", "action", "tags", "move", "transform"])
-        )
-        if change == "delete":
-            continue
-        if change == "action":
-            item = replace(item, action=draw(st.integers(0, ACTION_COUNT - 1)))
-        elif change == "tags":
-            item = replace(item, tags=(("team", draw(st.sampled_from(["x", "y"]))),))
-        elif change == "move":
-            item = replace(item, priority=draw(priorities))
-        elif change == "transform":
-            item = replace(item, transform=not item.transform)
-        b.append(item)
-    b += draw(st.lists(specs, max_size=3))
-    draw(st.randoms()).shuffle(b)
-    return a, unique_priorities(b)
+specs, listeners, listener_pairs = _drawn.specs, _drawn.listeners, _drawn.listener_pairs
 
 
 def rule_dict(spec: Spec) -> dict[str, Any]:
