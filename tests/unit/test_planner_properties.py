@@ -316,10 +316,11 @@ def selective_cases(draw: st.DrawFn) -> tuple[Case, Selector]:
     return case, draw(selectors(case))
 
 
-@PROFILE
-@given(pair=selective_cases())
-def test_a_selective_restore_touches_only_the_selected_rules(pair: tuple[Case, Selector]) -> None:
-    case, selector = pair
+def selective_plan(
+    case: Case, selector: Selector
+) -> tuple[Elbv2Model, ListenerState, Desired, Plan | None]:
+    """The case's model, live state and target, and its selective plan (None when refused,
+    as a conflict the person must resolve is: InvalidInput, RestoreRefused)."""
     model = case.model()
     live = case.live(model)
     desired = case.desired()
@@ -332,10 +333,20 @@ def test_a_selective_restore_touches_only_the_selected_rules(pair: tuple[Case, S
             oidc_secrets=OIDC_SECRETS,
             max_listener_rules=case.room,
         )
-    except InvalidInput as refused:  # RestoreRefused too: a conflict the person must resolve
+    except InvalidInput as refused:
         event(f"refused: {type(refused).__name__}")
-        return
+        return model, live, desired, None
     event("planned")
+    return model, live, desired, plan
+
+
+@PROFILE
+@given(pair=selective_cases())
+def test_a_selective_restore_touches_only_the_selected_rules(pair: tuple[Case, Selector]) -> None:
+    case, selector = pair
+    model, live, desired, plan = selective_plan(case, selector)
+    if plan is None:
+        return
     # The scope as plan.py defines it: selected live rules, and live rules with the conditions
     # of a selected snapshot rule. (The property below checks the latter is never deleted;
     # this one checks that nothing outside even that scope is touched.)
@@ -387,19 +398,8 @@ SAME_CONDITIONS_AT_TWO_PRIORITIES = (
 @given(pair=selective_cases())
 def test_a_selective_restore_deletes_only_selected_rules(pair: tuple[Case, Selector]) -> None:
     case, selector = pair
-    model = case.model()
-    live = case.live(model)
-    desired = case.desired()
-    try:
-        plan = plan_restore(
-            live,
-            desired,
-            mode="selective",
-            selector=selector,
-            oidc_secrets=OIDC_SECRETS,
-            max_listener_rules=case.room,
-        )
-    except InvalidInput:
+    model, live, desired, plan = selective_plan(case, selector)
+    if plan is None:
         return
     live_rules = dict(zip((r.arn for r in live.rules), routing(live), strict=True))
     for op in plan.operations:
