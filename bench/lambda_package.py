@@ -69,10 +69,19 @@ def sizes_by_package(folder: Path, top: int = 8) -> list[tuple[str, int]]:
     return sizes.most_common(top)
 
 
-def _import_once(py: str, function: Path, layer: Path) -> tuple[float, str]:
+# What every function imports before any code of ours: the SDK, pydantic and Powertools' logger
+# and metrics. The handlers' import time cannot go below this on the same machine.
+FLOOR = "import boto3, pydantic; from aws_lambda_powertools import Logger, Metrics"
+
+
+def _import_once(
+    py: str, function: Path, layer: Path, statement: str = "import app", trace: bool = False
+) -> tuple[float, str]:
+    """Seconds to run ``statement`` in a fresh interpreter (and ``-X importtime``'s trace, in
+    a run of its own: tracing slows the import it measures)."""
     code = (
         "import sys, time; sys.path[:0] = [sys.argv[1], sys.argv[2]]; t = time.perf_counter(); "
-        "import app; print(time.perf_counter() - t)"
+        f"{statement}; print(time.perf_counter() - t)"
     )
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -83,7 +92,7 @@ def _import_once(py: str, function: Path, layer: Path) -> tuple[float, str]:
         "POWERTOOLS_METRICS_NAMESPACE": "albrules",
     }
     done = subprocess.run(
-        [py, "-S", "-X", "importtime", "-c", code, str(function), str(layer)],
+        [py, "-S", *(["-X", "importtime"] if trace else []), "-c", code, str(function), str(layer)],
         capture_output=True,
         text=True,
         env=env,
@@ -102,17 +111,24 @@ def breakdown(importtime: str, top: int = 8) -> list[tuple[str, float]]:
 
 def measure(py: str, layer: Path, functions: list[Path]) -> dict[str, Any]:
     """Median import time of each function's handler module, and the slowest's breakdown."""
-    times: dict[str, float] = {}
-    traces: dict[str, str] = {}
-    for function in functions:
-        runs = [_import_once(py, function, layer) for _ in range(RUNS)]
-        times[function.name] = statistics.median(t for t, _ in runs) * 1000
-        traces[function.name] = runs[-1][1]
+    for function in functions:  # one warm-up each: the page cache, and any bytecode to write
+        _import_once(py, function, layer)
+    runs: dict[str, list[float]] = {f.name: [] for f in functions}
+    floor: list[float] = []
+    for _ in range(RUNS):  # round-robin, so a passing load on the machine touches every function
+        for function in functions:
+            runs[function.name].append(_import_once(py, function, layer)[0])
+        floor.append(_import_once(py, functions[0], layer, FLOOR)[0])
+    times = {name: statistics.median(done) * 1000 for name, done in runs.items()}
     slowest = max(times, key=lambda name: times[name])
+    slowest_function = next(f for f in functions if f.name == slowest)
+    slowest_trace = _import_once(py, slowest_function, layer, trace=True)[1]
     return {
         "times_ms": {k: round(v, 1) for k, v in sorted(times.items())},
+        "fastest_ms": {k: round(min(v) * 1000, 1) for k, v in sorted(runs.items())},
+        "floor_ms": round(statistics.median(floor) * 1000, 1),
         "slowest": slowest,
-        "breakdown": breakdown(traces[slowest]),
+        "breakdown": breakdown(slowest_trace),
     }
 
 

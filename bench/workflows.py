@@ -30,6 +30,7 @@ from albrules.local.deploy import deploy
 ROOT = Path(__file__).resolve().parent.parent
 FLEET = 40
 BATCH_SIZES = (1, 5, 20)
+ROUND_SIZES = (5, 10, 20, 50)  # the defaults worth choosing between
 LONG_NAME = "x" * 24  # load balancer names up to 32 characters: measure near the worst case
 HOURS_A_MONTH = 730
 
@@ -253,6 +254,7 @@ def section(rows: list[dict[str, Any]]) -> list[str]:
         )
     limit = LAMBDA_TIMEOUT / 2
     best = max(s for s in range(1, 201) if worst_batch_seconds(s, reads) <= limit)
+    chosen = max((s for s in ROUND_SIZES if s <= best), default=1)
     lines += [
         "",
         "### Backup batch size",
@@ -263,10 +265,11 @@ def section(rows: list[dict[str, Any]]) -> list[str]:
         f"of N listeners takes about N x {reads:.1f} x {MAX_CONCURRENCY} / "
         f"{DESCRIBE_REFILL:.0f} seconds. The largest batch that stays within half of "
         f"the function's {LAMBDA_TIMEOUT} s timeout (room for retries, and well within an Express "
-        f"execution's 5 minutes) is {best}; `BackupBatchSize` defaults to {template_default()}"
-        + ("." if template_default() == best else " (NOT the figure measured here: change one).")
-        + " Past about 10, a bigger batch saves almost nothing more: the cost per listener is "
-        "then mostly Lambda duration, the same for any batch.",
+        f"execution's 5 minutes) is {best}. Past about 10, a bigger batch saves almost nothing "
+        "more: the cost per listener is then mostly Lambda duration, the same for any batch. So "
+        f"the default is the largest of {', '.join(map(str, ROUND_SIZES))} within {best}: "
+        f"{chosen}. `BackupBatchSize` defaults to {template_default()}"
+        + ("." if template_default() == chosen else " (NOT the figure chosen here: change one)."),
         "",
     ]
     return lines

@@ -129,7 +129,7 @@ class BatchResult(_Strict):
 
 class BackupSettings(_Strict):
     max_concurrency: int = 10
-    batch_size: int = 20
+    batch_size: int = 10
     tolerated_failure_percentage: int = 10
 
 
