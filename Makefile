@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install check types test lint demo bench clean sam-check sam-build build-EngineLayer actionlint asl-lint print-py313
+.PHONY: install check types test static lint demo bench clean sam-check sam-build build-EngineLayer actionlint asl-lint print-py313
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "albrules needs Python 3.11 or newer on PATH"; exit 1; }
@@ -30,12 +30,16 @@ types: $(STAMP)
 check: lint types
 	$(BIN)/python -m pytest -q tests/unit
 
-# Everything: the independent checkers, then the three tiers. The workflow tier runs on its own
-# (one deployed stack per worker, in-process), never mixed with the per-test local AWS of the
-# integration tier.
-test: $(STAMP) lint types actionlint asl-lint sam-check
+# Everything: the independent checkers, then the three tiers. The checkers run two at a time
+# (most of their time is installing and downloading, one core each), each target's output kept
+# together. The workflow tier runs on its own (one deployed stack per worker, in-process), never
+# mixed with the per-test local AWS of the integration tier.
+test:
+	$(MAKE) --no-print-directory -j2 --output-sync=target static
 	$(BIN)/python -m pytest -n 2 -q tests/unit tests/integration
 	$(BIN)/python -m pytest -n 2 -q tests/workflows
+
+static: lint types actionlint asl-lint sam-check
 
 demo: $(STAMP)
 	ALBRULES=$(BIN)/albrules bash scripts/demo.sh
