@@ -3,7 +3,10 @@
 A listener in another account is reached through the member role (``member-account.yaml``),
 named by ``role_arn`` or by the account id and the member role name, with the external id.
 Sessions are cached per (role, region) for the life of a Lambda container; assumed-role
-credentials last an hour (the most role chaining allows), longer than any one task runs.
+credentials last an hour (the most role chaining allows), longer than any one task runs. This
+account's own session is made once per region too (AWS's advice: SDK clients outside the
+handler): each new session would read and parse its services' models again, tens of
+milliseconds of every invocation.
 """
 
 from __future__ import annotations
@@ -18,6 +21,16 @@ from .aws import Aws, as_albrules_error
 
 SESSION_SECONDS = 3600
 _cache: dict[tuple[str, str], tuple[float, Aws]] = {}
+_homes: dict[str | None, Aws] = {}
+
+
+def home(region: str | None = None) -> Aws:
+    """This account (the function's own role, or the caller's), in ``region`` or the default
+    one: one session and its clients for the life of the process."""
+    aws = _homes.get(region)
+    if aws is None:
+        aws = _homes.setdefault(region, Aws(boto3.Session(region_name=region)))
+    return aws
 
 
 @lru_cache(maxsize=1)
@@ -42,7 +55,7 @@ def aws_for(
 ) -> Aws:
     """An :class:`Aws` for ``account_id`` in ``region``, assuming a role when needed."""
     if role_arn is None and (account_id == own_account() or not member_role_name):
-        return Aws(boto3.Session(region_name=region))
+        return home(region)
     role = role_arn or member_role_arn(account_id, str(member_role_name))
     key = (role, region)
     cached = _cache.get(key)
@@ -73,4 +86,5 @@ def aws_for(
 def forget() -> None:
     """Drop cached sessions and the cached account id (a new local AWS, a new test)."""
     _cache.clear()
+    _homes.clear()
     own_account.cache_clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -72,6 +73,8 @@ class Aws:
 
     session: boto3.Session
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    # A boto3 session is not thread-safe (its clients are): one client is made at a time.
+    _making: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def region(self) -> str | None:
@@ -79,12 +82,15 @@ class Aws:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            try:
-                self._clients[service] = self.session.client(service, config=retry_config())
-            except NoRegionError:
-                raise InvalidInput(
-                    "no AWS region is set; pass --region or set AWS_DEFAULT_REGION"
-                ) from None
+            with self._making:
+                if service not in self._clients:
+                    try:
+                        made = self.session.client(service, config=retry_config())
+                    except NoRegionError:
+                        raise InvalidInput(
+                            "no AWS region is set; pass --region or set AWS_DEFAULT_REGION"
+                        ) from None
+                    self._clients[service] = made
         return self._clients[service]
 
     @property

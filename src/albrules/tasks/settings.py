@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .. import accounts
 from ..accounts import aws_for
 from ..aws import Aws, as_albrules_error
 from ..catalog import Catalog
@@ -52,7 +52,7 @@ class Settings:
 
     # -- the stack's own stores, in this account --
     def home(self) -> Aws:
-        return Aws(boto3.Session())
+        return accounts.home()
 
     def catalog(self) -> Catalog:
         return Catalog(self.home(), self.table)
