@@ -323,8 +323,21 @@ class ListenerState(Shape):
     default_rule_arn: str | None = None
 
 
-def utc_stamp_iso(value: datetime) -> str:
-    """``2026-11-23T17:00:00Z`` for any aware or naive (taken as UTC) datetime."""
+def to_milliseconds(value: datetime) -> datetime:
+    """``value`` in UTC, cut to whole milliseconds (naive values are taken as UTC).
+
+    Snapshots are ordered by when they were taken; seconds alone cannot order two snapshots
+    of one listener taken in the same second (a backup right after a change, a pre-restore
+    snapshot right after a backup)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def utc_stamp_iso(value: datetime) -> str:
+    """``2026-11-23T17:00:00.000Z`` for any aware or naive (taken as UTC) datetime.
+
+    Always three decimals, so that stamps sort as text in the order of their times."""
+    value = to_milliseconds(value)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from . import __version__
 from .canonical import canonical_actions, canonical_rule, sha256_hex
 from .errors import InvalidInput, Problem, SnapshotInvalid
-from .models import SCHEMA_VERSION, ListenerState, Rule, Snapshot
+from .models import SCHEMA_VERSION, ListenerState, Rule, Snapshot, to_milliseconds
 from .validate import Limits, check_actions, check_rule, check_rules
 
 Format = Literal["json", "yaml"]
@@ -50,7 +50,7 @@ def build_snapshot(state: ListenerState, *, created_at: datetime | None = None) 
     rules = [{k: v for k, v in r.items() if k != "arn"} for r in _dump(state.rules)]
     document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        "created_at": (created_at or datetime.now(UTC)).replace(microsecond=0),
+        "created_at": to_milliseconds(created_at or datetime.now(UTC)),
         "tool_version": __version__,
         "source": _dump(state.source),
         **_canonical_body(_dump(state.default_actions), rules),

@@ -3,7 +3,7 @@
 Layout under a directory or prefix (the same for both)::
 
     <prefix>/<account>/<region>/<load-balancer-name>/<listener-id>/
-        <UTC timestamp>-<checksum[:12]>.json
+        <UTC timestamp, to the millisecond>-<checksum[:12]>.json
 
 A snapshot whose content checksum equals the listener's latest stored snapshot is not written
 again (unless forced). S3 objects are written with SSE-KMS when a key is given, and carry the
@@ -23,10 +23,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import Aws, as_albrules_error
 from .errors import InvalidInput
-from .models import Snapshot, Source
+from .models import Snapshot, Source, to_milliseconds
 from .snapshot import MAX_DOCUMENT_BYTES, Format, dumps, format_for, loads, parse_document
 
-_NAME = re.compile(r"(?P<stamp>\d{8}T\d{6}Z)-(?P<short>[0-9a-f]{12})\.(?P<ext>json|yaml|yml)$")
+_NAME = re.compile(
+    r"(?P<stamp>\d{8}T\d{6}(?:\.\d{3})?Z)-(?P<short>[0-9a-f]{12})\.(?P<ext>json|yaml|yml)$"
+)
 CHECKSUM_METADATA = "albrules-checksum"
 
 
@@ -61,7 +63,15 @@ def default_pre_restore_location() -> str:
 
 
 def stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    """``20261123T170000.123Z``: a key's time, to the millisecond, sorting as text."""
+    moment = to_milliseconds(moment)
+    return moment.strftime("%Y%m%dT%H%M%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _parse_stamp(text: str) -> datetime:
+    """A key's time; keys written by earlier versions carry whole seconds."""
+    fmt = "%Y%m%dT%H%M%S.%fZ" if "." in text else "%Y%m%dT%H%M%SZ"
+    return datetime.strptime(text, fmt).replace(tzinfo=UTC)
 
 
 def relative_key(source: Source, created_at: datetime, checksum: str, fmt: Format) -> str:
@@ -76,6 +86,13 @@ def listener_prefix(source: Source) -> str:
     return f"{source.account}/{source.region}/{source.load_balancer_name}/{source.listener_id}/"
 
 
+def _taken(name: str) -> tuple[datetime, str]:
+    """A snapshot file name's sort key: when it was taken, then the name."""
+    match = _NAME.match(name)
+    assert match is not None
+    return _parse_stamp(match["stamp"]), name
+
+
 def _entry(location: str, relative: str) -> Entry | None:
     parts = relative.strip("/").split("/")
     if len(parts) < 5:
@@ -84,7 +101,7 @@ def _entry(location: str, relative: str) -> Entry | None:
     if not match:
         return None
     account, region, balancer, listener = parts[-5:-1]
-    created = datetime.strptime(match["stamp"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    created = _parse_stamp(match["stamp"])
     return Entry(location, account, region, balancer, listener, created, match["short"])
 
 
@@ -184,7 +201,9 @@ class Store:
                 page = self._s3("list_objects_v2", self.location, **kwargs)
                 for item in page.get("Contents", []):
                     name = item["Key"].rsplit("/", 1)[-1]
-                    if _NAME.match(name) and (newest is None or name > newest.rsplit("/", 1)[-1]):
+                    if _NAME.match(name) and (
+                        newest is None or _taken(name) > _taken(newest.rsplit("/", 1)[-1])
+                    ):
                         newest = item["Key"]
                 if not page.get("IsTruncated"):
                     break
@@ -193,7 +212,7 @@ class Store:
         folder = self.path / prefix
         if not folder.is_dir():
             return None
-        names = sorted(f.name for f in folder.iterdir() if _NAME.match(f.name))
+        names = sorted((f.name for f in folder.iterdir() if _NAME.match(f.name)), key=_taken)
         if not names:
             return None
         file = folder / names[-1]

@@ -174,8 +174,8 @@ def backups(world: World, shop: str, tmp_path: Path) -> Path:
     world.rule(other, 5, [host("admin.example.com")], [fixed("403")])
     out = tmp_path / "backups"
     assert run("backup", "--load-balancer", "shop", "--out", str(out))[0] == 0
-    for file in out.rglob("*.json"):  # taken a while ago: a later backup sorts after them
-        file.rename(file.with_name("20200101T000000Z" + file.name[len("20200101T000000Z") :]))
+    for file in out.rglob("*.json"):  # taken a while ago (and named as earlier versions did)
+        file.rename(file.with_name("20200101T000000Z-" + file.name.split("-", 1)[1]))
     return out
 
 

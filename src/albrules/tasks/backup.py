@@ -13,7 +13,7 @@ from ..catalog import Catalog
 from ..discovery import discover_listeners as find_listeners
 from ..drift import ListenerDrift, compare
 from ..errors import AlbRulesError, AwsThrottled
-from ..models import ListenerState, Snapshot
+from ..models import ListenerState, Snapshot, utc_stamp_iso
 from ..notifications import SHOWN_LISTENERS, backup_notifications
 from ..records import drift_key, run_listeners_key, run_summary_key
 from ..snapshot import build_snapshot, dumps, loads
@@ -119,7 +119,7 @@ def back_up_listener(settings: Settings, item: ListenerItem) -> ListenerResult:
             location=saved.location,
             checksum=snapshot.checksum,
             rules=len(state.rules),
-            created_at=snapshot.created_at.isoformat(timespec="seconds"),
+            created_at=utc_stamp_iso(snapshot.created_at),
         )
         metrics.add_metric(name="SnapshotsStored", unit=MetricUnit.Count, value=1)
     else:
