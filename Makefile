@@ -32,12 +32,14 @@ check: lint types
 
 # Everything: the independent checkers, then the three tiers. The checkers run two at a time
 # (most of their time is installing and downloading, one core each), each target's output kept
-# together. The workflow tier runs on its own (one deployed stack per worker, in-process), never
-# mixed with the per-test local AWS of the integration tier.
+# together. The workflow tier and the attack suite (tests/security) each run on their own (one
+# deployed stack per worker, in-process; the suite's with the template's defaults), never mixed
+# with the per-test local AWS of the integration tier.
 test:
 	$(MAKE) --no-print-directory -j2 --output-sync=target static
 	$(BIN)/python -m pytest -n 2 -q tests/unit tests/integration
 	$(BIN)/python -m pytest -n 2 -q tests/workflows
+	$(BIN)/python -m pytest -n 2 -q tests/security
 
 static: lint types actionlint asl-lint sam-check
 

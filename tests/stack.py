@@ -185,13 +185,15 @@ def deployed_stack(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
             accounts.forget()
 
 
-def session_stack() -> Iterator[Stack]:
-    """template.yaml deployed once into the session's in-process local AWS."""
+def session_stack(parameters: dict[str, str] | None = None) -> Iterator[Stack]:
+    """template.yaml deployed once into the session's in-process local AWS, with
+    ``parameters`` (default: the workflow tier's :data:`PARAMETERS`)."""
     mock = mock_aws(config=MOCK_CONFIG)
     mock.start()
     try:
         session = boto3.Session(region_name=REGION)
-        deployment = deploy(ROOT / "template.yaml", PARAMETERS, aws=session, save=False)
+        values = PARAMETERS if parameters is None else parameters
+        deployment = deploy(ROOT / "template.yaml", values, aws=session, save=False)
         stack = Stack(session, deployment)
         stack.machines = {  # the deployed definitions, to put back after each test
             arn: stack.sfn.describe_state_machine(stateMachineArn=arn)["definition"]
