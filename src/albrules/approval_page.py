@@ -8,8 +8,10 @@ plan, an audit record or a request is escaped.
 
 The review page shows the listener and load balancer, who started the restore and when, the
 plan as a before/after diff per rule (added rules green, removed red, moved with both
-priorities, changed rules with the changed fields side by side, the default actions), when
-the request expires, and the two decisions: Approve, and Reject with a required reason.
+priorities, changed rules with the changed fields side by side, the default actions), where
+the OIDC client secrets it would send go (each authenticate-oidc action it sets: issuer,
+endpoints, and the secret's ARN), when the request expires, and the two decisions: Approve, and
+Reject with a required reason.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 from .approval import DECIDED, LinkClaim, Review
 from .arns import parse_listener_arn
 from .errors import InvalidInput
 from .labels import describe_action, describe_condition, describe_conditions
 from .models import TRANSFORM_CONFIG_KEY
-from .plan import RuleChange
+from .operations import EXISTING_SECRET, CreateRule, ModifyListener, ModifyRule
+from .plan import Plan, RuleChange
 
 STYLE = """
 *{box-sizing:border-box}
@@ -317,6 +321,87 @@ def _counts(changes: list[RuleChange]) -> str:
     return f'<ul class="counts">{"".join(chips)}</ul>'
 
 
+def _host(url: Any) -> str:
+    try:
+        return (urlsplit(str(url)).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def oidc_actions(plan: Plan) -> list[tuple[str, dict[str, Any], str | None]]:
+    """Every authenticate-oidc action the plan would send: (where, its config, the secret's
+    source: a secret ARN, ``"existing"`` for the one the listener keeps, None if none)."""
+    found = []
+    for op in plan.operations:
+        if isinstance(op, ModifyListener):
+            where, actions = "the default actions", op.default_actions
+        elif isinstance(op, CreateRule):
+            where, actions = f"new rule at priority {op.priority}", op.actions
+        elif isinstance(op, ModifyRule) and op.actions is not None:
+            where, actions = f"rule at priority {op.priority}", op.actions
+        else:
+            continue
+        for action in actions:
+            if action.get("Type") == "authenticate-oidc":
+                config = action.get("AuthenticateOidcConfig") or {}
+                found.append((where, config, op.oidc.get(str(config.get("ClientId")))))
+    return found
+
+
+def _secret_source(source: str | None) -> str:
+    if source == EXISTING_SECRET:
+        return (
+            '<span class="small">none read: the listener keeps the secret it has for this '
+            "client (UseExistingClientSecret)</span>"
+        )
+    if not source:
+        return '<span class="small">none named by the plan</span>'
+    return f"<code>{escape(source)}</code>"
+
+
+def oidc_section(plan: Plan) -> str:
+    """Where the restore would send OIDC client secrets: for each authenticate-oidc action,
+    its identity provider's issuer and endpoints and the secret's ARN. Empty when none."""
+    actions = oidc_actions(plan)
+    if not actions:
+        return ""
+    sent = sum(1 for _, _, source in actions if source and source != EXISTING_SECRET)
+    out = [
+        f"<h2>Where OIDC client secrets go: {len(actions)} authenticate-oidc "
+        f"action{'s' * (len(actions) != 1)}</h2>",
+        '<div class="banner warn"><p>'
+        + (
+            f"This restore reads {sent} client secret{'s' * (sent != 1)} from Secrets Manager "
+            "and gives them to the load balancer, which sends them to the token endpoint "
+            "below. Approve only if you know these identity providers."
+            if sent
+            else "This restore sends no client secret: each action keeps the listener's own."
+        )
+        + "</p></div>",
+    ]
+    for where, config, source in actions:
+        issuer, token = config.get("Issuer"), config.get("TokenEndpoint")
+        rows = [
+            ("Client ID", f"<code>{escape(str(config.get('ClientId', '?')))}</code>"),
+            ("Issuer", f"<code>{escape(str(issuer))}</code>"),
+            (
+                "Authorization endpoint",
+                f"<code>{escape(str(config.get('AuthorizationEndpoint')))}</code>",
+            ),
+            ("Token endpoint", f"<code>{escape(str(token))}</code>"),
+            ("User info endpoint", f"<code>{escape(str(config.get('UserInfoEndpoint')))}</code>"),
+            ("Client secret", _secret_source(source)),
+        ]
+        note = ""
+        if source != EXISTING_SECRET and _host(token) != _host(issuer):
+            note = (
+                '<p class="small">The token endpoint, where the client secret is sent, is not '
+                "on the issuer's host.</p>"
+            )
+        out.append(f"<h3>{escape(where)}</h3>{_facts(rows)}{note}")
+    return "".join(out)
+
+
 def _plan_section(review: Review) -> str:
     plan = review.plan
     if plan is None:
@@ -341,7 +426,8 @@ def _plan_section(review: Review) -> str:
         if notes
         else ""
     )
-    return head + _counts(plan.changes) + warn + "".join(map(change_card, plan.changes))
+    cards = "".join(map(change_card, plan.changes))
+    return head + _counts(plan.changes) + warn + cards + oidc_section(plan)
 
 
 def _decision_forms(token: str) -> str:

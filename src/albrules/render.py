@@ -164,7 +164,8 @@ def outcome_view(outcome: RestoreResult) -> Group:
 
 
 def console(stderr: bool = False) -> Console:
-    """Plain lines never wrap (ARNs stay copyable); tables get room when piped."""
+    """Plain lines never wrap and show no emoji codes (ARNs stay copyable: a secret ARN's
+    ``:secret:`` is an emoji code); tables get room when piped."""
     probe = Console(stderr=stderr)
     width = None if probe.is_terminal else 200
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width, emoji=False)

@@ -6,7 +6,6 @@ secrets of rules it must create. Nothing here changes AWS.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from .aws import Aws, as_albrules_error, error_code
 from .canonical import canonical_actions, canonical_rule
 from .errors import InvalidInput, Problem, RestoreRefused, TargetGroupsMissing
 from .models import ListenerState, Snapshot
+from .oidc_secrets import SecretScope, client_secret_of
 from .plan import CLI_NAMES, Desired, Plan
 from .validate import Limits
 
@@ -170,10 +170,16 @@ def account_limits(aws: Aws, warnings: list[str]) -> Limits:
     return Limits.from_account_limits(items)
 
 
-def read_secret_values(aws: Aws, arns: list[str]) -> dict[str, str]:
-    """Secret values by ARN. A JSON secret may hold ``client_secret`` (or ``ClientSecret``)."""
+def read_secret_values(
+    aws: Aws, arns: list[str], listener_arn: str, scope: SecretScope
+) -> dict[str, str]:
+    """The client secret of each ARN (see :func:`~albrules.oidc_secrets.client_secret_of`),
+    each checked against ``scope`` for a restore of ``listener_arn`` before it is read."""
+    wanted = sorted(set(arns))
+    for arn in wanted:
+        scope.check(arn, listener_arn)
     values: dict[str, str] = {}
-    for arn in sorted(set(arns)):
+    for arn in wanted:
         try:
             secret = aws.secrets.get_secret_value(SecretId=arn)
         except (ClientError, BotoCoreError) as err:
@@ -184,13 +190,7 @@ def read_secret_values(aws: Aws, arns: list[str]) -> dict[str, str]:
             raise RestoreRefused(
                 f"secret {arn} has no SecretString; store the client secret as text"
             )
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict):
-            text = parsed.get("client_secret") or parsed.get("ClientSecret") or text
-        values[arn] = text
+        values[arn] = client_secret_of(arn, str(text))
     return values
 
 

@@ -3,7 +3,9 @@ both run, so a restore means the same thing from every door.
 
 1. Resolve the target (:mod:`albrules.resolve`): the listener (``choose_target``), in the
    session's region (``check_region``).
-2. :func:`check_restorable`: the listener exists and the snapshot's target groups exist there.
+2. :func:`check_restorable`: the OIDC client secrets given may be read
+   (:mod:`albrules.oidc_secrets`), the listener exists and the snapshot's target groups exist
+   there.
 3. :func:`take_pre_restore_snapshot`: the listener as it is, stored in the restore's records
    (:mod:`albrules.records`), with the fingerprint of that state.
 4. :func:`make_plan`: the account's limits, the other listeners' rules, the plan, and the OIDC
@@ -38,6 +40,7 @@ from .capture import capture_listener, count_other_rules, describe_rules
 from .errors import ApplyFailed, ListenerChanged, SnapshotInvalid, VerifyFailed
 from .labels import rule_label
 from .models import ListenerState, Snapshot
+from .oidc_secrets import SecretScope
 from .operations import API_OPERATION, CreateRule, DeleteRule, request_for
 from .outcomes import exit_code_of
 from .plan import Desired, Mode, Plan, Selector, plan_restore
@@ -74,6 +77,7 @@ class RestoreOptions:
     selector: Selector | None = None
     map_by_name: bool = False
     oidc_secrets: dict[str, str] = field(default_factory=dict)
+    secret_scope: SecretScope = field(default_factory=SecretScope)
 
 
 @dataclass(frozen=True)
@@ -92,9 +96,13 @@ def check_restorable(
     *,
     map_by_name: bool = False,
     live: ListenerState | None = None,
+    oidc_secrets: dict[str, str] | None = None,
+    secret_scope: SecretScope | None = None,
 ) -> Target:
-    """The target listener exists (in the session's region) and every target group the
-    snapshot forwards to exists there. Raises (exit 2) before any change otherwise."""
+    """The OIDC client secrets given are ones a restore of the listener may read (before
+    any AWS call), the target listener exists (in the session's region) and every target group
+    the snapshot forwards to exists there. Raises (exit 2) before any change otherwise."""
+    (secret_scope or SecretScope()).check_all(oidc_secrets or {}, listener_arn)
     check_region(aws, listener_arn)
     live = live or capture_listener(aws, listener_arn)
     mapping = resolve_target_groups(aws, snapshot, live, map_by_name=map_by_name)
@@ -132,6 +140,7 @@ class Prepared:
     plan: Plan
     oidc_secrets: dict[str, str]
     secret_values: dict[str, str] = field(repr=False, default_factory=dict)
+    secret_scope: SecretScope = field(default_factory=SecretScope)
     max_listener_rules: int | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -166,7 +175,10 @@ def make_plan(aws: Aws, snapshot: Snapshot, target: Target, options: RestoreOpti
         desired=desired,
         plan=plan,
         oidc_secrets=dict(options.oidc_secrets),
-        secret_values=read_secret_values(aws, secret_arns(plan)),
+        secret_values=read_secret_values(
+            aws, secret_arns(plan), target.listener_arn, options.secret_scope
+        ),
+        secret_scope=options.secret_scope,
         max_listener_rules=max_rules,
         warnings=warnings,
     )
@@ -182,12 +194,24 @@ def prepare_restore(
     map_by_name: bool = False,
     oidc_secrets: dict[str, str] | None = None,
     live: ListenerState | None = None,
+    secret_scope: SecretScope | None = None,
 ) -> Prepared:
     """Check everything and plan (steps 2 and 4). Raises (exit 2) before any change on any
-    problem. ``live``: the listener's state when the caller has just captured it."""
+    problem. ``live``: the listener's state when the caller has just captured it.
+    ``secret_scope``: the OIDC client secrets it may read (default: names under albrules/)."""
     listener_arn = target_listener_arn or snapshot.source.listener_arn
-    target = check_restorable(aws, snapshot, listener_arn, map_by_name=map_by_name, live=live)
-    options = RestoreOptions(mode, selector, map_by_name, dict(oidc_secrets or {}))
+    scope = secret_scope or SecretScope()
+    secrets = dict(oidc_secrets or {})
+    target = check_restorable(
+        aws,
+        snapshot,
+        listener_arn,
+        map_by_name=map_by_name,
+        live=live,
+        oidc_secrets=secrets,
+        secret_scope=scope,
+    )
+    options = RestoreOptions(mode, selector, map_by_name, secrets, scope)
     return make_plan(aws, snapshot, target, options)
 
 
@@ -345,8 +369,10 @@ def roll_back(
     oidc_secrets: dict[str, str] | None = None,
     secret_values: dict[str, str] | None = None,
     max_listener_rules: int | None = None,
+    secret_scope: SecretScope | None = None,
 ) -> list[str]:
-    """Back to the pre-restore snapshot. Returns the differences left (empty: rolled back)."""
+    """Back to the pre-restore snapshot. Returns the differences left (empty: rolled back).
+    A secret still to read is checked against ``secret_scope`` (default: under albrules/)."""
     live = capture_listener(aws, listener_arn)
     back = plan_restore(
         live,
@@ -359,7 +385,7 @@ def roll_back(
     values = dict(secret_values or {})
     missing = [a for a in secret_arns(back) if a not in values]
     if missing:
-        values.update(read_secret_values(aws, missing))
+        values.update(read_secret_values(aws, missing, listener_arn, secret_scope or SecretScope()))
     apply_with_journal(aws, back, values, journal, phase="rollback")
     state = capture_listener(aws, listener_arn)
     return differences(back.expected, state) + [f"not rolled back: {u}" for u in back.unresolved]
@@ -448,6 +474,7 @@ def execute_restore(
                 oidc_secrets=prepared.oidc_secrets,
                 secret_values=prepared.secret_values,
                 max_listener_rules=prepared.max_listener_rules,
+                secret_scope=prepared.secret_scope,
             )
         except Exception as again:
             left = [f"the rollback failed: {as_albrules_error(again)}"]
@@ -484,4 +511,3 @@ def execute_restore(
         journal=journal,
         **base,
     )
-

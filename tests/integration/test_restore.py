@@ -295,7 +295,7 @@ def test_oidc_rule_needs_its_secret_to_be_created(world, aws, tmp_path, calls):
         prepare_restore(aws, snapshot)
     assert calls.mutating == []
     secret = world.session.client("secretsmanager").create_secret(
-        Name="shop-oidc", SecretString=json.dumps({"client_secret": "from-vault"})
+        Name="albrules/shop-oidc", SecretString=json.dumps({"client_secret": "from-vault"})
     )["ARN"]
     _, outcome = restore(aws, snapshot, tmp_path, oidc_secrets={"shop-client": secret})
     assert outcome.status == "RESTORED" and same_routing(world, listener, snapshot)

@@ -19,6 +19,7 @@ from albrules import approval
 from albrules import approval_page as pages
 from albrules.approval import LinkClaim, Review
 from albrules.errors import ApprovalError
+from albrules.operations import CreateRule, DeleteRule, ModifyListener, ModifyRule
 from albrules.plan import Desired, Plan, RuleChange
 
 LISTENER = (
@@ -320,3 +321,98 @@ def test_every_link_opens_the_review_page_and_only_old_links_imply_a_decision() 
     assert expired.value.claim.execution_arn == EXECUTION
     with pytest.raises(ApprovalError, match="not valid"):
         approval.verify_token(b"another key", links["review"].split("?token=", 1)[1], now=0)
+
+
+# --- where OIDC client secrets go -------------------------------------------------------------
+
+SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:albrules/shop-AbCdEf"
+
+
+def oidc_action(client: str, host: str = "idp.example.com", token_host: str | None = None) -> dict:
+    return {
+        "Type": "authenticate-oidc",
+        "Order": 1,
+        "AuthenticateOidcConfig": {
+            "Issuer": f"https://{host}",
+            "AuthorizationEndpoint": f"https://{host}/authorize",
+            "TokenEndpoint": f"https://{token_host or host}/token",
+            "UserInfoEndpoint": f"https://{host}/userinfo",
+            "ClientId": client,
+        },
+    }
+
+
+def oidc_plan() -> Plan:
+    created = [oidc_action("shop", token_host="evil.example.net"), {**forward("app"), "Order": 2}]
+    kept = [oidc_action("<b>kept</b>"), {**forward("app"), "Order": 2}]
+    return Plan(
+        listener_arn=LISTENER,
+        mode="full",
+        operations=[
+            ModifyListener(
+                listener_arn=LISTENER,
+                default_actions=[oidc_action("front"), {**fixed("200"), "Order": 2}],
+                oidc={"front": SECRET},
+            ),
+            ModifyRule(
+                rule_arn="r1", priority=30, actions=kept, oidc={"<b>kept</b>": "existing"}
+            ),
+            ModifyRule(rule_arn="r2", priority=40, conditions=[path("/x")]),
+            CreateRule(
+                listener_arn=LISTENER,
+                priority=10,
+                conditions=[path("/private/*")],
+                actions=created,
+                oidc={"shop": SECRET},
+            ),
+            DeleteRule(rule_arn="r3", priority=99, oidc_clients=["gone"]),
+        ],
+        changes=[RuleChange(kind="create", label="p10", fields=["rule"], after=rule(10, "/p"))],
+        expected=Desired(default_actions=[], rules=[]),
+    )
+
+
+def oidc_tables(body: str) -> dict[str, dict[str, str]]:
+    """Each authenticate-oidc action's facts on the page, by where it is set."""
+    section = body.split("<h2>Where OIDC client secrets go", 1)[1].split("<h2>", 1)[0]
+    found = re.findall(r"<h3>(.*?)</h3><table class=\"facts\">(.*?)</table>", section, re.S)
+    return {
+        html.unescape(where): {
+            html.unescape(k): text(v)
+            for k, v in re.findall(r'<th scope="row">(.*?)</th><td>(.*?)</td>', table, re.S)
+        }
+        for where, table in found
+    }
+
+
+def test_every_oidc_action_shows_its_issuer_endpoints_and_the_secret_it_would_send() -> None:
+    body = pages.review_page(review(plan=oidc_plan()), "tok", NOW)["body"]
+    assert "Where OIDC client secrets go: 3 authenticate-oidc actions" in text(body)
+    assert "This restore reads 2 client secrets from Secrets Manager" in text(body)
+    shown = oidc_tables(body)
+    assert list(shown) == ["the default actions", "rule at priority 30", "new rule at priority 10"]
+    assert shown["new rule at priority 10"] == {
+        "Client ID": "shop",
+        "Issuer": "https://idp.example.com",
+        "Authorization endpoint": "https://idp.example.com/authorize",
+        "Token endpoint": "https://evil.example.net/token",
+        "User info endpoint": "https://idp.example.com/userinfo",
+        "Client secret": SECRET,
+    }
+    assert shown["the default actions"]["Client secret"] == SECRET
+    assert shown["rule at priority 30"]["Client ID"] == "<b>kept</b>"  # escaped, shown as text
+    assert "UseExistingClientSecret" in shown["rule at priority 30"]["Client secret"]
+    # The secret goes to the token endpoint: one on another host than the issuer is pointed out.
+    notes = re.findall(r"</table>(<p class=\"small\">.*?</p>)", body.split("Where OIDC", 1)[1])
+    assert len(notes) == 1 and "not on the issuer's host" in notes[0]
+    assert "<b>kept</b>" not in body
+
+
+def test_a_plan_without_oidc_actions_has_no_oidc_section() -> None:
+    body = pages.review_page(review(), "tok", NOW)["body"]
+    assert "Where OIDC client secrets go" not in body
+    assert pages.oidc_actions(oidc_plan())[1] == (
+        "rule at priority 30",
+        oidc_action("<b>kept</b>")["AuthenticateOidcConfig"],
+        "existing",
+    )

@@ -67,6 +67,21 @@ OidcSecret = Annotated[
         "--oidc-secret", help="CLIENT_ID=SECRET_ARN for OIDC rules to create (repeatable)."
     ),
 ]
+OidcSecretPrefix = Annotated[
+    str,
+    typer.Option(
+        "--oidc-secret-prefix",
+        help="Read OIDC client secrets only under this name prefix (the stack's OidcSecretPrefix).",
+    ),
+]
+AnyOidcSecret = Annotated[
+    bool,
+    typer.Option(
+        "--any-oidc-secret",
+        help="Read an OIDC client secret of any name your credentials can read (still only in "
+        "the listener's account and region).",
+    ),
+]
 
 # --- errors ---------------------------------------------------------------------------------
 

@@ -11,17 +11,20 @@ import typer
 
 from ..aws import Aws
 from ..errors import InvalidInput, RestoreRefused
+from ..oidc_secrets import DEFAULT_PREFIX, SecretScope, check_prefix, parse_secret_arn
 from ..plan import Selector, choose_selection
 from ..render import outcome_view, plan_view
 from ..resolve import choose_target
 from ..restore import Prepared, RestoreResult, execute_restore, prepare_restore, unapplied
 from ..store import Store, default_pre_restore_location
 from .common import (
+    AnyOidcSecret,
     Debug,
     JsonOut,
     ListenerArn,
     MapByName,
     OidcSecret,
+    OidcSecretPrefix,
     Profile,
     Region,
     err_console,
@@ -64,10 +67,20 @@ def _oidc(items: list[str] | None) -> dict[str, str]:
                 f"--oidc-secret {item.split('=')[0]}=... must be CLIENT_ID=SECRET_ARN with a "
                 "Secrets Manager ARN"
             )
-        secrets[client] = arn
+        secrets[client] = parse_secret_arn(arn, f"--oidc-secret {client}").arn
     return secrets
 
 
+def secret_scope(prefix: str = DEFAULT_PREFIX, any_secret: bool = False) -> SecretScope:
+    """The OIDC client secrets a CLI restore may read: names under ``prefix`` (the stack's
+    default), or, with ``--any-oidc-secret``, any name the caller's own credentials can read."""
+    if any_secret:
+        return SecretScope(None)
+    return SecretScope(
+        check_prefix(prefix),
+        "or pass --oidc-secret-prefix PREFIX (or --any-oidc-secret) to read it with your own "
+        "credentials",
+    )
 
 
 def prepare(
@@ -81,10 +94,13 @@ def prepare(
     oidc_secret: list[str] | None,
     profile: str | None,
     region: str | None,
+    scope: SecretScope | None = None,
 ) -> tuple[Aws, Any]:
     """Parse the selectors, open the target's account and region, check and plan."""
     chosen_mode, selector = _selection(mode, priority, match)
     secrets = _oidc(oidc_secret)
+    scope = scope or secret_scope()
+    scope.check_all(secrets, target)  # before any AWS call
     aws = open_aws(profile, region, target)
     prepared = prepare_restore(
         aws,
@@ -94,6 +110,7 @@ def prepare(
         selector=selector,
         map_by_name=map_by_name,
         oidc_secrets=secrets,
+        secret_scope=scope,
     )
     return aws, prepared
 
@@ -108,6 +125,7 @@ def _run(
     match: list[str] | None,
     map_by_name: bool,
     oidc_secret: list[str] | None,
+    scope: SecretScope,
     dry_run: bool,
     yes: bool,
     pre_restore_to: str | None,
@@ -117,6 +135,7 @@ def _run(
 ) -> None:
     """The one restore pipeline of both commands: check, plan, show, (confirm, apply)."""
     _selection(mode, priority, match)  # option mistakes first, before any file or AWS access
+    _oidc(oidc_secret)
     document = load_snapshot(snapshot, profile, region)
     target = choose_target(document.source.listener_arn, listener_arn, target_listener_arn)
     aws, prepared = prepare(
@@ -129,6 +148,7 @@ def _run(
         oidc_secret=oidc_secret,
         profile=profile,
         region=region,
+        scope=scope,
     )
     if not as_json:
         out_console.print(
@@ -167,6 +187,8 @@ def plan(
     match: MatchOpt = None,
     map_by_name: MapByName = False,
     oidc_secret: OidcSecret = None,
+    oidc_secret_prefix: OidcSecretPrefix = DEFAULT_PREFIX,
+    any_oidc_secret: AnyOidcSecret = False,
     as_json: JsonOut = False,
     profile: Profile = None,
     region: Region = None,
@@ -185,6 +207,7 @@ def plan(
             match=match,
             map_by_name=map_by_name,
             oidc_secret=oidc_secret,
+            scope=secret_scope(oidc_secret_prefix, any_oidc_secret),
             dry_run=True,
             yes=False,
             pre_restore_to=None,
@@ -203,6 +226,8 @@ def restore(
     match: MatchOpt = None,
     map_by_name: MapByName = False,
     oidc_secret: OidcSecret = None,
+    oidc_secret_prefix: OidcSecretPrefix = DEFAULT_PREFIX,
+    any_oidc_secret: AnyOidcSecret = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and check only.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     pre_restore_to: Annotated[
@@ -227,6 +252,7 @@ def restore(
             match=match,
             map_by_name=map_by_name,
             oidc_secret=oidc_secret,
+            scope=secret_scope(oidc_secret_prefix, any_oidc_secret),
             dry_run=dry_run,
             yes=yes,
             pre_restore_to=pre_restore_to,

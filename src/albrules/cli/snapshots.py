@@ -8,15 +8,18 @@ from typing import Annotated
 import typer
 
 from ..errors import InvalidInput
+from ..oidc_secrets import DEFAULT_PREFIX
 from ..render import entries_view, snapshot_view
 from ..snapshot import build_snapshot, dumps, format_for
 from ..store import Store, is_s3
 from .common import (
+    AnyOidcSecret,
     Debug,
     JsonOut,
     ListenerArn,
     MapByName,
     OidcSecret,
+    OidcSecretPrefix,
     Profile,
     Region,
     capture,
@@ -27,7 +30,7 @@ from .common import (
     out_console,
     print_json,
 )
-from .restores import prepare
+from .restores import prepare, secret_scope
 
 
 def backup(
@@ -106,6 +109,8 @@ def validate(
     listener_arn: ListenerArn = None,
     map_by_name: MapByName = False,
     oidc_secret: OidcSecret = None,
+    oidc_secret_prefix: OidcSecretPrefix = DEFAULT_PREFIX,
+    any_oidc_secret: AnyOidcSecret = False,
     profile: Profile = None,
     region: Region = None,
     debug: Debug = False,
@@ -113,6 +118,7 @@ def validate(
     """Check a snapshot: schema, checksum, limits; with --listener-arn, also that it can be
     restored there (target groups, quota, secrets)."""
     with handled(debug):
+        scope = secret_scope(oidc_secret_prefix, any_oidc_secret)
         document = load_snapshot(snapshot, profile, region)
         out_console.print(
             f"{snapshot}: valid snapshot of {document.source.listener_arn} "
@@ -126,6 +132,7 @@ def validate(
                 oidc_secret=oidc_secret,
                 profile=profile,
                 region=region,
+                scope=scope,
             )
             out_console.print(
                 f"restorable into {listener_arn}: target groups found, within the rule quota; "

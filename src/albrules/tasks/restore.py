@@ -135,7 +135,8 @@ def lock_listener(state: RestoreState) -> RestoreState:
 
 
 def check_snapshot(state: RestoreState) -> RestoreState:
-    """Read and validate the snapshot; check the target listener and its target groups."""
+    """Read and validate the snapshot; check the OIDC secrets named (within the stack's
+    prefix, in the listener's account and region), the target listener and its target groups."""
     request = state.parsed_request()
     settings = Settings.load()
     snapshot = read_snapshot(_need(state.snapshot_location, "snapshot"), settings.home())
@@ -145,6 +146,8 @@ def check_snapshot(state: RestoreState) -> RestoreState:
         snapshot,
         target,
         map_by_name=request.map_target_groups_by_name,
+        oidc_secrets=request.oidc_secrets,
+        secret_scope=settings.secret_scope(),
     )
     metrics.add_metric(name="SnapshotRules", unit=MetricUnit.Count, value=len(snapshot.rules))
     return state
@@ -180,6 +183,7 @@ def compute_plan(state: RestoreState) -> RestoreState:
         map_by_name=request.map_target_groups_by_name,
         oidc_secrets=request.oidc_secrets,
         live=live,
+        secret_scope=settings.secret_scope(),
     )
     plan = prepared.plan
     location = settings.put_json(
@@ -244,7 +248,7 @@ def apply_plan(state: RestoreState) -> RestoreState:
     target = _need(state.listener_arn, "listener")
     aws = _target_aws(settings, target)
     check_unchanged(aws, target, str(document["base_fingerprint"]), _since_pre_restore(state))
-    values = read_secret_values(aws, secret_arns(plan))
+    values = read_secret_values(aws, secret_arns(plan), target, settings.secret_scope())
     records = settings.restore_records(state.execution_arn)
     journal: list[dict[str, Any]] = []
     warnings: list[str] = []
@@ -294,6 +298,7 @@ def roll_back_listener(state: RestoreState) -> RestoreState:
             journal,
             oidc_secrets=document.get("oidc_secrets") or {},
             max_listener_rules=document.get("max_listener_rules"),
+            secret_scope=settings.secret_scope(),
         )
     except AlbRulesError as err:
         left = [str(err)]

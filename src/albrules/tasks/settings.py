@@ -13,6 +13,7 @@ from ..accounts import aws_for
 from ..aws import Aws, as_albrules_error
 from ..catalog import Catalog
 from ..errors import InvalidInput
+from ..oidc_secrets import DEFAULT_PREFIX, SecretScope, check_prefix
 from ..records import RestoreRecords, stack_restore_records
 from ..runtime_env import getenv
 from ..store import Store
@@ -30,6 +31,7 @@ class Settings:
     external_id: str | None
     approval_secret_arn: str | None
     approval_url: str | None
+    oidc_secret_prefix: str = DEFAULT_PREFIX
 
     @classmethod
     def load(cls) -> Settings:
@@ -48,6 +50,10 @@ class Settings:
             external_id=getenv("ALBRULES_EXTERNAL_ID") or None,
             approval_secret_arn=getenv("ALBRULES_APPROVAL_SECRET_ARN") or None,
             approval_url=getenv("ALBRULES_APPROVAL_URL") or None,
+            oidc_secret_prefix=check_prefix(
+                getenv("ALBRULES_OIDC_SECRET_PREFIX") or DEFAULT_PREFIX,
+                "ALBRULES_OIDC_SECRET_PREFIX",
+            ),
         )
 
     # -- the stack's own stores, in this account --
@@ -68,6 +74,13 @@ class Settings:
     def restore_records(self, execution_arn: str) -> RestoreRecords:
         """The records (pre-restore snapshot, journal) of a restore run by the state machine."""
         return stack_restore_records(self.bucket, self.home(), execution_arn, self.kms_key_id)
+
+    def secret_scope(self) -> SecretScope:
+        """The OIDC client secrets a restore may read: names under the stack's prefix."""
+        return SecretScope(
+            self.oidc_secret_prefix,
+            "or update the stack's OidcSecretPrefix parameter to cover it",
+        )
 
     def signing_key(self) -> bytes:
         """The approval links' HMAC key, from Secrets Manager."""
