@@ -36,7 +36,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import Aws, as_albrules_error, error_code
 from .errors import IntegrityFailed, InvalidInput
-from .store import SEAL_METADATA, is_s3, read_object
+from .snapshot import format_for, loads
+from .store import SEAL_METADATA, is_s3, parse_s3, read_object
 
 Kind = Literal["snapshot", "plan"]
 SEAL_KEY_METADATA = "albrules-seal-key"
@@ -99,7 +100,7 @@ class Sealer:
             )
         except (ClientError, BotoCoreError) as err:
             raise as_albrules_error(err, service="kms", where=f"seal key {self.key_id}") from err
-        return Seal(base64.b64encode(made["Mac"]).decode(), str(made.get("KeyId") or self.key_id))
+        return Seal(base64.b64encode(made["Mac"]).decode(), self.key_id)
 
     def metadata(self, kind: Kind, body: bytes) -> dict[str, str]:
         """The S3 metadata that seals ``body``."""
@@ -166,3 +167,53 @@ def read_sealed(
     seal = Seal.from_metadata(metadata) if is_s3(location) else read_sidecar(location)
     sealer.verify(kind, body, seal, location)
     return body
+
+
+@dataclass(frozen=True)
+class Sealed:
+    location: str
+    sealed_at: str  # where the seal went: the object's metadata, or the sidecar file
+    sha256: str
+    key_arn: str
+
+
+def seal_location(location: str, s3: Any, sealer: Sealer) -> Sealed:
+    """Seal the snapshot at ``location`` as it is (a hand edit): an S3 object gets the seal in
+    its metadata (copied in place, the same version's bytes, encryption and content type); a
+    local file gets ``FILE.seal``. A document that is not a valid snapshot is not sealed."""
+    if not is_s3(location):
+        body, _ = read_object(location, None)
+        loads(body, location, format_for(location))
+        seal = sealer.seal("snapshot", body)
+        side = sidecar_path(Path(location).expanduser())
+        side.write_text(json.dumps(seal.metadata(), indent=1) + "\n")
+        return Sealed(location, str(side), digest(body), seal.key_arn)
+    bucket, key = parse_s3(location)
+    try:
+        got = s3.get_object(Bucket=bucket, Key=key)
+        body = got["Body"].read()
+    except (ClientError, BotoCoreError) as err:
+        raise as_albrules_error(err, service="s3", where=location) from err
+    loads(body, location, format_for(location))
+    seal = sealer.seal("snapshot", body)
+    source: dict[str, str] = {"Bucket": bucket, "Key": key}
+    if got.get("VersionId") and got["VersionId"] != "null":
+        source["VersionId"] = got["VersionId"]
+    kwargs: dict[str, Any] = {
+        "Bucket": bucket,
+        "Key": key,
+        "CopySource": source,
+        "CopySourceIfMatch": got["ETag"],  # exactly the bytes sealed, or nothing
+        "MetadataDirective": "REPLACE",
+        "Metadata": {**(got.get("Metadata") or {}), **seal.metadata()},
+        "ContentType": got.get("ContentType") or "application/json",
+    }
+    if got.get("ServerSideEncryption") == "aws:kms":
+        kwargs["ServerSideEncryption"] = "aws:kms"
+        if got.get("SSEKMSKeyId"):
+            kwargs["SSEKMSKeyId"] = got["SSEKMSKeyId"]
+    try:
+        s3.copy_object(**kwargs)
+    except (ClientError, BotoCoreError) as err:
+        raise as_albrules_error(err, service="s3", where=location) from err
+    return Sealed(location, f"{location} (metadata {SEAL_METADATA})", digest(body), seal.key_arn)

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from albrules.models import Snapshot
 from albrules.seal import Seal
-from albrules.snapshot import content_checksum
+from albrules.snapshot import expected_checksum, loads
 from local_world import Calls
-from security.people import approve_as_other, wait_for_approval
 from rule_builders import fixed
+from security.people import approve_as_other, wait_for_approval
 from stack import Stack, break_listener, checksum, shop
 
 
@@ -43,9 +44,11 @@ def forged_snapshot(stack: Stack, key: str) -> bytes:
     """The stored snapshot with every rule answering 418, and a correct SHA-256 checksum."""
     document = stack.read_json(key)
     for rule in document["rules"]:
-        rule["actions"] = [fixed("418")]
-    document["checksum"] = content_checksum(document)
-    return json.dumps(document, indent=1).encode()
+        rule["actions"] = [{**fixed("418"), "Order": 1}]
+    document["checksum"] = expected_checksum(Snapshot.model_validate(document))
+    body = json.dumps(document, indent=1).encode()
+    loads(body, "the forged snapshot")  # valid, checksum included: only the seal can tell
+    return body
 
 
 def test_a_swapped_snapshot_is_refused_before_any_change(stack: Stack, calls: Calls) -> None:
@@ -87,7 +90,7 @@ def test_a_plan_swapped_after_approval_was_asked_is_refused_at_apply(
 
     swaps = {
         "a rewrite under the plan's own seal": lambda target: rewrite(
-            stack, target, json.dumps({"plan": {"operations": []}}).encode(), metadata(stack, target)
+            stack, target, b'{"plan": {"operations": []}}', metadata(stack, target)
         ),
         "another restore's sealed plan": lambda target: stack.s3.copy_object(
             Bucket=stack.bucket,

@@ -52,13 +52,13 @@ def check_mac_request(key: Any, mac_algorithm: str, message: str | bytes | None)
     if state != "Enabled":
         raise _error("KMSInvalidStateException", f"{key.arn} is pending deletion.")
     supported = _SUPPORTED.get(getattr(key, "key_spec", ""))
-    if supported and getattr(key, "key_usage", "") == "GENERATE_VERIFY_MAC":
-        if mac_algorithm != supported:
-            raise _error(
-                "InvalidKeyUsageException",
-                f"{key.arn} key usage is GENERATE_VERIFY_MAC which is not compatible with "
-                f"MAC algorithm {mac_algorithm}; the key supports {supported}.",
-            )
+    usage = getattr(key, "key_usage", "")
+    if supported and usage == "GENERATE_VERIFY_MAC" and mac_algorithm != supported:
+        raise _error(
+            "InvalidKeyUsageException",
+            f"{key.arn} key usage is GENERATE_VERIFY_MAC which is not compatible with "
+            f"MAC algorithm {mac_algorithm}; the key supports {supported}.",
+        )
     size = _message_size(message)
     if size > MAX_MESSAGE_BYTES:
         raise _error(
