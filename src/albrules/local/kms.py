@@ -114,7 +114,7 @@ def install() -> None:
             )
         return original_rotation(self, key_id, *args, **kw)
 
-    KmsBackend.generate_mac = generate_mac  # type: ignore[method-assign]  # the patch itself
-    KmsBackend.verify_mac = verify_mac  # type: ignore[method-assign]
+    KmsBackend.generate_mac = generate_mac  # type: ignore[method-assign,assignment]  # the patch
+    KmsBackend.verify_mac = verify_mac  # type: ignore[method-assign,assignment]
     KmsBackend.enable_key_rotation = enable_key_rotation  # type: ignore[method-assign]
     _installed = True
