@@ -27,7 +27,7 @@ class Unsupported(ValueError):
     """The statement uses something this evaluator does not model."""
 
 
-def _list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
@@ -37,7 +37,7 @@ def _like(pattern: str, value: str, *, case: bool = True) -> bool:
 
 
 def _matches(patterns: Any, value: str, *, case: bool = True) -> bool:
-    return any(_like(str(p), value, case=case) for p in _list(patterns))
+    return any(_like(str(p), value, case=case) for p in as_list(patterns))
 
 
 _Test = Callable[[str, str], bool]
@@ -73,7 +73,7 @@ def _condition_holds(operator: str, key: str, wanted: Any, context: dict[str, st
     found = {k.lower(): v for k, v in context.items()}.get(key.lower())
     if found is None:
         return if_exists or negated
-    matched = any(test(str(w), str(found)) for w in _list(wanted))
+    matched = any(test(str(w), str(found)) for w in as_list(wanted))
     return not matched if negated else matched
 
 
@@ -92,7 +92,7 @@ def _principal_matches(statement: dict[str, Any], context: dict[str, str]) -> bo
     if principal == "*":
         return True
     if isinstance(principal, dict) and "AWS" in principal:
-        wanted = _list(principal["AWS"])
+        wanted = as_list(principal["AWS"])
         caller = context.get("aws:PrincipalArn")
         return "*" in wanted or (caller is not None and caller in wanted)
     return False
@@ -120,7 +120,7 @@ def evaluate(
 ) -> Decision:
     """The policy's decision for the request: "Deny" (an explicit deny), "Allow", or None."""
     decision: Decision = None
-    for statement in _list(policy.get("Statement", [])):
+    for statement in as_list(policy.get("Statement", [])):
         if statement_applies(statement, action, resource, context):
             if statement.get("Effect") == "Deny":
                 return "Deny"

@@ -27,7 +27,7 @@ import json
 import re
 from typing import Any
 
-from . import policies
+from .policies import Unsupported, as_list, condition_keys, statement_applies
 
 _installed = False
 _ACCESS_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -70,18 +70,18 @@ def decide(policy: dict[str, Any], action: str, resource: str, context: dict[str
     from moto.iam.access_control import IAMPolicy, PermissionResult
 
     result = PermissionResult.NEUTRAL
-    for statement in policies._list(policy.get("Statement", [])):
-        if "aws:principalarn" in policies.condition_keys(statement) and (
+    for statement in as_list(policy.get("Statement", [])):
+        if "aws:principalarn" in condition_keys(statement) and (
             "aws:PrincipalArn" not in context
         ):
             continue  # no principal the local AWS can name: see the module docstring
         try:
-            applies = policies.statement_applies(statement, action, resource, context)
+            applies = statement_applies(statement, action, resource, context)
             effect = statement.get("Effect") if applies else None
             found = {"Deny": PermissionResult.DENIED, "Allow": PermissionResult.PERMITTED}.get(
                 str(effect), PermissionResult.NEUTRAL
             )
-        except policies.Unsupported:
+        except Unsupported:
             found = IAMPolicy(json.dumps({**policy, "Statement": [statement]})).is_action_permitted(
                 action, resource
             )
