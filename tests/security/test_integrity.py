@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from albrules import approval
+from albrules.aws import Aws
 from albrules.models import Snapshot
 from albrules.seal import Seal
 from albrules.snapshot import expected_checksum, loads
 from local_world import Calls
 from rule_builders import fixed
-from security.people import approve_as_other, wait_for_approval
+from security.people import approve_as_other, catalog, wait_for_approval
 from stack import Stack, break_listener, checksum, shop
 
 
@@ -104,6 +106,9 @@ def test_a_plan_swapped_after_approval_was_asked_is_refused_at_apply(
         record = wait_for_approval(stack, execution)
         assert record["plan_sha256"]  # the approval request names the plan it asks about
         swap(plan_key(execution))
+        claim = approval.LinkClaim(execution, "review", record["nonce"], record["expires_at"])
+        review = approval.load_review(Aws(stack.session), catalog(stack), claim)
+        assert review.plan is None and "was replaced" in str(review.plan_problem), how
         calls.clear()
         approve_as_other(stack, execution)
         result = stack.finish("restore", execution)
