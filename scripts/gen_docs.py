@@ -82,6 +82,8 @@ EXIT_CODES = {
     "validate": "0 valid (and restorable into --listener-arn); 2 not valid, or not restorable "
     "there (target groups, quota, secrets, conflicts); 1 AWS failure",
     "list": "0 listed (even none); 2 the location does not exist; 1 AWS failure",
+    "seal": "0 sealed; 2 missing, unreadable or not a valid snapshot, or no seal key found; "
+    "1 AWS refused or failed (no kms:GenerateMac on the key, access denied)",
     "plan": "0 plan shown (with or without changes); 2 bad input, or the restore would be "
     "refused; 1 AWS failure",
     "restore": "0 restored, nothing to change, or dry run; 2 bad input or refused before any "

@@ -183,7 +183,14 @@ def load_review(aws: Aws, catalog: Catalog, claim: LinkClaim) -> Review:
     try:
         if not location:
             raise ApprovalError("the approval record names no plan")
-        document = json.loads(read_bytes(location, aws))
+        body = read_bytes(location, aws)
+        approved = record.get("plan_sha256")
+        if approved and hashlib.sha256(body).hexdigest() != approved:
+            raise ApprovalError(
+                f"the plan document {location} is not the plan this approval asks about (it "
+                "was replaced after the request); reject it, the restore will not apply it"
+            )
+        document = json.loads(body)
         plan = Plan.model_validate(document["plan"])
         warnings = [str(w) for w in document.get("warnings") or []]
     except AlbRulesError as err:

@@ -64,6 +64,12 @@ class RestoreRefused(InvalidInput):
     """The restore was refused before any change (missing secret, conflict, stale plan...)."""
 
 
+class IntegrityFailed(InvalidInput):
+    """A snapshot or plan is not the one the stack wrote or approved: its seal is missing or
+    does not verify, it is not what the catalog records, or the plan is not the approved one.
+    Nothing was changed."""
+
+
 class AwsCallFailed(AlbRulesError):
     """An AWS call failed in a way the user must act on (access, throttling, not found)."""
 

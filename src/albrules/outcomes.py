@@ -66,6 +66,7 @@ REFUSAL_ERRORS: tuple[str, ...] = (
     "TargetGroupsMissing",
     "RestoreRefused",
     "ListenerNotFound",
+    "IntegrityFailed",
 )
 
 

@@ -28,7 +28,7 @@ from .arns import parse_listener_arn
 from .aws import Aws
 from .errors import AlbRulesError, InvalidInput
 from .models import Snapshot
-from .store import Store, read_bytes
+from .store import Sealing, Store, read_bytes
 
 PRE_RESTORE_PREFIX = "pre-restore"
 JOURNAL_NAME = "journal.json"
@@ -54,6 +54,7 @@ class RestoreRecords:
     store: Store
     restore_id: str
     kms_key_id: str | None = None
+    seal: Sealing | None = None  # the metadata that seals a pre-restore snapshot's bytes
 
     @property
     def folder(self) -> str:
@@ -65,10 +66,14 @@ class RestoreRecords:
 
     def save_pre_restore(self, snapshot: Snapshot) -> str:
         """Store the listener as it was before the restore (the rollback's target)."""
+        return self.save_pre_restore_bytes(snapshot)[0]
+
+    def save_pre_restore_bytes(self, snapshot: Snapshot) -> tuple[str, str | None]:
+        """As :meth:`save_pre_restore`; also the SHA-256 of the bytes written."""
         saved = Store(self.folder, self.store.aws).save(
-            snapshot, force=True, kms_key_id=self.kms_key_id
+            snapshot, force=True, kms_key_id=self.kms_key_id, seal=self.seal
         )
-        return saved.location
+        return saved.location, saved.sha256
 
     def write_journal(self, journal: list[dict[str, Any]]) -> str:
         """Store the journal (replacing any earlier one of this restore); its location."""
@@ -98,13 +103,20 @@ class RestoreRecords:
 
 
 def stack_restore_records(
-    bucket: str, aws: Aws, execution_arn: str, kms_key_id: str | None = None
+    bucket: str,
+    aws: Aws,
+    execution_arn: str,
+    kms_key_id: str | None = None,
+    sealer: Any = None,
 ) -> RestoreRecords:
-    """The records of a restore run by the state machine, in the stack's bucket."""
+    """The records of a restore run by the state machine, in the stack's bucket; a ``sealer``
+    (:class:`albrules.seal.Sealer`) seals the pre-restore snapshot."""
+    seal = (lambda body: sealer.metadata("snapshot", body)) if sealer is not None else None
     return RestoreRecords(
         Store(f"s3://{bucket}/{PRE_RESTORE_PREFIX}", aws),
         execution_name(execution_arn),
         kms_key_id,
+        seal,
     )
 
 

@@ -119,12 +119,14 @@ class PreRestore:
     location: str
     snapshot: Snapshot
     fingerprint: str
+    sha256: str | None = None  # of the stored bytes
 
 
 def take_pre_restore_snapshot(records: RestoreRecords, live: ListenerState) -> PreRestore:
     """Store ``live`` (just captured) as the restore's pre-restore snapshot."""
     snapshot = build_snapshot(live)
-    return PreRestore(records.save_pre_restore(snapshot), snapshot, state_fingerprint(live))
+    location, sha256 = records.save_pre_restore_bytes(snapshot)
+    return PreRestore(location, snapshot, state_fingerprint(live), sha256)
 
 
 # --- 4. the plan ------------------------------------------------------------------------------

@@ -261,9 +261,12 @@ class RestoreState(_Strict):
     settings: RestoreSettings = Field(default_factory=RestoreSettings)
     listener_arn: str | None = None
     snapshot_location: str | None = None
+    snapshot_sha256: str | None = None  # of the snapshot's bytes, read and seal-checked once
     pre_restore_location: str | None = None
+    pre_restore_sha256: str | None = None  # of the pre-restore snapshot's bytes, as written
     base_fingerprint: str | None = None  # the listener's state the plan starts from
     plan_location: str | None = None
+    plan_sha256: str | None = None  # of the plan document's bytes, as written and approved
     journal_location: str | None = None
     plan: PlanSummary | None = None
     changes: int | None = None

@@ -12,8 +12,10 @@ full checksum in their metadata so the comparison costs one HEAD, not a download
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +32,9 @@ _NAME = re.compile(
     r"(?P<stamp>\d{8}T\d{6}(?:\.\d{3})?Z)-(?P<short>[0-9a-f]{12})\.(?P<ext>json|yaml|yml)$"
 )
 CHECKSUM_METADATA = "albrules-checksum"
+SEAL_METADATA = "albrules-seal"  # albrules.seal: the MAC of a sealed object
+# Metadata for the exact bytes of a document written to S3 (albrules.seal makes a seal of them).
+Sealing = Callable[[bytes], dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class Saved:
     written: bool
     checksum: str
     previous: str | None = None
+    sha256: str | None = None  # of the bytes written (None: nothing was written)
 
 
 def albrules_home() -> Path:
@@ -245,8 +251,10 @@ class Store:
         fmt: Format | None = None,
         force: bool = False,
         kms_key_id: str | None = None,
+        seal: Sealing | None = None,
     ) -> Saved:
-        """Write unless the listener's latest snapshot here has the same checksum."""
+        """Write unless the listener's latest snapshot here has the same checksum. ``seal``
+        gives the metadata that seals the bytes (S3 only), set by the same PutObject."""
         if kms_key_id and not is_s3(self.location):
             raise InvalidInput(
                 "--kms-key-id applies to S3 locations (SSE-KMS); a local file is not encrypted "
@@ -254,20 +262,39 @@ class Store:
             )
         fmt = fmt or format_for(self.location) or "json"
         previous = None if force else self.latest_checksum(snapshot.source)
-        if previous and previous[1] == snapshot.checksum:
+        if previous and previous[1] == snapshot.checksum and self._sealed_enough(previous[0], seal):
             return Saved(previous[0], False, snapshot.checksum, previous[0])
         body = dumps(snapshot, fmt)
+        sha256 = hashlib.sha256(body).hexdigest()
         relative = relative_key(snapshot.source, snapshot.created_at, snapshot.checksum, fmt)
         if is_s3(self.location):
             key = self.prefix if self.is_file else self._s3_key(relative)
-            self.put_bytes(key, body, fmt=fmt, kms_key_id=kms_key_id, checksum=snapshot.checksum)
-            return Saved(f"s3://{self.bucket}/{key}", True, snapshot.checksum, None)
+            self.put_bytes(
+                key,
+                body,
+                fmt=fmt,
+                kms_key_id=kms_key_id,
+                checksum=snapshot.checksum,
+                metadata=seal(body) if seal else None,
+            )
+            return Saved(f"s3://{self.bucket}/{key}", True, snapshot.checksum, None, sha256)
         target = self.path if self.is_file else self.path / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_bytes(body)
         tmp.replace(target)
-        return Saved(str(target), True, snapshot.checksum, previous[0] if previous else None)
+        return Saved(
+            str(target), True, snapshot.checksum, previous[0] if previous else None, sha256
+        )
+
+    def _sealed_enough(self, location: str, seal: Sealing | None) -> bool:
+        """Whether the stored ``location`` may stand for a new snapshot: always, unless new
+        snapshots are sealed and it is an S3 object without a seal (written before sealing)."""
+        if seal is None or not is_s3(location):
+            return True
+        bucket, key = parse_s3(location)
+        head = self._s3("head_object", location, Bucket=bucket, Key=key)
+        return bool(head.get("Metadata", {}).get(SEAL_METADATA))
 
     def put_bytes(
         self,
@@ -277,6 +304,7 @@ class Store:
         fmt: str = "json",
         kms_key_id: str | None = None,
         checksum: str | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> str:
         uri = f"s3://{self.bucket}/{key}"
         kwargs: dict[str, Any] = {
@@ -285,8 +313,11 @@ class Store:
             "Body": body,
             "ContentType": "application/yaml" if fmt == "yaml" else "application/json",
         }
+        meta = dict(metadata or {})
         if checksum:
-            kwargs["Metadata"] = {CHECKSUM_METADATA: checksum}
+            meta[CHECKSUM_METADATA] = checksum
+        if meta:
+            kwargs["Metadata"] = meta
         if kms_key_id:
             kwargs["ServerSideEncryption"] = "aws:kms"
             kwargs["SSEKMSKeyId"] = kms_key_id
@@ -310,6 +341,12 @@ def _checksum_of(data: bytes, name: str) -> str:
 
 def read_bytes(location: str, aws: Aws | None) -> bytes:
     """The bytes of a snapshot at a path or S3 URI, with one clear error if unreadable."""
+    return read_object(location, aws)[0]
+
+
+def read_object(location: str, aws: Aws | None) -> tuple[bytes, dict[str, str]]:
+    """The bytes of a document at a path or S3 URI and its S3 metadata (from the same
+    GetObject, so they belong to the same version; {} for a local file)."""
     if is_s3(location):
         if aws is None:
             raise InvalidInput(f"reading {location} needs AWS credentials")
@@ -322,7 +359,9 @@ def read_bytes(location: str, aws: Aws | None) -> bytes:
                     f"{location} is {size / 1048576:.1f} MiB; a snapshot is at most "
                     f"{MAX_DOCUMENT_BYTES // 1048576} MiB, so this is not a snapshot file"
                 )
-            return cast(bytes, aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            got = aws.s3.get_object(Bucket=bucket, Key=key)
+            metadata = {str(k): str(v) for k, v in (got.get("Metadata") or {}).items()}
+            return cast(bytes, got["Body"].read()), metadata
         except (ClientError, BotoCoreError) as err:
             raise as_albrules_error(err, service="s3", where=location) from err
     path = Path(location).expanduser()
@@ -339,7 +378,7 @@ def read_bytes(location: str, aws: Aws | None) -> bytes:
             f"{MAX_DOCUMENT_BYTES // 1048576} MiB, so this is not a snapshot file"
         )
     try:
-        return path.read_bytes()
+        return path.read_bytes(), {}
     except OSError as err:
         raise InvalidInput(f"cannot read {location}: {err.strerror}") from None
 

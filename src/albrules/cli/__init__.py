@@ -47,6 +47,7 @@ COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("show", snapshots.show),
     ("validate", snapshots.validate),
     ("list", snapshots.list_),
+    ("seal", snapshots.seal),
     ("plan", restores.plan),
     ("restore", restores.restore),
     ("version", version),

@@ -1,4 +1,4 @@
-"""The snapshot commands: ``albrules backup``, ``show``, ``validate`` and ``list``."""
+"""The snapshot commands: ``albrules backup``, ``show``, ``validate``, ``list`` and ``seal``."""
 
 from __future__ import annotations
 
@@ -17,11 +17,14 @@ from .common import (
     Debug,
     JsonOut,
     ListenerArn,
+    LocalPort,
     MapByName,
     OidcSecret,
     OidcSecretPrefix,
     Profile,
     Region,
+    StackName,
+    Where,
     capture,
     err_console,
     handled,
@@ -29,6 +32,7 @@ from .common import (
     open_aws,
     out_console,
     print_json,
+    stack_clients,
 )
 from .restores import prepare, secret_scope
 
@@ -160,3 +164,37 @@ def list_(
             )
             return
         out_console.print(entries_view(entries, location))
+
+
+def seal(
+    location: Annotated[str, typer.Argument(help="The snapshot to seal: a file or s3:// URI.")],
+    key_id: Annotated[
+        str | None,
+        typer.Option("--key-id", help="The seal key (default: the stack's SealKeyArn output)."),
+    ] = None,
+    stack_name: StackName = "albrules",
+    local: Where = None,
+    port: LocalPort = None,
+    profile: Profile = None,
+    region: Region = None,
+    debug: Debug = False,
+) -> None:
+    """Seal a snapshot edited by hand, so the restore machine accepts it (needs
+    kms:GenerateMac on the stack's SealKey). An S3 object gets its seal in its metadata (copied
+    in place, same encryption); a local file gets FILE.seal, the metadata to upload it with."""
+    from ..seal import Sealer, seal_location
+
+    with handled(debug):
+        clients, outputs = stack_clients(local, port, profile, region, stack_name)
+        key = key_id or outputs().get("SealKeyArn")
+        if not key:
+            raise InvalidInput(
+                f"stack {stack_name} has no SealKeyArn output (deployed before seals?); "
+                "update the stack or pass --key-id"
+            )
+        sealed = seal_location(location, clients.client("s3"), Sealer(clients.client("kms"), key))
+        out_console.print(
+            f"sealed {sealed.location} (SHA-256 {sealed.sha256[:12]}...) with {sealed.key_arn}; "
+            f"the seal is in {sealed.sealed_at}",
+            markup=False,
+        )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 def install() -> None:
     """Patch moto in this process (idempotent). Import moto lazily: it is heavy."""
-    from . import elbv2, faults, inbox, lambdas, s3, stepfunctions
+    from . import elbv2, faults, inbox, kms, lambdas, s3, stepfunctions
 
     elbv2.install()
     faults.install()
     inbox.install()
+    kms.install()
     lambdas.install()
     s3.install()
     stepfunctions.install()

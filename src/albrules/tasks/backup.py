@@ -107,7 +107,12 @@ def back_up_listener(settings: Settings, item: ListenerItem) -> ListenerResult:
     state = capture_listener(aws, item.listener_arn)
     snapshot = build_snapshot(state)
     loads(dumps(snapshot), f"the snapshot of {item.listener_arn}")  # what we store must read back
-    saved = Store(item.location, settings.home()).save(snapshot, kms_key_id=settings.kms_key_id)
+    sealer = settings.sealer()
+    saved = Store(item.location, settings.home()).save(
+        snapshot,
+        kms_key_id=settings.kms_key_id,
+        seal=lambda body: sealer.metadata("snapshot", body),
+    )
     snapshot_id = snapshot.checksum[:12]
     drift = None
     if saved.written:

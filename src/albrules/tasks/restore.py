@@ -19,7 +19,8 @@ from .. import approval, notifications
 from ..arns import parse_listener_arn
 from ..aws import Aws
 from ..capture import capture_listener
-from ..errors import AlbRulesError, RestoreRefused, RollbackFailed
+from ..errors import AlbRulesError, IntegrityFailed, RestoreRefused, RollbackFailed
+from ..models import Snapshot
 from ..operations import API_OPERATION
 from ..plan import INPUT_NAMES, Plan, choose_selection
 from ..records import audit_closed, audit_opened, plan_key
@@ -33,9 +34,9 @@ from ..restore import (
     take_pre_restore_snapshot,
     verify,
 )
-from ..snapshot import build_snapshot
+from ..seal import digest, read_sealed
+from ..snapshot import build_snapshot, format_for, loads
 from ..state_documents import PlanSummary, RestoreState, dump
-from ..store import read_bytes, read_snapshot
 from .runtime import MetricUnit, logger, metrics
 from .settings import Settings
 
@@ -46,11 +47,12 @@ SHOWN_OPERATIONS = 20
 # --- helpers -----------------------------------------------------------------------------
 
 
-def _snapshot_location(reference: str, settings: Settings) -> str:
-    """An s3:// URI from what the input names: a URI, a key in the stack's bucket, or a
-    catalog id (the 12-hex-digit short checksum)."""
+def _snapshot_location(reference: str, settings: Settings) -> tuple[str, str | None]:
+    """An s3:// URI from what the input names (a URI, a key in the stack's bucket, or a
+    catalog id: the 12-hex-digit short checksum), and the checksum the catalog records for it
+    (None when not named by catalog id)."""
     if reference.startswith("s3://"):
-        return reference
+        return reference, None
     if CATALOG_ID.match(reference):
         row = settings.catalog().find_snapshot(reference)
         if row is None:
@@ -58,8 +60,22 @@ def _snapshot_location(reference: str, settings: Settings) -> str:
                 f"no snapshot with catalog id {reference} is in the catalog; give its S3 key or "
                 "an id from the catalog"
             )
-        return str(row["location"])
-    return f"s3://{settings.bucket}/{reference.lstrip('/')}"
+        return str(row["location"]), str(row.get("checksum") or "")
+    return f"s3://{settings.bucket}/{reference.lstrip('/')}", None
+
+
+def _read_snapshot(
+    settings: Settings, location: str, expect: str | None = None
+) -> tuple[Snapshot, str]:
+    """The snapshot at ``location`` once its seal verifies (and, given ``expect``, once it is
+    the exact bytes read before), and the SHA-256 of its bytes."""
+    body = read_sealed(location, settings.home(), settings.sealer(), "snapshot", expect)
+    return loads(body, location, format_for(location)), digest(body)
+
+
+def _pre_restore(settings: Settings, state: RestoreState) -> Snapshot:
+    location = _need(state.pre_restore_location, "pre-restore snapshot")
+    return _read_snapshot(settings, location, _need(state.pre_restore_sha256, "pre-restore"))[0]
 
 
 def _target_aws(settings: Settings, listener_arn: str) -> Aws:
@@ -74,9 +90,26 @@ def _need(value: str | None, what: str) -> str:
 
 
 def _plan_document(settings: Settings, state: RestoreState) -> dict[str, Any]:
+    """The plan this restore wrote: sealed, and the exact bytes it wrote."""
     location = _need(state.plan_location, "plan")
-    document: dict[str, Any] = json.loads(read_bytes(location, settings.home()))
+    expect = _need(state.plan_sha256, "plan SHA-256")
+    body = read_sealed(location, settings.home(), settings.sealer(), "plan", expect)
+    document: dict[str, Any] = json.loads(body)
     return document
+
+
+def _check_approved_plan(settings: Settings, state: RestoreState) -> None:
+    """The plan applied is the plan approved: a restore that asked for approval applies only
+    the plan whose SHA-256 its approval record holds."""
+    record = settings.catalog().approval(state.execution_arn)
+    if record is None and state.approval is None:
+        return  # this restore did not wait for approval
+    approved = (record or {}).get("plan_sha256")
+    if not approved or approved != state.plan_sha256:
+        raise IntegrityFailed(
+            f"the plan {state.plan_location} is not the plan that was approved (the approval "
+            f"record holds SHA-256 {str(approved or 'none')[:12]}); nothing was changed"
+        )
 
 
 def _since_pre_restore(state: RestoreState) -> str:
@@ -108,8 +141,14 @@ def lock_listener(state: RestoreState) -> RestoreState:
     request = state.parsed_request()
     choose_selection(request.mode, request.priorities, request.match, INPUT_NAMES)
     settings = Settings.load()
-    location = _snapshot_location(request.snapshot, settings)
-    snapshot = read_snapshot(location, settings.home())
+    location, catalogued = _snapshot_location(request.snapshot, settings)
+    snapshot, sha256 = _read_snapshot(settings, location)
+    if catalogued is not None and snapshot.checksum != catalogued:
+        raise IntegrityFailed(
+            f"{location} is not the snapshot the catalog records for id {request.snapshot} "
+            f"(its checksum is {snapshot.checksum[:12]}..., the catalog's {catalogued[:12]}...); "
+            "nothing was changed"
+        )
     target = choose_target(
         snapshot.source.listener_arn,
         request.listener_arn,
@@ -131,7 +170,9 @@ def lock_listener(state: RestoreState) -> RestoreState:
     )
     catalog.acquire_lock(target, state.execution_arn)
     logger.append_keys(listener_arn=target)
-    return state.model_copy(update={"listener_arn": target, "snapshot_location": location})
+    return state.model_copy(
+        update={"listener_arn": target, "snapshot_location": location, "snapshot_sha256": sha256}
+    )
 
 
 def check_snapshot(state: RestoreState) -> RestoreState:
@@ -139,7 +180,8 @@ def check_snapshot(state: RestoreState) -> RestoreState:
     prefix, in the listener's account and region), the target listener and its target groups."""
     request = state.parsed_request()
     settings = Settings.load()
-    snapshot = read_snapshot(_need(state.snapshot_location, "snapshot"), settings.home())
+    location = _need(state.snapshot_location, "snapshot")
+    snapshot = _read_snapshot(settings, location, _need(state.snapshot_sha256, "snapshot"))[0]
     target = _need(state.listener_arn, "listener")
     check_restorable(
         _target_aws(settings, target),
@@ -158,9 +200,14 @@ def store_pre_restore_snapshot(state: RestoreState) -> RestoreState:
     settings = Settings.load()
     target = _need(state.listener_arn, "listener")
     live = capture_listener(_target_aws(settings, target), target)
-    pre = take_pre_restore_snapshot(settings.restore_records(state.execution_arn), live)
+    records = settings.restore_records(state.execution_arn, sealed=True)
+    pre = take_pre_restore_snapshot(records, live)
     return state.model_copy(
-        update={"pre_restore_location": pre.location, "base_fingerprint": pre.fingerprint}
+        update={
+            "pre_restore_location": pre.location,
+            "pre_restore_sha256": pre.sha256,
+            "base_fingerprint": pre.fingerprint,
+        }
     )
 
 
@@ -171,7 +218,8 @@ def compute_plan(state: RestoreState) -> RestoreState:
     settings = Settings.load()
     target = _need(state.listener_arn, "listener")
     aws = _target_aws(settings, target)
-    snapshot = read_snapshot(_need(state.snapshot_location, "snapshot"), settings.home())
+    location = _need(state.snapshot_location, "snapshot")
+    snapshot = _read_snapshot(settings, location, _need(state.snapshot_sha256, "snapshot"))[0]
     fingerprint = _need(state.base_fingerprint, "pre-restore fingerprint")
     live = check_unchanged(aws, target, fingerprint, _since_pre_restore(state))
     prepared = prepare_restore(
@@ -186,7 +234,7 @@ def compute_plan(state: RestoreState) -> RestoreState:
         secret_scope=settings.secret_scope(),
     )
     plan = prepared.plan
-    location = settings.put_json(
+    plan_at, plan_sha256 = settings.put_sealed_json(
         plan_key(state.execution_arn),
         {
             "plan": plan.model_dump(mode="json"),
@@ -199,11 +247,17 @@ def compute_plan(state: RestoreState) -> RestoreState:
             "max_listener_rules": prepared.max_listener_rules,
             "warnings": prepared.warnings,
         },
+        "plan",
     )
     summary = plan_summary(plan)
     metrics.add_metric(name="PlannedOperations", unit=MetricUnit.Count, value=summary.changes)
     return state.model_copy(
-        update={"plan_location": location, "plan": summary, "changes": summary.changes}
+        update={
+            "plan_location": plan_at,
+            "plan_sha256": plan_sha256,
+            "plan": summary,
+            "changes": summary.changes,
+        }
     )
 
 
@@ -223,6 +277,8 @@ def request_approval(state: RestoreState, task_token: str) -> dict[str, Any]:
             "expires_at": expires_at,
             "listener_arn": state.listener_arn,
             "plan_location": state.plan_location,
+            # The plan approved: "Apply the plan" applies only the plan of this SHA-256.
+            "plan_sha256": state.plan_sha256,
             "requested_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     )
@@ -244,6 +300,7 @@ def apply_plan(state: RestoreState) -> RestoreState:
     """Apply the stored plan, if the listener is still as the plan was made from."""
     settings = Settings.load()
     document = _plan_document(settings, state)
+    _check_approved_plan(settings, state)
     plan = Plan.model_validate(document["plan"])
     target = _need(state.listener_arn, "listener")
     aws = _target_aws(settings, target)
@@ -272,8 +329,7 @@ def verify_listener(state: RestoreState) -> RestoreState:
     target = _need(state.listener_arn, "listener")
     aws = _target_aws(settings, target)
     if state.phase == "rollback":
-        pre = read_snapshot(_need(state.pre_restore_location, "pre-restore"), settings.home())
-        expected = desired_from_snapshot(pre)
+        expected = desired_from_snapshot(_pre_restore(settings, state))
     else:
         expected = Plan.model_validate(_plan_document(settings, state)["plan"]).expected
     verify(aws, target, expected)
@@ -286,7 +342,7 @@ def roll_back_listener(state: RestoreState) -> RestoreState:
     target = _need(state.listener_arn, "listener")
     pre_location = _need(state.pre_restore_location, "pre-restore snapshot")
     document = _plan_document(settings, state)
-    pre = read_snapshot(pre_location, settings.home())
+    pre = _pre_restore(settings, state)
     records = settings.restore_records(state.execution_arn)
     journal = records.read_journal()  # what the failed apply did, so it tells the whole story
     metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)

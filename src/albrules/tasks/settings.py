@@ -16,6 +16,7 @@ from ..errors import InvalidInput
 from ..oidc_secrets import DEFAULT_PREFIX, SecretScope, check_prefix
 from ..records import RestoreRecords, stack_restore_records
 from ..runtime_env import getenv
+from ..seal import Kind, Sealer, digest, need_key
 from ..store import Store
 
 
@@ -32,6 +33,7 @@ class Settings:
     approval_secret_arn: str | None
     approval_url: str | None
     oidc_secret_prefix: str = DEFAULT_PREFIX
+    seal_key_id: str | None = None
 
     @classmethod
     def load(cls) -> Settings:
@@ -54,6 +56,7 @@ class Settings:
                 getenv("ALBRULES_OIDC_SECRET_PREFIX") or DEFAULT_PREFIX,
                 "ALBRULES_OIDC_SECRET_PREFIX",
             ),
+            seal_key_id=getenv("ALBRULES_SEAL_KEY_ID") or None,
         )
 
     # -- the stack's own stores, in this account --
@@ -68,12 +71,30 @@ class Settings:
 
     def put_json(self, key: str, document: Any) -> str:
         """Write a JSON document to the stack's bucket under SSE-KMS; returns its s3:// URI."""
-        body = json.dumps(document, indent=1, sort_keys=True, default=str).encode()
-        return self.store("").put_bytes(key, body, kms_key_id=self.kms_key_id)
+        return self.put_sealed_json(key, document, None)[0]
 
-    def restore_records(self, execution_arn: str) -> RestoreRecords:
-        """The records (pre-restore snapshot, journal) of a restore run by the state machine."""
-        return stack_restore_records(self.bucket, self.home(), execution_arn, self.kms_key_id)
+    def put_sealed_json(self, key: str, document: Any, kind: Kind | None) -> tuple[str, str]:
+        """Write a JSON document, sealed as ``kind`` (None: unsealed) in the same PutObject;
+        returns its s3:// URI and the SHA-256 of the bytes written."""
+        body = json.dumps(document, indent=1, sort_keys=True, default=str).encode()
+        metadata = self.sealer().metadata(kind, body) if kind else None
+        uri = self.store("").put_bytes(key, body, kms_key_id=self.kms_key_id, metadata=metadata)
+        return uri, digest(body)
+
+    def sealer(self) -> Sealer:
+        """Seals and checks the seals of the stack's snapshots and plans (SealKey)."""
+        return Sealer(self.home().client("kms"), need_key(self.seal_key_id))
+
+    def restore_records(self, execution_arn: str, *, sealed: bool = False) -> RestoreRecords:
+        """The records (pre-restore snapshot, journal) of a restore run by the state machine;
+        ``sealed``: the pre-restore snapshot it saves is sealed."""
+        return stack_restore_records(
+            self.bucket,
+            self.home(),
+            execution_arn,
+            self.kms_key_id,
+            self.sealer() if sealed else None,
+        )
 
     def secret_scope(self) -> SecretScope:
         """The OIDC client secrets a restore may read: names under the stack's prefix."""
