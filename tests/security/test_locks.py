@@ -250,3 +250,23 @@ def test_a_rollback_does_not_fight_the_restore_that_holds_the_lock(
     assert calls.mutating == []  # from the rollback on: nothing
     assert catalog(stack).lock_holder(listener)["owner"].endswith("user/other:2")
     assert catalog(stack).audit(outcome.execution_arn)["outcome"] == "ROLLBACK_FAILED"
+
+
+def test_a_cli_restore_releases_its_lock_when_interrupted(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the CLI restore holds the lock: it exits 1 and the lock is gone."""
+    listener, key, _, broken = broken_listener(stack)
+
+    def interrupted(*_: Any, **__: Any) -> Any:
+        assert catalog(stack).lock_holder(listener)["owner"].startswith("cli:")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("albrules.cli.restores.execute_restore", interrupted)
+    status, out, err = cli(
+        "restore", f"s3://{stack.bucket}/{key}", "--yes",
+        "--aws", "--region", REGION, "--table", stack.table,
+    )  # fmt: skip
+    assert status == 1 and "interrupted" in err, (out, err)
+    assert catalog(stack).lock_holder(listener) is None
+    assert checksum(stack, listener) == broken

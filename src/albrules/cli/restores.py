@@ -133,7 +133,8 @@ def _restore_lock(
         try:
             table = outputs().get("CatalogTableName")
         except (AlbRulesError, ClientError, BotoCoreError) as err:
-            why = f"no stack {options.stack_name} found: {as_albrules_error(err)}"
+            found = str(as_albrules_error(err)).split("; ")[0]  # what failed, not the advice
+            why = f"stack {options.stack_name} not found: {found}"
         else:
             why = f"stack {options.stack_name} has no CatalogTableName output"
         if not table:

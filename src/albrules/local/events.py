@@ -84,7 +84,10 @@ def status_change_detail(execution: Any) -> dict[str, Any]:
 def emit_status_change(execution: Any) -> None:
     """Put the execution's status change event on its default bus (Standard workflows only).
     Never fails the execution: a delivery error is logged."""
-    if str(getattr(execution.sm_type, "value", execution.sm_type)) != "STANDARD":
+    # moto keeps a machine's type in ``type`` (its ``sm_type``, copied to executions, always
+    # says STANDARD).
+    kind = getattr(execution.state_machine, "type", None) or execution.sm_type
+    if str(getattr(kind, "value", kind)) != "STANDARD":
         return
     from moto.events.models import events_backends
 
