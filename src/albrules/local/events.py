@@ -121,8 +121,10 @@ def _install_status_change_events() -> None:
         emit_status_change(self.execution)
 
     def start(self: Any) -> None:
+        # Before the worker thread runs: a quick execution would otherwise send its end first.
+        if self.exec_worker is None:
+            emit_status_change(self)
         original_start(self)
-        emit_status_change(self)
 
     BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
     Execution.start = start  # type: ignore[method-assign]
