@@ -22,13 +22,23 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import Aws, as_albrules_error, error_code
-from .errors import ApprovalError, ListenerLocked
+from .errors import ApprovalError, ListenerLocked, LockLost
 
+# The default lifetime of a lock. The restore machine and the CLI choose theirs (see
+# albrules.locks): a lock outlives the longest wait for approval.
 LOCK_SECONDS = 24 * 3600
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _when(epoch: Any) -> str:
+    """An ``expires_at`` (epoch seconds) as an ISO time, for messages."""
+    try:
+        return datetime.fromtimestamp(int(epoch), UTC).isoformat(timespec="seconds")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "?"
 
 
 def _s(value: str) -> dict[str, str]:
@@ -148,10 +158,11 @@ class Catalog:
 
     # -- locks --
     def acquire_lock(self, listener_arn: str, owner: str, seconds: int = LOCK_SECONDS) -> None:
-        """Take the listener's lock for ``owner``, or raise ListenerLocked naming the holder.
+        """Take the listener's lock for ``owner`` for ``seconds``, or raise ListenerLocked
+        naming the holder. ``listener_arn`` must be canonical (``parse_listener_arn().arn``).
 
-        A lock whose ``expires_at`` has passed (a crashed restore) may be taken over.
-        """
+        A lock whose ``expires_at`` has passed (a crashed restore) may be taken over; taking
+        a lock ``owner`` already holds renews it."""
         now = int(time.time())
         try:
             self._db.put_item(
@@ -172,20 +183,65 @@ class Catalog:
                 raise as_albrules_error(
                     err, service="dynamodb", where=f"table {self.table}"
                 ) from err
-            holder = self.lock_holder(listener_arn) or {}
             raise ListenerLocked(
-                f"listener {listener_arn} is locked by restore {holder.get('owner', '?')} "
-                f"since {holder.get('acquired_at', '?')}; nothing was changed, wait for that "
-                "restore to end (or stop it) and start again"
+                f"listener {listener_arn} is locked by {self._holder_words(listener_arn)}; "
+                "nothing was changed, wait for that restore to end (or stop it) and start again"
+            ) from None
+        except BotoCoreError as err:
+            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
+
+    def hold_lock(self, listener_arn: str, owner: str, seconds: int) -> None:
+        """Check that ``owner`` still holds the listener's lock and that it has not expired,
+        and extend it to ``seconds`` from now (one conditional write). Raises LockLost
+        otherwise, naming who holds it now: the caller must then change nothing."""
+        now = int(time.time())
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key={"pk": _s(f"LOCK#{listener_arn}"), "sk": _s("LOCK")},
+                UpdateExpression="SET expires_at = :until",
+                ConditionExpression="#o = :me AND expires_at >= :now",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={
+                    ":me": _s(owner),
+                    ":now": _n(now),
+                    ":until": _n(now + seconds),
+                },
+            )
+        except ClientError as err:
+            if error_code(err) != "ConditionalCheckFailedException":
+                raise as_albrules_error(
+                    err, service="dynamodb", where=f"table {self.table}"
+                ) from err
+            holder = self.lock_holder(listener_arn)
+            if holder is None:
+                now_held = "nobody holds it now"
+            elif holder.get("owner") == owner:
+                now_held = f"it expired at {_when(holder.get('expires_at'))}"
+            else:
+                now_held = f"it is held by {self._holder_words(listener_arn, holder)}"
+            raise LockLost(
+                f"this restore no longer holds the lock of listener {listener_arn} "
+                f"({now_held}); nothing was changed, start the restore again"
             ) from None
         except BotoCoreError as err:
             raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
 
     def lock_holder(self, listener_arn: str) -> dict[str, Any] | None:
         found = self._call(
-            "get_item", Key={"pk": _s(f"LOCK#{listener_arn}"), "sk": _s("LOCK")}
+            "get_item",
+            Key={"pk": _s(f"LOCK#{listener_arn}"), "sk": _s("LOCK")},
+            ConsistentRead=True,
         ).get("Item")
         return _plain(found) if found else None
+
+    def _holder_words(self, listener_arn: str, holder: dict[str, Any] | None = None) -> str:
+        """``restore OWNER since WHEN (until WHEN)``, for a refusal."""
+        holder = holder or self.lock_holder(listener_arn) or {}
+        return (
+            f"restore {holder.get('owner', '?')} since {holder.get('acquired_at', '?')} "
+            f"(the lock expires at {_when(holder.get('expires_at'))})"
+        )
 
     def release_lock(self, listener_arn: str, owner: str) -> bool:
         """Release the lock if ``owner`` holds it. Returns whether it did."""
@@ -204,18 +260,36 @@ class Catalog:
             raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
 
     # -- audit --
-    def write_audit(self, execution_arn: str, fields: dict[str, Any]) -> None:
-        """Create or update the restore's audit record with ``fields``."""
+    def write_audit(
+        self, execution_arn: str, fields: dict[str, Any], *, only_if_outcome: str | None = None
+    ) -> bool:
+        """Create or update the restore's audit record with ``fields``. With
+        ``only_if_outcome``, only an existing record whose outcome is that one is updated;
+        returns whether the record was written."""
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":v{i}": _typed(v) for i, v in enumerate(fields.values())}
         sets = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-        self._call(
-            "update_item",
-            Key={"pk": _s(f"RESTORE#{execution_arn}"), "sk": _s("AUDIT")},
-            UpdateExpression=f"SET {sets}",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        condition: dict[str, Any] = {}
+        if only_if_outcome is not None:
+            names["#outcome"] = "outcome"
+            values[":only"] = _s(only_if_outcome)
+            condition["ConditionExpression"] = "attribute_exists(pk) AND #outcome = :only"
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key={"pk": _s(f"RESTORE#{execution_arn}"), "sk": _s("AUDIT")},
+                UpdateExpression=f"SET {sets}",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                **condition,
+            )
+        except ClientError as err:
+            if only_if_outcome is not None and error_code(err) == "ConditionalCheckFailedException":
+                return False
+            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
+        except BotoCoreError as err:
+            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
+        return True
 
     def audit(self, execution_arn: str) -> dict[str, Any] | None:
         found = self._call(

@@ -108,6 +108,11 @@ class ListenerLocked(InvalidInput):
     """Another restore holds the listener's lock; nothing was changed."""
 
 
+class LockLost(RestoreRefused):
+    """The restore no longer holds its listener's lock (it expired, or another restore took
+    it) when it was about to change the listener; nothing was changed."""
+
+
 class ListenerChanged(RestoreRefused):
     """The listener changed after its pre-restore snapshot was taken; nothing was changed."""
 

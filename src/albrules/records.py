@@ -203,8 +203,24 @@ def audit_closed(
     }
 
 
+def audit_abandoned(
+    *, status: str, ended_at: str, error: str, cause: str, lock_released: bool
+) -> dict[str, Any]:
+    """The audit record's fields when a restore execution ended without recording its
+    outcome (stopped, timed out, or failed outside the machine's own paths)."""
+    return {
+        "outcome": "ABANDONED",
+        "execution_status": status,
+        "ended_at": ended_at,
+        "error": {"Error": error, "Cause": cause[:1000]} if error or cause else {},
+        "lock_released": lock_released,
+        "closed_by": "the execution's status change event (release_abandoned_lock)",
+    }
+
+
 __all__ = [
     "RestoreRecords",
+    "audit_abandoned",
     "audit_closed",
     "audit_opened",
     "drift_key",

@@ -203,7 +203,6 @@ def secret_arns(plan: Plan) -> list[str]:
     return arns
 
 
-
 # --- the target listener -------------------------------------------------------------------
 
 
@@ -213,7 +212,12 @@ def choose_target(
     target: str | None,
     names: dict[str, str] = CLI_NAMES,
 ) -> str:
-    """The listener a restore writes to. Restoring into another listener must be explicit."""
+    """The listener a restore writes to, as its canonical ARN (:func:`parse_listener_arn`):
+    every ARN is normalised here, so a lock, an audit record or an S3 key never sees a
+    variant spelling. Restoring into another listener must be explicit."""
+    snapshot_listener = parse_listener_arn(snapshot_listener).arn
+    listener_arn = parse_listener_arn(listener_arn).arn if listener_arn else None
+    target = parse_listener_arn(target).arn if target else None
     if listener_arn and target and listener_arn != target:
         raise InvalidInput(f"{names['listener']} and {names['target']} disagree; give one of them")
     if listener_arn and not target and listener_arn != snapshot_listener:
@@ -232,5 +236,3 @@ def check_region(aws: Aws, target: str) -> None:
             f"listener {target} is in {parsed.region} but the AWS session is for {aws.region}; "
             f"pass --region {parsed.region}"
         )
-
-

@@ -29,7 +29,7 @@ import copy
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .aws import Aws, as_albrules_error, error_code, error_message
 from .canonical import canonical_json, conditions_key
 from .capture import capture_listener, count_other_rules, describe_rules
-from .errors import ApplyFailed, ListenerChanged, SnapshotInvalid, VerifyFailed
+from .errors import ApplyFailed, ListenerChanged, ListenerLocked, SnapshotInvalid, VerifyFailed
 from .labels import rule_label
 from .models import ListenerState, Snapshot
 from .oidc_secrets import SecretScope
@@ -56,6 +56,9 @@ from .resolve import (
 from .snapshot import build_snapshot
 from .store import Store
 from .validate import check_rule_count
+
+if TYPE_CHECKING:
+    from .locks import RestoreLock
 
 Status = Literal["NO_CHANGES", "DRY_RUN", "RESTORED", "ROLLED_BACK", "ROLLBACK_FAILED"]
 
@@ -443,12 +446,15 @@ def execute_restore(
     pre_restore_store: Store,
     recheck: bool = False,
     restore_id: str | None = None,
+    lock: RestoreLock | None = None,
 ) -> RestoreResult:
     """Apply a prepared plan with pre-restore snapshot, verification and automatic rollback.
 
     The restore's records go to ``<pre_restore_store>/<restore_id>/`` (a new id by default).
     With ``recheck``, the listener is captured again first (time passed since the plan: a
-    person read it) and the restore stops with ListenerChanged if it moved."""
+    person read it) and the restore stops with ListenerChanged if it moved. With ``lock``
+    (held by the caller), the restore checks it still holds it before any change (LockLost
+    otherwise) and takes it again before a rollback, which never fights another holder."""
     done = unapplied(prepared, dry_run=False)
     if done is not None:
         return done
@@ -458,6 +464,8 @@ def execute_restore(
     live = prepared.live
     if recheck:
         live = check_unchanged(aws, arn, prepared.fingerprint, "the plan was made")
+    if lock is not None:
+        lock.check()
     records = RestoreRecords(pre_restore_store, restore_id or new_restore_id())
     pre = take_pre_restore_snapshot(records, live)
     journal: list[dict[str, Any]] = []
@@ -468,6 +476,8 @@ def execute_restore(
     except Exception as failure:  # anything at all, a bug included: never leave it half-done
         reason = str(as_albrules_error(failure))
         try:
+            if lock is not None:
+                lock.retake_for_rollback()
             left = roll_back(
                 aws,
                 arn,
@@ -478,6 +488,8 @@ def execute_restore(
                 max_listener_rules=prepared.max_listener_rules,
                 secret_scope=prepared.secret_scope,
             )
+        except ListenerLocked as taken:
+            left = [f"the rollback was not started: {taken}"]
         except Exception as again:
             left = [f"the rollback failed: {as_albrules_error(again)}"]
         journal_at = records.try_write_journal(journal, base["warnings"])

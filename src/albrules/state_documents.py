@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .arns import parse_listener_arn
 from .errors import InvalidInput
 from .outcomes import RestoreOutcomeName
 from .snapshot import pydantic_problems
@@ -192,6 +193,17 @@ class RestoreRequest(_Strict):
     requested_by: str | None = None
     reason: str | None = None
 
+    @field_validator("listener_arn", "target_listener_arn")
+    @classmethod
+    def _canonical_listener(cls, value: str | None) -> str | None:
+        """One spelling per listener (no surrounding whitespace): the lock's key."""
+        if value is None:
+            return None
+        try:
+            return parse_listener_arn(value).arn
+        except InvalidInput as err:
+            raise ValueError(str(err)) from None
+
 
 class RestoreSettings(_Strict):
     approval_timeout_seconds: int = 3600
@@ -243,8 +255,6 @@ class StepError(BaseModel):
     model_config = ConfigDict(extra="allow")
     Error: str | None = ""
     Cause: str | None = ""
-
-
 
 
 class ApprovalTask(_Strict):

@@ -242,3 +242,24 @@ def test_unexpected_errors_are_one_sentence_unless_debug(monkeypatch, site, tmp_
     )
     code, _, stderr = run("backup", "--listener-arn", listener, "--out", str(tmp_path), "--debug")
     assert code == 1 and "Traceback" in stderr
+
+
+# --- the restore lock (issue 11) -----------------------------------------------------------
+
+
+def test_a_restore_without_a_stack_says_it_has_no_lock(world, site, tmp_path):
+    """No stack to hold the lock in: the restore says so (and why), on stderr, and goes on;
+    --no-lock says so too; a dry run takes no lock and says nothing about one."""
+    listener, _other = site
+    target = backed_up_then_broken(world, listener, tmp_path)
+    code, stdout, stderr = run("restore", str(target), "--dry-run")
+    assert code == 0 and "lock" not in stderr
+    code, stdout, stderr = run("restore", str(target), "--yes", "--json")
+    assert code == 0, stderr
+    assert "restoring without a lock (stack albrules not found: no CloudFormation stack" in stderr
+    assert json.loads(stdout)["lock"]["locked"] is False
+    world.elb.delete_rule(RuleArn=world.rules(listener)[0]["RuleArn"])
+    code, stdout, stderr = run("restore", str(target), "--yes", "--no-lock")
+    assert code == 0, stderr
+    assert stderr.startswith("restoring without a lock (--no-lock: another restore")
+    assert "restored" in stdout

@@ -5,12 +5,17 @@ refusals, the same exit codes and output); and :func:`prepare`, which ``validate
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 
-from ..aws import Aws
-from ..errors import InvalidInput, RestoreRefused
+from ..aws import Aws, as_albrules_error
+from ..catalog import Catalog
+from ..errors import AlbRulesError, InvalidInput, RestoreRefused
+from ..locks import RestoreLock, cli_owner
 from ..oidc_secrets import DEFAULT_PREFIX, SecretScope, check_prefix, parse_secret_arn
 from ..plan import Selector, choose_selection
 from ..render import outcome_view, plan_view
@@ -22,17 +27,21 @@ from .common import (
     Debug,
     JsonOut,
     ListenerArn,
+    LocalPort,
     MapByName,
     OidcSecret,
     OidcSecretPrefix,
     Profile,
     Region,
+    StackName,
+    Where,
     err_console,
     handled,
     load_snapshot,
     open_aws,
     out_console,
     print_json,
+    stack_clients,
 )
 
 TargetListener = Annotated[
@@ -115,6 +124,50 @@ def prepare(
     return aws, prepared
 
 
+@dataclass(frozen=True)
+class LockOptions:
+    """Where the restore lock is (the stack's catalog table), or ``--no-lock``."""
+
+    no_lock: bool = False
+    table: str | None = None
+    stack_name: str = "albrules"
+    local: bool | None = None
+    port: int | None = None
+
+
+def _restore_lock(
+    target: str, options: LockOptions, profile: str | None, region: str | None
+) -> tuple[RestoreLock | None, dict[str, Any]]:
+    """The lock this restore will hold (the same one the restore state machine takes), or
+    None with the reason, said on stderr: ``--no-lock``, or no stack found."""
+    if options.no_lock:
+        why = "--no-lock: another restore of this listener may run at the same time"
+        err_console.print(f"restoring without a lock ({why})", markup=False)
+        return None, {"locked": False, "why": why}
+    clients, outputs = stack_clients(
+        options.local, options.port, profile, region, options.stack_name, target
+    )
+    table = options.table
+    if not table:
+        try:
+            table = outputs().get("CatalogTableName")
+        except (AlbRulesError, ClientError, BotoCoreError) as err:
+            found = str(as_albrules_error(err)).split("; ")[0]  # what failed, not the advice
+            why = f"stack {options.stack_name} not found: {found}"
+        else:
+            why = f"stack {options.stack_name} has no CatalogTableName output"
+        if not table:
+            err_console.print(
+                f"restoring without a lock ({why}); give --stack-name or --table to take the "
+                "stack's restore lock, or --no-lock to say you mean it",
+                markup=False,
+            )
+            return None, {"locked": False, "why": why}
+    caller = str(clients.client("sts").get_caller_identity()["Arn"])
+    lock = RestoreLock(Catalog(clients, table), target, cli_owner(caller))
+    return lock, {"locked": True, "table": table, "owner": lock.owner}
+
+
 def _run(
     snapshot: str,
     *,
@@ -132,32 +185,41 @@ def _run(
     as_json: bool,
     profile: str | None,
     region: str | None,
+    locking: LockOptions | None = None,
 ) -> None:
-    """The one restore pipeline of both commands: check, plan, show, (confirm, apply)."""
+    """The one restore pipeline of both commands: check, plan, show, (lock, confirm, apply).
+
+    A restore that may change the listener holds its lock from before the plan to the end
+    (released on every way out, Ctrl-C included); a dry run takes none."""
     _selection(mode, priority, match)  # option mistakes first, before any file or AWS access
     _oidc(oidc_secret)
     document = load_snapshot(snapshot, profile, region)
     target = choose_target(document.source.listener_arn, listener_arn, target_listener_arn)
-    aws, prepared = prepare(
-        document,
-        target,
-        mode=mode,
-        priority=priority,
-        match=match,
-        map_by_name=map_by_name,
-        oidc_secret=oidc_secret,
-        profile=profile,
-        region=region,
-        scope=scope,
+    lock, lock_info = (
+        (None, {}) if dry_run else _restore_lock(target, locking or LockOptions(), profile, region)
     )
-    if not as_json:
-        out_console.print(
-            plan_view(prepared.plan, live_rules=len(prepared.live.rules), source=snapshot)
+    with lock or nullcontext():
+        aws, prepared = prepare(
+            document,
+            target,
+            mode=mode,
+            priority=priority,
+            match=match,
+            map_by_name=map_by_name,
+            oidc_secret=oidc_secret,
+            profile=profile,
+            region=region,
+            scope=scope,
         )
-    outcome = unapplied(prepared, dry_run) or _apply(aws, prepared, yes, pre_restore_to)
+        if not as_json:
+            out_console.print(
+                plan_view(prepared.plan, live_rules=len(prepared.live.rules), source=snapshot)
+            )
+        outcome = unapplied(prepared, dry_run) or _apply(aws, prepared, yes, pre_restore_to, lock)
     if as_json:
         plan = prepared.plan.public()
-        print_json({**plan, **outcome.model_dump(mode="json"), "plan": plan})
+        lock_part = {"lock": lock_info} if lock_info else {}
+        print_json({**plan, **outcome.model_dump(mode="json"), "plan": plan, **lock_part})
     else:
         stream = out_console if outcome.exit_code == 0 else err_console
         stream.print(outcome_view(outcome))
@@ -165,7 +227,13 @@ def _run(
         raise typer.Exit(outcome.exit_code)
 
 
-def _apply(aws: Aws, prepared: Prepared, yes: bool, pre_restore_to: str | None) -> RestoreResult:
+def _apply(
+    aws: Aws,
+    prepared: Prepared,
+    yes: bool,
+    pre_restore_to: str | None,
+    lock: RestoreLock | None = None,
+) -> RestoreResult:
     if not yes:
         if not sys.stdin.isatty():
             raise RestoreRefused(
@@ -175,7 +243,7 @@ def _apply(aws: Aws, prepared: Prepared, yes: bool, pre_restore_to: str | None) 
         if not typer.confirm(f"Apply {len(prepared.plan.operations)} change(s)?", default=False):
             raise RestoreRefused("not confirmed; nothing was changed")
     store = Store(pre_restore_to or default_pre_restore_location(), aws)
-    return execute_restore(aws, prepared, pre_restore_store=store, recheck=not yes)
+    return execute_restore(aws, prepared, pre_restore_store=store, recheck=not yes, lock=lock)
 
 
 def plan(
@@ -236,12 +304,35 @@ def restore(
             "--pre-restore-to", help="Where to keep the pre-restore snapshot and journal."
         ),
     ] = None,
+    no_lock: Annotated[
+        bool,
+        typer.Option(
+            "--no-lock",
+            help="Do not take the stack's restore lock of the listener (say so: another "
+            "restore may run at the same time).",
+        ),
+    ] = False,
+    stack_name: StackName = "albrules",
+    local: Where = None,
+    port: LocalPort = None,
+    table: Annotated[
+        str | None,
+        typer.Option(
+            "--table",
+            help="The stack's catalog table, which holds the restore locks (its "
+            "CatalogTableName); skips the stack lookup.",
+        ),
+    ] = None,
     as_json: JsonOut = False,
     profile: Profile = None,
     region: Region = None,
     debug: Debug = False,
 ) -> None:
-    """Restore a snapshot: plan, confirm, apply, verify; roll back automatically on failure."""
+    """Restore a snapshot: plan, confirm, apply, verify; roll back automatically on failure.
+
+    The restore holds the listener's lock in the stack's catalog (--stack-name, or the local
+    deploy), the lock the restore state machine takes: while another restore holds it, this
+    one exits 2 naming it. Without a stack it says so and restores without a lock."""
     with handled(debug):
         _run(
             snapshot,
@@ -259,4 +350,5 @@ def restore(
             as_json=as_json,
             profile=profile,
             region=region,
+            locking=LockOptions(no_lock, table, stack_name, local, port),
         )

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 def install() -> None:
     """Patch moto in this process (idempotent). Import moto lazily: it is heavy."""
-    from . import elbv2, faults, inbox, kms, lambdas, s3, stepfunctions
+    from . import elbv2, events, faults, inbox, kms, lambdas, s3, stepfunctions
 
     elbv2.install()
+    events.install()
     faults.install()
     inbox.install()
     kms.install()

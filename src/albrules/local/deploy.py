@@ -1074,6 +1074,47 @@ class _Deployer:
         )
         return name, {"Arn": arn}
 
+    def events_rule(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """PutRule and PutTargets (the Ref of an AWS::Events::Rule is its name). The local AWS
+        delivers matching events to Lambda targets, Step Functions' status change events
+        included (:mod:`albrules.local.events`)."""
+        events = self.client("events")
+        name = props.get("Name") or self.name(logical_id, 64)
+        kwargs: dict[str, Any] = {"Name": name, "State": props.get("State", "ENABLED")}
+        if "EventPattern" in props:
+            pattern = props["EventPattern"]
+            kwargs["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(pattern)
+        for key in ("ScheduleExpression", "Description", "EventBusName", "RoleArn"):
+            if key in props:
+                kwargs[key] = _text(props[key])
+        if "EventPattern" not in kwargs and "ScheduleExpression" not in kwargs:
+            raise InvalidInput(
+                f"{logical_id}: a rule needs an EventPattern or a ScheduleExpression"
+            )
+        arn = events.put_rule(**kwargs)["RuleArn"]
+        bus = {"EventBusName": kwargs["EventBusName"]} if "EventBusName" in kwargs else {}
+        targets = [
+            {
+                k: v
+                for k, v in target.items()
+                if k in ("Id", "Arn", "Input", "InputPath", "InputTransformer", "RoleArn")
+                or k in ("RetryPolicy", "DeadLetterConfig", "SqsParameters")
+            }
+            for target in props.get("Targets") or []
+        ]
+        for target in targets:
+            if "RetryPolicy" in target:
+                target["RetryPolicy"] = _ints(
+                    target["RetryPolicy"], "MaximumRetryAttempts", "MaximumEventAgeInSeconds"
+                )
+        if targets:
+            failed = events.put_targets(Rule=name, Targets=targets, **bus).get("FailedEntries")
+            if failed:
+                raise InvalidInput(f"{logical_id}: targets refused: {failed}")
+        if "ScheduleExpression" in kwargs:
+            self.note(f"the EventBridge rule {name} has a schedule, which never fires locally")
+        return name, {"Arn": arn}
+
     def state_machine(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         sfn = self.client("stepfunctions")
         name = props.get("StateMachineName") or self.name(logical_id, 80)
@@ -1248,6 +1289,7 @@ CREATORS: dict[str, Callable[[_Deployer, str, dict[str, Any]], tuple[str, dict[s
     "AWS::CloudWatch::Alarm": _Deployer.alarm,
     "AWS::CloudWatch::Dashboard": _Deployer.dashboard,
     "AWS::Scheduler::Schedule": _Deployer.schedule,
+    "AWS::Events::Rule": _Deployer.events_rule,
     "AWS::StepFunctions::StateMachine": _Deployer.state_machine,
 }
 

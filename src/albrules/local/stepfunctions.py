@@ -4,6 +4,8 @@
   ``None`` (the ARN ends in ``:None``), so every unnamed execution would share one ARN.
 - SendTaskFailure: AWS hands the ``cause`` to the waiting task (a Catch sees it at
   ``$.error.Cause``); moto's API layer drops it.
+- StopExecution of an execution waiting for a task token aborts it (ABORTED), as on AWS;
+  moto leaves it RUNNING until the token comes or the task times out, then FAILED.
 - A Distributed Map's ResultWriter: AWS writes the child executions' results to
   ``<Prefix>/<map run id>/SUCCEEDED_0.json`` (a JSON array of execution records whose
   ``Output`` is the child's output as a JSON string) and lists those files in
@@ -53,6 +55,7 @@ def install() -> None:
 
     StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
     _install_result_writer()
+    _install_stop_while_waiting()
     from .asl_validation import install as install_asl_validation
     from .map_batches import install as install_map_batches
 
@@ -115,3 +118,39 @@ def _install_result_writer() -> None:
 
     evaluator = resource_eval_s3.ResourceEvalS3
     evaluator._handle_put_object = staticmethod(put_object)  # type: ignore[method-assign]
+
+
+def _install_stop_while_waiting() -> None:
+    """StopExecution of an execution waiting for a task token: AWS aborts it at once (status
+    ABORTED, an ExecutionAborted event); moto sets the stop but the waiting task keeps
+    waiting (for its token or its timeout), so the execution stays RUNNING, and when that task
+    then fails, moto's error overwrites the stop (status FAILED). Here the stop also wakes
+    every task of the execution that waits for a token, and a stopped program stays stopped
+    (ABORTED). The woken task logs a TaskTimedOut event before the ExecutionAborted one,
+    which AWS would not."""
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    original = Execution.stop
+    set_error, set_timed_out = Environment.set_error, Environment.set_timed_out
+
+    def keep_stopped_on_error(self: Any, error: Any) -> None:
+        if not isinstance(self._program_state, ProgramStopped):
+            set_error(self, error)
+
+    def keep_stopped_on_timeout(self: Any) -> None:
+        if not isinstance(self._program_state, ProgramStopped):
+            set_timed_out(self)
+
+    Environment.set_error = keep_stopped_on_error  # type: ignore[method-assign]
+    Environment.set_timed_out = keep_stopped_on_timeout  # type: ignore[method-assign]
+
+    def stop(self: Any, stop_date: Any, error: Any, cause: Any) -> None:
+        original(self, stop_date, error, cause)
+        env = getattr(self.exec_worker, "env", None)
+        pool = getattr(getattr(env, "callback_pool_manager", None), "_pool", {})
+        for endpoint in list(pool.values()):
+            endpoint.interrupt_all()
+
+    Execution.stop = stop  # type: ignore[method-assign]

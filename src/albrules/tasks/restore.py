@@ -19,7 +19,8 @@ from .. import approval, notifications
 from ..arns import parse_listener_arn
 from ..aws import Aws
 from ..capture import capture_listener
-from ..errors import AlbRulesError, IntegrityFailed, RestoreRefused, RollbackFailed
+from ..errors import AlbRulesError, IntegrityFailed, ListenerLocked, RestoreRefused, RollbackFailed
+from ..locks import APPLY_SECONDS, workflow_lock_seconds
 from ..models import Snapshot
 from ..operations import API_OPERATION
 from ..plan import INPUT_NAMES, Plan, choose_selection
@@ -154,8 +155,7 @@ def lock_listener(state: RestoreState) -> RestoreState:
         request.listener_arn,
         request.target_listener_arn,
         INPUT_NAMES,
-    )
-    parse_listener_arn(target)
+    )  # canonical: the lock's key, the audit's and the S3 keys' listener
     catalog = settings.catalog()
     catalog.write_audit(
         state.execution_arn,
@@ -168,7 +168,8 @@ def lock_listener(state: RestoreState) -> RestoreState:
             snapshot=location,
         ),
     )
-    catalog.acquire_lock(target, state.execution_arn)
+    seconds = workflow_lock_seconds(state.settings.approval_timeout_seconds)
+    catalog.acquire_lock(target, state.execution_arn, seconds)
     logger.append_keys(listener_arn=target)
     return state.model_copy(
         update={"listener_arn": target, "snapshot_location": location, "snapshot_sha256": sha256}
@@ -303,6 +304,8 @@ def apply_plan(state: RestoreState) -> RestoreState:
     _check_approved_plan(settings, state)
     plan = Plan.model_validate(document["plan"])
     target = _need(state.listener_arn, "listener")
+    # Still this restore's lock, unexpired (and extended for the apply), or LockLost.
+    settings.catalog().hold_lock(target, state.execution_arn, APPLY_SECONDS)
     aws = _target_aws(settings, target)
     check_unchanged(aws, target, str(document["base_fingerprint"]), _since_pre_restore(state))
     values = read_secret_values(aws, secret_arns(plan), target, settings.secret_scope())
@@ -346,6 +349,16 @@ def roll_back_listener(state: RestoreState) -> RestoreState:
     records = settings.restore_records(state.execution_arn)
     journal = records.read_journal()  # what the failed apply did, so it tells the whole story
     metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
+    try:  # the lock again (free, expired or still ours); never fight another restore
+        settings.catalog().acquire_lock(target, state.execution_arn, APPLY_SECONDS)
+    except ListenerLocked as err:
+        metrics.add_metric(name="RollbackFailures", unit=MetricUnit.Count, value=1)
+        raise RollbackFailed(
+            f"the rollback of listener {target} was not started: another restore holds its "
+            f"lock ({err}); once that restore ends, put the listener back by hand from the "
+            f"pre-restore snapshot {pre_location}",
+            [str(err)],
+        ) from None
     try:
         left = roll_back(
             _target_aws(settings, target),
@@ -382,12 +395,14 @@ def release_lock(state: RestoreState) -> RestoreState:
     released = False
     if state.listener_arn:
         released = catalog.release_lock(state.listener_arn, state.execution_arn)
+    # Refused before its state named the target (locked out): the record keeps the one opened.
+    listener = state.listener_arn or (catalog.audit(state.execution_arn) or {}).get("listener_arn")
     catalog.write_audit(
         state.execution_arn,
         audit_closed(
             outcome=outcome,
             ended_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            listener_arn=state.listener_arn,
+            listener_arn=listener,
             plan_location=state.plan_location,
             pre_restore_location=state.pre_restore_location,
             journal_location=state.journal_location,
