@@ -192,9 +192,10 @@ def _run(
     A restore that may change the listener holds its lock from before the plan to the end
     (released on every way out, Ctrl-C included); a dry run takes none."""
     _selection(mode, priority, match)  # option mistakes first, before any file or AWS access
-    _oidc(oidc_secret)
+    secrets = _oidc(oidc_secret)
     document = load_snapshot(snapshot, profile, region)
     target = choose_target(document.source.listener_arn, listener_arn, target_listener_arn)
+    scope.check_all(secrets, target)  # a secret out of scope is refused before any AWS call
     lock, lock_info = (
         (None, {}) if dry_run else _restore_lock(target, locking or LockOptions(), profile, region)
     )
