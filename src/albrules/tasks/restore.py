@@ -36,6 +36,7 @@ from ..restore import (
 from ..snapshot import build_snapshot
 from ..state_documents import PlanSummary, RestoreState, dump
 from ..store import read_bytes, read_snapshot
+from ..targets import check_restore_target
 from .runtime import MetricUnit, logger, metrics
 from .settings import Settings
 
@@ -62,9 +63,11 @@ def _snapshot_location(reference: str, settings: Settings) -> str:
     return f"s3://{settings.bucket}/{reference.lstrip('/')}"
 
 
-def _target_aws(settings: Settings, listener_arn: str) -> Aws:
+def _target_aws(settings: Settings, listener_arn: str, *, write: bool = False) -> Aws:
+    """The listener's account: the member's read-only role, or its read-write one for the
+    steps that read OIDC client secrets or change the listener (plan, apply, roll back)."""
     parsed = parse_listener_arn(listener_arn)
-    return settings.aws_in(parsed.account, parsed.region)
+    return settings.aws_in(parsed.account, parsed.region, write=write)
 
 
 def _need(value: str | None, what: str) -> str:
@@ -140,8 +143,10 @@ def check_snapshot(state: RestoreState) -> RestoreState:
     settings = Settings.load()
     snapshot = read_snapshot(_need(state.snapshot_location, "snapshot"), settings.home())
     target = _need(state.listener_arn, "listener")
+    aws = _target_aws(settings, target)
+    check_restore_target(aws, target, settings.restore_targets)
     check_restorable(
-        _target_aws(settings, target),
+        aws,
         snapshot,
         target,
         map_by_name=request.map_target_groups_by_name,
@@ -167,7 +172,7 @@ def compute_plan(state: RestoreState) -> RestoreState:
     mode, selector = choose_selection(request.mode, request.priorities, request.match, INPUT_NAMES)
     settings = Settings.load()
     target = _need(state.listener_arn, "listener")
-    aws = _target_aws(settings, target)
+    aws = _target_aws(settings, target, write=True)
     snapshot = read_snapshot(_need(state.snapshot_location, "snapshot"), settings.home())
     fingerprint = _need(state.base_fingerprint, "pre-restore fingerprint")
     live = check_unchanged(aws, target, fingerprint, _since_pre_restore(state))
@@ -242,7 +247,8 @@ def apply_plan(state: RestoreState) -> RestoreState:
     document = _plan_document(settings, state)
     plan = Plan.model_validate(document["plan"])
     target = _need(state.listener_arn, "listener")
-    aws = _target_aws(settings, target)
+    aws = _target_aws(settings, target, write=True)
+    check_restore_target(aws, target, settings.restore_targets)  # again, at the one that writes
     check_unchanged(aws, target, str(document["base_fingerprint"]), _since_pre_restore(state))
     values = read_secret_values(aws, secret_arns(plan))
     records = settings.restore_records(state.execution_arn)
@@ -288,7 +294,7 @@ def roll_back_listener(state: RestoreState) -> RestoreState:
     metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
     try:
         left = roll_back(
-            _target_aws(settings, target),
+            _target_aws(settings, target, write=True),
             target,
             pre,
             journal,
