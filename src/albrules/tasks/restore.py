@@ -41,6 +41,7 @@ from .runtime import MetricUnit, logger, metrics
 from .settings import Settings
 
 CATALOG_ID = re.compile(r"^[0-9a-f]{12}$")
+KEYS = ("pk", "sk")
 SHOWN_OPERATIONS = 20
 
 
@@ -215,9 +216,14 @@ def request_approval(state: RestoreState, task_token: str) -> dict[str, Any]:
     settings = Settings.load()
     expires_at = int(time.time()) + state.settings.approval_timeout_seconds
     nonce = approval.new_nonce()
-    settings.catalog().put_approval(
+    catalog = settings.catalog()
+    # The review page's copy of the audit record: the public approval function may read
+    # approval items only (dynamodb:LeadingKeys), never the audit records.
+    audit = {k: v for k, v in (catalog.audit(state.execution_arn) or {}).items() if k not in KEYS}
+    catalog.put_approval(
         state.execution_arn,
         {
+            "audit": audit,
             "task_token": task_token,
             "nonce": nonce,
             "status": "pending",
