@@ -357,7 +357,16 @@ def test_the_real_templates_function_roles_have_their_managed_policies(session, 
         assert "AssumeMemberRolePolicy" not in policies_of, reader
     for writer in ("ComputePlan", "ApplyPlan", "RollBack"):
         assert "AssumeMemberReadOnlyRolePolicy" not in set(attached(f"{writer}Function")), writer
-    assert set(attached("ReleaseLockFunction")) == {"UseDataKeyPolicy"}
+    assert set(attached("ReleaseLockFunction")) == {
+        "UseDataKeyPolicy",
+        "LockItemsPolicy",
+        "WriteAuditItemsPolicy",
+    }
+    assert set(attached("ApprovalFunction")) == {
+        "UseDataKeyPolicy",
+        "ReadApprovalItemsPolicy",
+        "DecideApprovalItemsPolicy",
+    }
     data_key = iam.get_policy_version(PolicyArn=policies["UseDataKeyPolicy"], VersionId="v1")
     assert data_key["PolicyVersion"]["Document"]["Statement"] == [
         {
