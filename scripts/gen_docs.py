@@ -374,8 +374,8 @@ def statement_comments(path: Path) -> dict[str, dict[str, str]]:
         sid = re.match(r"^-\s+(?:Sid:\s*(\w+))?", stripped)
         if sid and sid[1] and comment:
             found.setdefault(resource, {})[sid[1]] = " ".join(comment)
-        elif stripped.startswith("- RestoreTargetsByName") or stripped == "- !If":
-            continue  # the comment belongs to the statement inside the !If
+        elif re.fullmatch(r"- (!If|\w+)", stripped):
+            continue  # `- !If` and its condition: the comment is the statement's inside it
         comment = []
     return found
 

@@ -12,7 +12,9 @@ read-write role deny every write outside them; rule and listener ARNs hold the l
 name). Tags cannot be: ELBv2 authorises CreateRule and ModifyListener on the listener and the
 other writes on the rule, and ``aws:ResourceTag`` reads the tags of that listener or rule, not
 of its load balancer (Service Authorization Reference, Elastic Load Balancing V2), so a tag entry
-is checked here only.
+is checked here only. Not confirmed here (the reference's tables could not be read in full):
+which condition keys each write action lists; the ARN formats (``listener/app/NAME/...``,
+``listener-rule/app/NAME/...``) and IAM's wildcards in any ARN segment but the service's are.
 """
 
 from __future__ import annotations
