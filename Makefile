@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install check types test static lint demo bench clean sam-check sam-build build-EngineLayer actionlint asl-lint print-py313
+.PHONY: install check types test static lint demo bench clean sam-check sam-build build-EngineLayer actionlint asl-lint checkov print-py313
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "albrules needs Python 3.11 or newer on PATH"; exit 1; }
@@ -41,7 +41,7 @@ test:
 	$(BIN)/python -m pytest -n 2 -q tests/workflows
 	$(BIN)/python -m pytest -n 2 -q tests/security
 
-static: lint types actionlint asl-lint sam-check
+static: lint types actionlint asl-lint sam-check checkov
 
 demo: $(STAMP)
 	ALBRULES=$(BIN)/albrules bash scripts/demo.sh
@@ -50,7 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(TOOLS) .aws-sam demo-out .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(TOOLS) .aws-sam demo-out .pytest_cache .ruff_cache .hypothesis
 
 # --- The SAM application (template.yaml, member-account.yaml) ----------------------------------
 # The SAM CLI pins its own boto3 and click, which clash with the project's pins, so it lives in
@@ -161,3 +161,21 @@ asl-lint: $(STAMP) $(ASL_VALIDATOR_STAMP)
 	$(BIN)/python scripts/asl_substitute.py --template template.yaml $(ASL_OUT) >/dev/null
 	$(ASL_VALIDATOR_PREFIX)/node_modules/.bin/asl-validator \
 	  --json-path $(ASL_OUT)/backup.asl.json --json-path $(ASL_OUT)/restore.asl.json
+
+# --- checkov on template.yaml and member-account.yaml (its own venv; pinned in pyproject.toml) --
+# checkov pins a boto3 (and more) that clash with the project's pins, so, like the SAM CLI, it
+# lives in its own venv, installed from the `checkov` extra's pin (never into .venv). No failed
+# check is allowed: every skip is a `# checkov:skip=CKV_...:reason` comment on its resource in
+# the template. --skip-download: no call to Prisma Cloud (skips use checkov's own CKV ids).
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "albrules needs Python 3.11 or newer on PATH"; exit 1; }
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet $$($(PYTHON) -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["checkov"]))')
+	@touch $(CHECKOV_STAMP)
+
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov --framework cloudformation --file template.yaml --file member-account.yaml \
+	  --compact --quiet --skip-download

@@ -274,7 +274,24 @@ def render(value: Any) -> str:
     if key == "Fn::If":
         condition, yes, no = arg
         return f"{render(yes)} if {condition}, else {render(no)}"
+    if key == "Fn::Split":
+        return ", ".join(_symbolic(value))
     return json.dumps(value, sort_keys=True)
+
+
+def _symbolic(value: Any) -> list[str]:
+    """A list-valued ``Fn::Split`` / ``Fn::Join`` worked out with each parameter as its
+    ``${Name}``: one pattern per entry of a comma-separated parameter, written once."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Fn::Split":
+            delimiter, source = arg
+            return "".join(_symbolic(source)).split(delimiter)
+        if key == "Fn::Join":
+            delimiter, items = arg
+            parts = [_symbolic(i) for i in _as_list(items)]
+            return [delimiter.join(p for part in parts for p in part)]
+    return [render(value)]
 
 
 def _cell(items: list[str]) -> str:
@@ -296,16 +313,73 @@ def _condition(condition: dict[str, Any] | None) -> str:
     return _cell(parts)
 
 
-def _statements_table(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    lines = ["| statement | effect | actions | resources | condition |", "|---|---|---|---|---|"]
-    for label, statement in rows:
+def _unwrap(statement: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A statement, and the template condition it exists under (``!If [C, stmt, NoValue]``)."""
+    if set(statement) == {"Fn::If"}:
+        condition, yes, _ = statement["Fn::If"]
+        return yes, str(condition)
+    return statement, ""
+
+
+def _words(sid: str) -> str:
+    """A Sid as words (``WriteRunManifest``: "Write run manifest."), when no comment says more."""
+    words = re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", sid)
+    return (" ".join([words[0], *(w.lower() for w in words[1:])]) + ".") if words else ""
+
+
+def _statements_table(
+    rows: list[tuple[str, dict[str, Any]]],
+    why: dict[str, str] | None = None,
+    fallback: str = "",
+) -> list[str]:
+    """One row per statement; ``why``: the template's comment on each statement, by Sid (else
+    ``fallback``, the managed policy's description, else the Sid in words)."""
+    lines = [
+        "| statement | effect | actions | resources | condition | why |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, wrapped in rows:
+        statement, when = _unwrap(wrapped)
+        sid = statement.get("Sid", "")
+        condition = _condition(statement.get("Condition"))
+        if when:  # the template's condition: the statement exists only when it holds
+            condition = "<br>".join(c for c in (f"only if `{when}`", condition) if c)
         actions = [render(a) for a in _as_list(statement.get("Action", []))]
         resources = [render(r) for r in _as_list(statement.get("Resource", []))]
+        if "NotResource" in statement:
+            excluded = statement["NotResource"]
+            patterns = _symbolic(excluded) if _intrinsic(excluded) else _as_list(excluded)
+            resources = [f"all but {render(r)}" for r in patterns]
+        reason = (why or {}).get(sid) or fallback or _words(sid)
+        reason = reason.replace("|", "\\|")
         lines.append(
             f"| {label} | {statement.get('Effect', '')} | {_cell(actions)} | {_cell(resources)} "
-            f"| {_condition(statement.get('Condition'))} |"
+            f"| {condition} | {reason} |"
         )
     return lines
+
+
+def statement_comments(path: Path) -> dict[str, dict[str, str]]:
+    """The comment block written just above each ``- Sid: NAME`` of a template, by resource
+    (the top-level logical id it is under) and Sid: why the statement is there."""
+    found: dict[str, dict[str, str]] = {}
+    resource, comment = "", []
+    for line in path.read_text().splitlines():
+        top = re.match(r"^  (\w+):\s*$", line)
+        if top:
+            resource, comment = top[1], []
+            continue
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            comment.append(stripped.lstrip("#").strip())
+            continue
+        sid = re.match(r"^-\s+(?:Sid:\s*(\w+))?", stripped)
+        if sid and sid[1] and comment:
+            found.setdefault(resource, {})[sid[1]] = " ".join(comment)
+        elif re.fullmatch(r"- (!If|\w+)", stripped):
+            continue  # `- !If` and its condition: the comment is the statement's inside it
+        comment = []
+    return found
 
 
 def _trust(role: dict[str, Any]) -> str:
@@ -337,7 +411,7 @@ def _policy_rows(
             if template:
                 label = f"`{template}` (SAM policy template)"
             else:
-                label = statement.get("Sid") or policy.get("PolicyName", "")
+                label = _unwrap(statement)[0].get("Sid") or policy.get("PolicyName", "")
             rows.append((label, statement))
     return rows
 
@@ -376,7 +450,9 @@ def _customer_managed(
 def _role_section(
     title: str, intro: str, role_id: str, role: dict[str, Any], sources: list[Any] | None,
     resources: dict[str, Any], shared_managed: list[str] | None = None,
+    why: dict[str, dict[str, str]] | None = None,
 ) -> list[str]:  # fmt: skip
+    why = why or {}
     lines = [f"#### {title}", "", intro, "", f"Role `{role_id}`, trusted by {_trust(role)}."]
     managed = _managed(role)
     if managed and managed != shared_managed:
@@ -388,12 +464,13 @@ def _role_section(
     rows = _policy_rows(role, sources)
     lines.append("")
     if rows:
-        lines += [*_statements_table(rows), ""]
+        lines += [*_statements_table(rows, why.get(title)), ""]
     for name, policy in shared:
         description = policy.get("Description", "")
         lines += [f"`{name}`{f': {description}' if description else ''}.", ""]
         statements = policy["PolicyDocument"].get("Statement", [])
-        lines += [*_statements_table([(s.get("Sid", name), s) for s in statements]), ""]
+        table = [(_unwrap(s)[0].get("Sid", name), s) for s in statements]
+        lines += [*_statements_table(table, why.get(name), f"{description}."), ""]
     return lines
 
 
@@ -402,6 +479,7 @@ def iam_tables() -> str:
     from albrules.local.deploy import load_template, parameter_values, translate
 
     sam = load_template(ROOT / "template.yaml")
+    why = statement_comments(ROOT / "template.yaml")
     values = parameter_values(sam, {"MemberExternalId": "not-shown"})
     translated, _, _ = translate(sam, "us-east-1", values)
     resources = translated["Resources"]
@@ -436,14 +514,16 @@ def iam_tables() -> str:
         )
         role_id, role = role_of(logical_id)
         lines += _role_section(
-            logical_id, intro, role_id, role, props.get("Policies"), resources, shared
+            logical_id, intro, role_id, role, props.get("Policies"), resources, shared, why
         )
     lines += ["### State machines (template.yaml)", ""]
     for logical_id in machines:
         props = sam_resources[logical_id].get("Properties", {})
         intro = f"Runs `{props.get('DefinitionUri', '')}`."
         role_id, role = role_of(logical_id)
-        lines += _role_section(logical_id, intro, role_id, role, props.get("Policies"), resources)
+        lines += _role_section(
+            logical_id, intro, role_id, role, props.get("Policies"), resources, why=why
+        )
     lines += ["### Other roles (template.yaml)", ""]
     for logical_id in plain:
         role = resources[logical_id]["Properties"]
@@ -453,24 +533,33 @@ def iam_tables() -> str:
             if f'"{logical_id}"' in json.dumps(v.get("Properties", {})) and k != logical_id
         ]
         intro = f"Used by {', '.join(f'`{u}`' for u in users) or 'nothing in the template'}."
-        lines += _role_section(logical_id, intro, logical_id, role, None, resources)
+        lines += _role_section(logical_id, intro, logical_id, role, None, resources, why=why)
     member = load_template(ROOT / "member-account.yaml")
+    member_why = statement_comments(ROOT / "member-account.yaml")
     lines += ["### The member account (member-account.yaml)", ""]
-    trusted = (sam.get("Outputs") or {}).get("MemberTrustedRoleArns", {}).get("Value")
-    if trusted:
-        lines += [
-            "Its `TrustedRoleArns` parameter takes the central stack's `MemberTrustedRoleArns` "
-            "output: the ARNs of "
-            + re.sub(r"\$\{(\w+)\.Arn\}", r"`\1`", render(trusted)).replace(",", ", ")
-            + ".",
-            "",
-        ]
+    outputs = sam.get("Outputs") or {}
+    for parameter, output in (
+        ("TrustedRoleArns", "MemberTrustedRoleArns"),
+        ("ReadOnlyTrustedRoleArns", "MemberReadOnlyTrustedRoleArns"),
+    ):
+        trusted = outputs.get(output, {}).get("Value")
+        if trusted:
+            lines += [
+                f"Its `{parameter}` parameter takes the central stack's `{output}` output: the "
+                "ARNs of "
+                + re.sub(r"\$\{(\w+)\.Arn\}", r"`\1`", render(trusted)).replace(",", ", ")
+                + ".",
+                "",
+            ]
     for logical_id, resource in member["Resources"].items():
         if resource["Type"] != "AWS::IAM::Role":
             continue
         role = resource["Properties"]
-        intro = role.get("Description", "") + "; named by its `RoleName` parameter."
-        lines += _role_section(logical_id, intro, logical_id, role, None, member["Resources"])
+        intro = f"{role.get('Description', '')}; named by its `{render(role.get('RoleName'))}` "
+        intro = intro.replace("`${", "`").replace("}` ", "` ") + "parameter."
+        lines += _role_section(
+            logical_id, intro, logical_id, role, None, member["Resources"], why=member_why
+        )
     return "\n".join(lines).rstrip("\n")
 
 

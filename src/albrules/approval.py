@@ -172,10 +172,12 @@ def pending(catalog: Catalog, claim: LinkClaim) -> dict[str, Any]:
 def load_review(aws: Aws, catalog: Catalog, claim: LinkClaim) -> Review:
     """What the page of a valid link shows: the approval, the audit record and the plan.
 
-    A plan that cannot be read is reported on the page (``plan_problem``), not raised: the
-    approver can still reject, or decide from the terminal."""
+    The audit record is the approval item's copy of it (``audit``, written when approval was
+    asked): the public function may read approval items only. A plan that cannot be read is
+    reported on the page (``plan_problem``), not raised: the approver can still reject, or
+    decide from the terminal."""
     record = pending(catalog, claim)
-    audit = catalog.audit(claim.execution_arn) or {}
+    audit = dict(record.get("audit") or {})
     location = str(record.get("plan_location") or "")
     plan: Plan | None = None
     warnings: list[str] = []

@@ -345,12 +345,28 @@ def test_the_real_templates_function_roles_have_their_managed_policies(session, 
     }
     bucket = deployment.outputs["SnapshotBucketName"]
     assert statements[3]["Resource"] == f"arn:aws:s3:::{bucket}/pre-restore/*"
-    # Least privilege: a function that only reads load balancers gets no more than that.
+    # Least privilege: a function that only reads load balancers gets no more than that, and
+    # assumes only the member accounts' read-only role.
     assert set(attached("DiscoverListenersFunction")) == {
         "UseDataKeyPolicy",
-        "AssumeMemberRolePolicy",
+        "AssumeMemberReadOnlyRolePolicy",
     }
-    assert set(attached("ReleaseLockFunction")) == {"UseDataKeyPolicy"}
+    for reader in ("SnapshotListeners", "LoadSnapshot", "TakePreRestoreSnapshot", "VerifyListener"):
+        policies_of = set(attached(f"{reader}Function"))
+        assert "AssumeMemberReadOnlyRolePolicy" in policies_of, reader
+        assert "AssumeMemberRolePolicy" not in policies_of, reader
+    for writer in ("ComputePlan", "ApplyPlan", "RollBack"):
+        assert "AssumeMemberReadOnlyRolePolicy" not in set(attached(f"{writer}Function")), writer
+    assert set(attached("ReleaseLockFunction")) == {
+        "UseDataKeyPolicy",
+        "LockItemsPolicy",
+        "WriteAuditItemsPolicy",
+    }
+    assert set(attached("ApprovalFunction")) == {
+        "UseDataKeyPolicy",
+        "ReadApprovalItemsPolicy",
+        "DecideApprovalItemsPolicy",
+    }
     data_key = iam.get_policy_version(PolicyArn=policies["UseDataKeyPolicy"], VersionId="v1")
     assert data_key["PolicyVersion"]["Document"]["Statement"] == [
         {
@@ -447,3 +463,66 @@ def test_required_parameters_get_local_defaults_kept_across_deploys(session):
     assert other.local_defaults["MemberExternalId"] != made_up
     given = deploy(REAL, {"MemberExternalId": "chosen"}, aws=session, stack_name="defaults")
     assert given.local_defaults == {}
+
+
+MEMBER = ROOT / "member-account.yaml"
+
+
+def test_member_account_yaml_deploys_two_roles_with_their_trust(session):
+    """member-account.yaml, deployed: a read-only role trusted by the read functions' roles only,
+    a read-write role trusted by the plan, apply and rollback roles only, both with the
+    external ID; the read-only role has no write and no secret; RestoreTargets' prefixes deny
+    writes elsewhere. (The local AWS does not evaluate IAM: what AWS would enforce is asserted
+    on the policies as IAM holds them.)"""
+    central = "arn:aws:iam::111122223333:role"
+    readers = f"{central}/albrules-DiscoverListeners,{central}/albrules-LoadSnapshot"
+    writers = f"{central}/albrules-ApplyPlan,{central}/albrules-RollBack"
+    deployment = deploy(
+        MEMBER,
+        {
+            "TrustedRoleArns": writers,
+            "ReadOnlyTrustedRoleArns": readers,
+            "ExternalId": "member-test",
+            "RestoreTargets": "shop-,pay",
+        },
+        aws=session,
+        stack_name="member",
+        save=False,
+    )
+    iam = session.client("iam")
+    read = iam.get_role(RoleName="albrules-member-read")["Role"]
+    write = iam.get_role(RoleName="albrules-member")["Role"]
+    assert deployment.outputs == {
+        "MemberRoleArn": write["Arn"],
+        "MemberReadOnlyRoleArn": read["Arn"],
+    }
+
+    def trust(role: dict[str, Any]) -> dict[str, Any]:
+        (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+        return statement
+
+    assert trust(read)["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
+    assert trust(read)["Condition"] == {
+        "StringEquals": {"sts:ExternalId": "member-test"},
+        "ArnEquals": {"aws:PrincipalArn": readers.split(",")},
+    }
+    assert trust(write)["Condition"]["ArnEquals"] == {"aws:PrincipalArn": writers.split(",")}
+
+    def statements(name: str) -> list[dict[str, Any]]:
+        (policy,) = iam.list_role_policies(RoleName=name)["PolicyNames"]
+        document = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
+        return list(document["Statement"])
+
+    (reads,) = statements("albrules-member-read")
+    assert reads["Resource"] == "*" and all(
+        action.startswith("elasticloadbalancing:Describe") for action in reads["Action"]
+    )
+    written = statements("albrules-member")
+    (deny,) = [s for s in written if s["Effect"] == "Deny"]
+    assert deny["NotResource"] == [
+        "arn:*:elasticloadbalancing:*:*:listener/app/shop-*",
+        "arn:*:elasticloadbalancing:*:*:listener/app/pay*",
+        "arn:*:elasticloadbalancing:*:*:listener-rule/app/shop-*",
+        "arn:*:elasticloadbalancing:*:*:listener-rule/app/pay*",
+    ]
+    assert {"CreateRules", "ChangeRules", "ChangeDefaultActions"} <= {s.get("Sid") for s in written}

@@ -255,6 +255,9 @@ class Resolver:
         if name == "AWS::NoValue":
             return NO_VALUE
         if name in self.values:
+            declared = (self.template.get("Parameters") or {}).get(name) or {}
+            if declared.get("Type") == "CommaDelimitedList":  # Ref gives the list, as in AWS
+                return [item.strip() for item in _text(self.values[name]).split(",")]
             return self.values[name]
         if name in self.refs:
             return self.refs[name]

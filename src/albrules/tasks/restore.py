@@ -38,10 +38,12 @@ from ..restore import (
 from ..seal import digest, read_sealed
 from ..snapshot import build_snapshot, format_for, loads
 from ..state_documents import PlanSummary, RestoreState, dump
+from ..targets import check_restore_target
 from .runtime import MetricUnit, logger, metrics
 from .settings import Settings
 
 CATALOG_ID = re.compile(r"^[0-9a-f]{12}$")
+KEYS = ("pk", "sk")
 SHOWN_OPERATIONS = 20
 
 
@@ -79,9 +81,11 @@ def _pre_restore(settings: Settings, state: RestoreState) -> Snapshot:
     return _read_snapshot(settings, location, _need(state.pre_restore_sha256, "pre-restore"))[0]
 
 
-def _target_aws(settings: Settings, listener_arn: str) -> Aws:
+def _target_aws(settings: Settings, listener_arn: str, *, write: bool = False) -> Aws:
+    """The listener's account: the member's read-only role, or its read-write one for the
+    steps that read OIDC client secrets or change the listener (plan, apply, roll back)."""
     parsed = parse_listener_arn(listener_arn)
-    return settings.aws_in(parsed.account, parsed.region)
+    return settings.aws_in(parsed.account, parsed.region, write=write)
 
 
 def _need(value: str | None, what: str) -> str:
@@ -184,8 +188,10 @@ def check_snapshot(state: RestoreState) -> RestoreState:
     location = _need(state.snapshot_location, "snapshot")
     snapshot = _read_snapshot(settings, location, _need(state.snapshot_sha256, "snapshot"))[0]
     target = _need(state.listener_arn, "listener")
+    aws = _target_aws(settings, target)
+    check_restore_target(aws, target, settings.restore_targets)
     check_restorable(
-        _target_aws(settings, target),
+        aws,
         snapshot,
         target,
         map_by_name=request.map_target_groups_by_name,
@@ -218,7 +224,7 @@ def compute_plan(state: RestoreState) -> RestoreState:
     mode, selector = choose_selection(request.mode, request.priorities, request.match, INPUT_NAMES)
     settings = Settings.load()
     target = _need(state.listener_arn, "listener")
-    aws = _target_aws(settings, target)
+    aws = _target_aws(settings, target, write=True)
     location = _need(state.snapshot_location, "snapshot")
     snapshot = _read_snapshot(settings, location, _need(state.snapshot_sha256, "snapshot"))[0]
     fingerprint = _need(state.base_fingerprint, "pre-restore fingerprint")
@@ -269,9 +275,14 @@ def request_approval(state: RestoreState, task_token: str) -> dict[str, Any]:
     settings = Settings.load()
     expires_at = int(time.time()) + state.settings.approval_timeout_seconds
     nonce = approval.new_nonce()
-    settings.catalog().put_approval(
+    catalog = settings.catalog()
+    # The review page's copy of the audit record: the public approval function may read
+    # approval items only (dynamodb:LeadingKeys), never the audit records.
+    audit = {k: v for k, v in (catalog.audit(state.execution_arn) or {}).items() if k not in KEYS}
+    catalog.put_approval(
         state.execution_arn,
         {
+            "audit": audit,
             "task_token": task_token,
             "nonce": nonce,
             "status": "pending",
@@ -306,7 +317,8 @@ def apply_plan(state: RestoreState) -> RestoreState:
     target = _need(state.listener_arn, "listener")
     # Still this restore's lock, unexpired (and extended for the apply), or LockLost.
     settings.catalog().hold_lock(target, state.execution_arn, APPLY_SECONDS)
-    aws = _target_aws(settings, target)
+    aws = _target_aws(settings, target, write=True)
+    check_restore_target(aws, target, settings.restore_targets)  # again, at the one that writes
     check_unchanged(aws, target, str(document["base_fingerprint"]), _since_pre_restore(state))
     values = read_secret_values(aws, secret_arns(plan), target, settings.secret_scope())
     records = settings.restore_records(state.execution_arn)
@@ -361,7 +373,7 @@ def roll_back_listener(state: RestoreState) -> RestoreState:
         ) from None
     try:
         left = roll_back(
-            _target_aws(settings, target),
+            _target_aws(settings, target, write=True),
             target,
             pre,
             journal,

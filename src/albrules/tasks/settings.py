@@ -18,6 +18,7 @@ from ..records import RestoreRecords, stack_restore_records
 from ..runtime_env import getenv
 from ..seal import Kind, Sealer, digest, need_key
 from ..store import Store
+from ..targets import RestoreTargets
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Settings:
     approval_url: str | None
     oidc_secret_prefix: str = DEFAULT_PREFIX
     seal_key_id: str | None = None
+    member_read_role_name: str | None = None
+    restore_targets_text: str = ""  # RestoreTargets, parsed when a restore needs it
 
     @classmethod
     def load(cls) -> Settings:
@@ -49,6 +52,7 @@ class Settings:
             kms_key_id=getenv("ALBRULES_KMS_KEY_ID") or None,
             topic_arn=getenv("ALBRULES_TOPIC_ARN") or None,
             member_role_name=getenv("ALBRULES_MEMBER_ROLE_NAME") or None,
+            member_read_role_name=getenv("ALBRULES_MEMBER_READ_ROLE_NAME") or None,
             external_id=getenv("ALBRULES_EXTERNAL_ID") or None,
             approval_secret_arn=getenv("ALBRULES_APPROVAL_SECRET_ARN") or None,
             approval_url=getenv("ALBRULES_APPROVAL_URL") or None,
@@ -57,7 +61,13 @@ class Settings:
                 "ALBRULES_OIDC_SECRET_PREFIX",
             ),
             seal_key_id=getenv("ALBRULES_SEAL_KEY_ID") or None,
+            restore_targets_text=getenv("ALBRULES_RESTORE_TARGETS") or "",
         )
+
+    @property
+    def restore_targets(self) -> RestoreTargets:
+        """The listeners a restore may change (InvalidInput if the parameter is malformed)."""
+        return RestoreTargets.parse(self.restore_targets_text)
 
     # -- the stack's own stores, in this account --
     def home(self) -> Aws:
@@ -114,12 +124,19 @@ class Settings:
             raise as_albrules_error(err, service="secretsmanager", where=where) from err
         return str(secret["SecretString"]).encode()
 
-    def aws_in(self, account_id: str, region: str, role_arn: str | None = None) -> Aws:
-        """A session in the account and region of a listener (assuming the member role)."""
+    def aws_in(
+        self, account_id: str, region: str, role_arn: str | None = None, *, write: bool = False
+    ) -> Aws:
+        """A session in the account and region of a listener: in another account, the member
+        account's read-only role, or its read-write role for ``write`` (the restore's plan, apply
+        and rollback). A ``role_arn`` given by the input is used as it is."""
+        role_name = self.member_role_name
+        if not write and self.member_read_role_name:
+            role_name = self.member_read_role_name
         return aws_for(
             account_id,
             region,
             role_arn=role_arn,
-            member_role_name=self.member_role_name,
+            member_role_name=role_name,
             external_id=self.external_id,
         )

@@ -1,0 +1,118 @@
+"""Least privilege, read from template.yaml and member-account.yaml: which role may touch which
+catalog items (dynamodb:LeadingKeys), and which member role each function may assume.
+
+The local AWS does not evaluate IAM; these tests hold the templates to what AWS would enforce.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from albrules.local.deploy import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+FUNCTIONS = [k for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"]
+# What each function's code reads or writes in the table (src/albrules/catalog.py's families).
+CATALOG_NEEDS = {
+    "SnapshotListenersFunction": {"LISTENER#*", "SNAPSHOT#*"},
+    "AcquireLockFunction": {"LISTENER#*", "SNAPSHOT#*", "LOCK#*", "RESTORE#*"},
+    "RequestApprovalFunction": {"APPROVAL#*", "RESTORE#*"},
+    "ReleaseLockFunction": {"LOCK#*", "RESTORE#*"},
+    "ApprovalFunction": {"APPROVAL#*"},
+    "ApplyPlanFunction": {"APPROVAL#*", "LOCK#*"},  # the approved plan's hash; its lock
+    "RollBackFunction": {"LOCK#*"},  # its lock, taken back before it changes anything
+    "ReleaseAbandonedLockFunction": {"LOCK#*", "RESTORE#*"},
+}
+
+
+def statements(function: str) -> list[dict[str, Any]]:
+    """Every statement of the function's role: its inline policies and its managed ones."""
+    found: list[dict[str, Any]] = []
+    for policy in RESOURCES[function]["Properties"].get("Policies") or []:
+        if isinstance(policy, dict) and set(policy) == {"Ref"}:
+            managed = RESOURCES.get(policy["Ref"])
+            if managed and managed["Type"] == "AWS::IAM::ManagedPolicy":
+                found += managed["Properties"]["PolicyDocument"]["Statement"]
+        elif isinstance(policy, dict) and "Statement" in policy:
+            found += policy["Statement"]
+    return found
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    action = statement.get("Action", [])
+    return [action] if isinstance(action, str) else list(action)
+
+
+def leading_keys(statement: dict[str, Any]) -> set[str]:
+    condition = statement.get("Condition") or {}
+    keys = (condition.get("ForAllValues:StringLike") or {}).get("dynamodb:LeadingKeys") or []
+    return set(keys)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_catalog_grant_names_its_item_families(function: str) -> None:
+    table = [s for s in statements(function) if any(a.startswith("dynamodb:") for a in actions(s))]
+    for statement in table:
+        assert statement["Resource"] == {"Fn::GetAtt": ["CatalogTable", "Arn"]}, function
+        assert leading_keys(statement), f"{function}: {statement.get('Sid')} has no LeadingKeys"
+        assert "dynamodb:Scan" not in actions(statement), function
+    reached = set().union(*(leading_keys(s) for s in table)) if table else set()
+    assert reached == CATALOG_NEEDS.get(function, set()), function
+
+
+def test_the_public_approval_function_touches_approval_items_only() -> None:
+    table = [
+        s
+        for s in statements("ApprovalFunction")
+        if any(a.startswith("dynamodb:") for a in actions(s))
+    ]
+    assert {a for s in table for a in actions(s)} == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    assert all(leading_keys(s) == {"APPROVAL#*"} for s in table)
+    assert RESOURCES["ApprovalFunction"]["Properties"]["FunctionUrlConfig"]["AuthType"] == "NONE"
+
+
+def test_only_plan_apply_and_roll_back_may_assume_the_read_write_member_role() -> None:
+    def assumes(function: str) -> set[str]:
+        return {
+            p["Ref"]
+            for p in RESOURCES[function]["Properties"].get("Policies") or []
+            if isinstance(p, dict) and p.get("Ref", "").startswith("AssumeMember")
+        }
+
+    writers = {f for f in FUNCTIONS if "AssumeMemberRolePolicy" in assumes(f)}
+    readers = {f for f in FUNCTIONS if "AssumeMemberReadOnlyRolePolicy" in assumes(f)}
+    assert writers == {"ComputePlanFunction", "ApplyPlanFunction", "RollBackFunction"}
+    assert readers == {
+        "DiscoverListenersFunction",
+        "SnapshotListenersFunction",
+        "LoadSnapshotFunction",
+        "TakePreRestoreSnapshotFunction",
+        "VerifyListenerFunction",
+    }
+    # The member roles trust exactly these (the central stack's outputs).
+    outputs = TEMPLATE["Outputs"]
+
+    def trusted(output: str) -> set[str]:
+        return {
+            v["Fn::GetAtt"][0].removesuffix("Role") for v in outputs[output]["Value"]["Fn::Join"][1]
+        }
+
+    assert trusted("MemberTrustedRoleArns") == writers
+    assert trusted("MemberReadOnlyTrustedRoleArns") == readers
+
+
+def test_the_read_only_member_role_cannot_write_or_read_secrets() -> None:
+    member = load_template(ROOT / "member-account.yaml")["Resources"]
+    role = member["MemberReadOnlyRole"]["Properties"]
+    granted = {
+        a for p in role["Policies"] for s in p["PolicyDocument"]["Statement"] for a in actions(s)
+    }
+    assert granted and all(a.startswith("elasticloadbalancing:Describe") for a in granted)
+    trust = role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
+    assert trust["StringEquals"] == {"sts:ExternalId": {"Ref": "ExternalId"}}
+    assert trust["ArnEquals"] == {"aws:PrincipalArn": {"Ref": "ReadOnlyTrustedRoleArns"}}
