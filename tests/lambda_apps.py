@@ -26,6 +26,7 @@ LOGICAL_IDS = {
     "roll_back": "RollBackFunction",
     "release_lock": "ReleaseLockFunction",
     "approval": "ApprovalFunction",
+    "decide": "DecisionFunction",
 }
 
 

@@ -18,3 +18,6 @@ def install() -> None:
     lambdas.install()
     s3.install()
     stepfunctions.install()
+    from . import cloudtrail
+
+    cloudtrail.install()  # last: it records only the calls the patched handlers answered
