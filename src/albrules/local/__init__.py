@@ -13,11 +13,11 @@ def install() -> None:
     from . import elbv2, faults, inbox, lambdas, s3, stepfunctions
 
     elbv2.install()
-    faults.install()
     inbox.install()
     lambdas.install()
     s3.install()
     stepfunctions.install()
+    faults.install()  # after the ELBv2 and Step Functions fidelity patches it wraps
     from . import cloudtrail
 
     cloudtrail.install()  # last: it records only the calls the patched handlers answered

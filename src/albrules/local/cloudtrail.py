@@ -66,6 +66,18 @@ def delay(seconds: float) -> None:
     _delay = max(0.0, seconds)
 
 
+def deliver_all() -> None:
+    """Deliver every event held back by :func:`delay` now (in every account and Region)."""
+    from moto.cloudtrail.models import cloudtrail_backends
+
+    now = time.time()
+    with _lock:
+        for account in list(cloudtrail_backends):
+            for region in list(cloudtrail_backends[account]):
+                for event in getattr(cloudtrail_backends[account][region], "_albrules_events", []):
+                    event["_visible_at"] = min(event["_visible_at"], now)
+
+
 def _events(account: str, region: str) -> list[dict[str, Any]]:
     from moto.cloudtrail.models import cloudtrail_backends
 
