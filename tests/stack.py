@@ -25,8 +25,8 @@ from werkzeug.serving import make_server
 
 from albrules import accounts, workflows
 from albrules.local import cloudtrail, faults, lambdas
-from albrules.local.function_urls import FunctionUrls, served_url
 from albrules.local.deploy import Deployment, deploy
+from albrules.local.function_urls import FunctionUrls, served_url
 from albrules.snapshot import build_snapshot
 from local_world import REGION, World
 from rule_builders import fixed, forward, host, path
