@@ -64,3 +64,4 @@ restore = SimpleNamespace(
     release_lock=handler("release_lock"),
 )
 approval = SimpleNamespace(handle=handler("approval"))
+decision = SimpleNamespace(handle=handler("decide"))
