@@ -1,19 +1,20 @@
-"""Approvals: signed, expiring, single-use links, and the decision that resumes a restore.
+"""Approvals: signed, expiring review links, and the decision that resumes a restore.
 
 A restore that needs approval waits on a Step Functions task token. The token itself never
 leaves AWS: it is kept in the catalog table with a random nonce. The links in the approval
 request carry ``base64url(payload).base64url(HMAC-SHA256(key, payload))`` where the payload
-names the execution, the decision, the nonce and the expiry. A guessed link fails the HMAC, an
-old link fails the nonce or the expiry, and a used link fails the table's conditional update,
-so each does nothing.
+names the execution, the link's kind, the nonce and the expiry. A guessed link fails the HMAC,
+an old link fails the nonce or the expiry.
 
 Every link opens the same review page (:mod:`albrules.approval_page`, served by the approval
-function): what will change, who asked, when the request expires, and both buttons. Only the
-page's POST decides; it carries the token and the decision. A ``review`` link's token names no
-decision; an ``approve`` or ``reject`` link's token names the one a POST without a decision
-takes (links sent before the review page existed).
-"""
+function): what will change, who started it, when the request expires, and the commands that
+decide. The page decides nothing: a public link establishes no identity.
 
+:func:`decide` is what the DecisionFunction (an ``AWS_IAM`` function URL) runs for the IAM
+caller it authenticated: four eyes against the requester CloudTrail recorded
+(:mod:`albrules.requester`), the decision recorded before it is delivered, delivery retried by
+the next identical decision if Step Functions throttled it.
+"""
 from __future__ import annotations
 
 import base64

@@ -317,7 +317,7 @@ def test_approval_samples_wait_then_the_link_approves(stack: Stack, shop: Shop) 
     execution = stack.start("restore", payload)
     wait_for_pending(shop, execution)
     message = received(stack, queue)[0]
-    assert "Requested by: alice@example.com" in message["Message"]
+    assert "Requested by (as given by the requester): alice@example.com" in message["Message"]
     assert f"Reason: {payload['reason']}" in message["Message"]
     link = next(
         line.split(": ", 1)[1]

@@ -5,8 +5,8 @@ Exit codes (a contract): 0 done or no changes, 2 invalid input or refused before
 else. Errors are one sentence on stderr; ``--debug`` adds the traceback.
 
 Each command group is a module of this package (``snapshots``, ``restores``, ``workflows``,
-``watch``, ``drift``, ``graph``, ``audit``, ``local``); what they share is in ``common``. This module
-builds the Typer app and registers their commands, in the order ``--help`` lists them. No
+``watch``, ``drift``, ``graph``, ``audit``, ``local``); what they share is in ``common``. This
+module builds the Typer app and registers their commands, in the order ``--help`` lists them. No
 command module imports this one.
 """
 
