@@ -95,8 +95,11 @@ EXIT_CODES = {
     "3 RestoreRolledBack, 4 RollbackFailed; 2 a bad input file; 1 anything else (a failed "
     "backup, or still running at --timeout)",
     "approve": "0 approved (with --wait: the restore succeeded); 2 nothing pending (not at "
-    "its approval step yet, or ended), already decided or expired; with --wait the restore's "
-    "code as for run (3, 4, 2); 1 anything else",
+    "its approval step yet, or ended), already decided or expired, you started this restore "
+    "(four eyes), or its requester is not in CloudTrail yet; with --wait the restore's code "
+    "as for run (3, 4, 2); 1 anything else (a decision recorded but throttled: run it again)",
+    "audit": "0 printed; 2 neither or both of --listener-arn and --execution-arn, or an "
+    "execution not in the catalog; 1 anything else",
     "reject": "0 rejected; with --wait 2 (the restore ends with ApprovalRejected); 2 nothing "
     "pending (not at its approval step yet, or ended), already decided or expired, or no "
     "--reason; 1 anything else",

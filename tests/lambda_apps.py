@@ -26,6 +26,7 @@ LOGICAL_IDS = {
     "roll_back": "RollBackFunction",
     "release_lock": "ReleaseLockFunction",
     "approval": "ApprovalFunction",
+    "decide": "DecisionFunction",
 }
 
 
@@ -63,3 +64,4 @@ restore = SimpleNamespace(
     release_lock=handler("release_lock"),
 )
 approval = SimpleNamespace(handle=handler("approval"))
+decision = SimpleNamespace(handle=handler("decide"))

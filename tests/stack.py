@@ -12,6 +12,7 @@ machines, no execution left running).
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,17 +21,26 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from werkzeug.serving import make_server
 
 from albrules import accounts, workflows
-from albrules.local import lambdas
+from albrules.local import cloudtrail, faults, lambdas
 from albrules.local.deploy import Deployment, deploy
+from albrules.local.function_urls import FunctionUrls, served_url
 from albrules.snapshot import build_snapshot
 from local_world import REGION, World
 from rule_builders import fixed, forward, host, path
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
-PARAMETERS = {"MemberExternalId": "test-external-id", "ApprovalTimeoutSeconds": "600"}
+# The workflow tier keeps its assertions about optional approvals and deciding one's own
+# restore; tests/security deploys the template's defaults (required, four eyes).
+PARAMETERS = {
+    "MemberExternalId": "test-external-id",
+    "ApprovalTimeoutSeconds": "600",
+    "ApprovalPolicy": "optional",
+    "AllowSelfApproval": "true",
+}
 
 
 class Stack:
@@ -55,6 +65,9 @@ class Stack:
         """Everything a test may have added or changed, gone: the stack as deployed."""
         lambdas.clear_hooks()
         accounts.forget()
+        faults.clear()
+        cloudtrail.delay(0)
+        _delete_users(self.session)
         _stop_executions(self)
         _delete_load_balancers(self.session)
         _empty_bucket(self.s3, self.bucket)
@@ -77,6 +90,25 @@ class Stack:
 
     def set_approval_timeout(self, seconds: int) -> None:
         self.set_setting("restore", "approval_timeout_seconds", seconds)
+
+    def url(self, logical_id: str) -> str:
+        """The function URL of a function of the stack, served over HTTP on 127.0.0.1 (by the
+        local AWS's function URL adapter in a thread of this process, as `albrules local
+        deploy` serves them from the local AWS server)."""
+        if getattr(self, "_served", None) is None:
+            server = make_server("127.0.0.1", 0, FunctionUrls(), threaded=True)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            self._served = server
+        base = f"http://127.0.0.1:{self._served.server_port}"
+        found = served_url(base, REGION, self.deployment.physical_id(logical_id))
+        assert found is not None
+        return found
+
+    def stop_serving(self) -> None:
+        server = getattr(self, "_served", None)
+        if server is not None:
+            server.shutdown()
+            self._served = None
 
     def start(self, kind: str, payload: dict[str, Any]) -> str:
         arn = self.outputs[workflows.OUTPUT_KEYS[kind]]
@@ -202,6 +234,7 @@ def session_stack(parameters: dict[str, str] | None = None) -> Iterator[Stack]:
         stack.secrets = _secret_names(stack)
         stack.functions = _function_settings(stack)
         yield stack
+        stack.stop_serving()
     finally:
         lambdas.clear_hooks()
         accounts.forget()
@@ -272,6 +305,18 @@ def _restore_functions(stack: Stack) -> None:
     for name, environment in stack.functions.items():
         if lam.get_function_configuration(FunctionName=name)["Environment"] != environment:
             lam.update_function_configuration(FunctionName=name, Environment=environment)
+
+
+def _delete_users(session: boto3.Session) -> None:
+    """The IAM users a test made to act as people (the deployment makes none)."""
+    iam = session.client("iam")
+    for user in iam.list_users().get("Users", []):
+        name = user["UserName"]
+        for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+            iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+        for policy in iam.list_user_policies(UserName=name)["PolicyNames"]:
+            iam.delete_user_policy(UserName=name, PolicyName=policy)
+        iam.delete_user(UserName=name)
 
 
 def _secret_names(stack: Stack) -> set[str]:

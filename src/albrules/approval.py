@@ -1,19 +1,20 @@
-"""Approvals: signed, expiring, single-use links, and the decision that resumes a restore.
+"""Approvals: signed, expiring review links, and the decision that resumes a restore.
 
 A restore that needs approval waits on a Step Functions task token. The token itself never
 leaves AWS: it is kept in the catalog table with a random nonce. The links in the approval
 request carry ``base64url(payload).base64url(HMAC-SHA256(key, payload))`` where the payload
-names the execution, the decision, the nonce and the expiry. A guessed link fails the HMAC, an
-old link fails the nonce or the expiry, and a used link fails the table's conditional update,
-so each does nothing.
+names the execution, the link's kind, the nonce and the expiry. A guessed link fails the HMAC,
+an old link fails the nonce or the expiry.
 
 Every link opens the same review page (:mod:`albrules.approval_page`, served by the approval
-function): what will change, who asked, when the request expires, and both buttons. Only the
-page's POST decides; it carries the token and the decision. A ``review`` link's token names no
-decision; an ``approve`` or ``reject`` link's token names the one a POST without a decision
-takes (links sent before the review page existed).
-"""
+function): what will change, who started it, when the request expires, and the commands that
+decide. The page decides nothing: a public link establishes no identity.
 
+:func:`decide` is what the DecisionFunction (an ``AWS_IAM`` function URL) runs for the IAM
+caller it authenticated: four eyes against the requester CloudTrail recorded
+(:mod:`albrules.requester`), the decision recorded before it is delivered, delivery retried by
+the next identical decision if Step Functions throttled it.
+"""
 from __future__ import annotations
 
 import base64
@@ -26,12 +27,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws import Aws, as_albrules_error, error_code
+from .aws import THROTTLING_CODES, Aws, as_albrules_error, error_code
 from .catalog import Catalog
-from .errors import AlbRulesError, ApprovalError
+from .errors import (
+    AlbRulesError,
+    ApprovalError,
+    DecisionUndelivered,
+    RequesterUnknown,
+    SelfApproval,
+)
 from .plan import Plan
+from .requester import Principal, started_by
 from .store import read_bytes
 from .workflows import ExecutionPosition
 
@@ -144,6 +153,8 @@ class Review:
     warnings: list[str]
     plan_location: str
     plan_problem: str | None = None  # why the plan could not be read
+    requester: dict[str, Any] | None = None  # verified (CloudTrail), when already known
+    self_approval_allowed: bool = False  # the stack's AllowSelfApproval
 
 
 def pending(catalog: Catalog, claim: LinkClaim) -> dict[str, Any]:
@@ -169,7 +180,9 @@ def pending(catalog: Catalog, claim: LinkClaim) -> dict[str, Any]:
     return record
 
 
-def load_review(aws: Aws, catalog: Catalog, claim: LinkClaim) -> Review:
+def load_review(
+    aws: Aws, catalog: Catalog, claim: LinkClaim, *, self_approval_allowed: bool = False
+) -> Review:
     """What the page of a valid link shows: the approval, the audit record and the plan.
 
     The audit record is the approval item's copy of it (``audit``, written when approval was
@@ -208,13 +221,16 @@ def load_review(aws: Aws, catalog: Catalog, claim: LinkClaim) -> Review:
         warnings=warnings,
         plan_location=location,
         plan_problem=problem,
+        requester=record.get("requester") if isinstance(record.get("requester"), dict) else None,
+        self_approval_allowed=self_approval_allowed,
     )
 
 
-def check_waiting(where: ExecutionPosition | None) -> None:
+def check_waiting(where: ExecutionPosition | None, *, always_asks: bool = False) -> None:
     """Refuse (ApprovalError, saying where the restore is) a decision on a restore that
-    cannot be waiting for one: it has ended, or it asked for approval and has not reached
-    its approval step yet (no state waiting for a task token entered). No execution
+    cannot be waiting for one: it has ended, or it asks for approval (its input's
+    ``require_approval``, or ``always_asks`` under ApprovalPolicy ``required``) and has not
+    reached its approval step yet (no state waiting for a task token entered). No execution
     (``None``), or one at or past that step, passes: :func:`decide` says if one is pending."""
     if where is None:
         return
@@ -224,7 +240,9 @@ def check_waiting(where: ExecutionPosition | None) -> None:
             f"no approval is pending for {arn}: the restore already ended, {where.ending()}; "
             "nothing was done"
         )
-    asked = isinstance(where.input, dict) and where.input.get("require_approval") is True
+    asked = always_asks or (
+        isinstance(where.input, dict) and where.input.get("require_approval") is True
+    )
     if asked and not where.callbacks:
         at = f"it is at '{where.state}'" if where.state else "it has not entered a state yet"
         raise ApprovalError(
@@ -233,40 +251,145 @@ def check_waiting(where: ExecutionPosition | None) -> None:
         )
 
 
+# --- deciding ---------------------------------------------------------------------------------
+
+SELF_APPROVAL = "you started this restore; someone else must approve it"
+REQUESTER_UNKNOWN = "the requester is not known from CloudTrail yet; try again in a few minutes"
+GONE_CODES = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
+SEND_ATTEMPTS = 3  # botocore's standard retries of a throttled SendTask*, then "run it again"
+
+
+def requester_of(
+    aws: Any, catalog: Catalog, execution_arn: str, record: dict[str, Any], started: Any = None
+) -> Principal | None:
+    """The verified requester of a restore: from its approval record, else CloudTrail's
+    StartExecution event (kept in the record once found). None while CloudTrail has no event
+    yet, or cannot be asked (logged by the caller's door)."""
+    known = Principal.from_record(record.get("requester"))
+    if known is not None:
+        return known
+    try:
+        found = started_by(aws.client("cloudtrail"), execution_arn, started)
+    except AlbRulesError:
+        return None
+    if found is not None:
+        catalog.update_approval(execution_arn, {"requester": found.public()})
+    return found
+
+
+def plan_digest(aws: Any, record: dict[str, Any]) -> str | None:
+    """The SHA-256 of the plan the approval is for: the record's ``plan_sha256`` (bound when
+    the approval was requested), else the plan document's bytes as stored now."""
+    bound = record.get("plan_sha256")
+    if bound:
+        return str(bound)
+    location = str(record.get("plan_location") or "")
+    if not location:
+        return None
+    try:
+        return hashlib.sha256(read_bytes(location, aws)).hexdigest()
+    except AlbRulesError:
+        return None
+
+
 def decide(
-    aws: Aws,
+    aws: Any,
     catalog: Catalog,
     execution_arn: str,
     decision: Decision,
     *,
     by: str,
     reason: str = "",
-    nonce: str | None = None,
+    allow_self_approval: bool = False,
+    started: Any = None,
 ) -> dict[str, Any]:
-    """Record the decision once and resume (approve) or end (reject) the waiting restore.
+    """Record the decision of ``by`` (an identity AWS authenticated: the decision function's
+    IAM caller), then deliver it: resume (approve) or end (reject) the waiting restore.
 
-    ``nonce`` comes from a signed link; the CLI, whose caller IAM already authenticates, reads
-    the current one from the table.
+    - Four eyes: unless ``allow_self_approval``, the verified requester (CloudTrail) cannot
+      approve (:class:`SelfApproval`), and an approval whose requester CloudTrail does not
+      show yet is refused (:class:`RequesterUnknown`). Anyone may reject.
+    - Durable: the decision is recorded first (status ``approved``/``rejected``,
+      ``delivered`` false), then sent; a send that stays throttled raises
+      :class:`DecisionUndelivered` with the decision still recorded, and the same call again
+      delivers it (:func:`deliver`). A decided and delivered approval is
+      :class:`AlreadyDecided`.
     """
-    if nonce is None:
-        pending = catalog.approval(execution_arn)
-        if pending is None:
-            raise ApprovalError(
-                f"no approval is pending for {execution_arn}; check the execution ARN "
-                "(only restores started with require_approval wait for one)"
-            )
-        nonce = str(pending.get("nonce", ""))
+    record = catalog.approval(execution_arn)
+    if record is None:
+        raise ApprovalError(
+            f"no approval is pending for {execution_arn}; check the execution ARN "
+            "(only restores that wait for approval have one)"
+        )
+    status = str(record.get("status", ""))
+    if status in DECIDED.values():
+        if record.get("delivered") is False:  # recorded earlier, never delivered: deliver it
+            delivered = deliver(aws, catalog, execution_arn, record)
+            if status == DECIDED[decision]:
+                return delivered
+        raise AlreadyDecided(
+            f"the restore {execution_arn} was already {status} by "
+            f"{record.get('decided_by', '?')}; nothing was done",
+            record,
+        )
+    if status != "pending":
+        raise ApprovalError(
+            f"no approval is pending for {execution_arn} (it is {status or 'unknown'}); "
+            "nothing was done"
+        )
     if decision == "reject" and not reason.strip():
         raise ApprovalError("a rejection needs a reason; pass --reason")
-    record = catalog.decide_approval(execution_arn, nonce, DECIDED[decision], by, reason)
-    sfn = aws.client("stepfunctions")
-    at = datetime.now(UTC).isoformat(timespec="seconds")
+    requester = requester_of(aws, catalog, execution_arn, record, started)
+    if decision == "approve" and not allow_self_approval:
+        if requester is None:
+            raise RequesterUnknown(f"{REQUESTER_UNKNOWN}; nothing was done")
+        if requester.arn == by:
+            raise SelfApproval(SELF_APPROVAL)
+    digest = plan_digest(aws, record)
+    recorded = catalog.decide_approval(
+        execution_arn,
+        str(record.get("nonce", "")),
+        DECIDED[decision],
+        by,
+        reason,
+        extra={
+            "requester": requester.public() if requester else None,
+            "plan_sha256": digest,
+        },
+    )
+    return deliver(aws, catalog, execution_arn, recorded)
+
+
+def _stepfunctions(aws: Any) -> Any:
+    """A Step Functions client whose throttling retries are few: a decision that cannot be
+    delivered soon is left recorded for the next attempt, not retried for a minute."""
+    session = getattr(aws, "session", None)
+    if session is None:
+        return aws.client("stepfunctions")
+    config = Config(retries={"mode": "standard", "total_max_attempts": SEND_ATTEMPTS})
+    return session.client("stepfunctions", config=config)
+
+
+def deliver(
+    aws: Any, catalog: Catalog, execution_arn: str, record: dict[str, Any]
+) -> dict[str, Any]:
+    """Send a recorded decision to the waiting task, then mark it delivered."""
+    status = str(record["status"])
+    by = str(record.get("decided_by") or "?")
+    reason = str(record.get("reason") or "")
+    at = str(record.get("decided_at") or datetime.now(UTC).isoformat(timespec="seconds"))
+    requester = Principal.from_record(record.get("requester"))
+    outcome = {
+        "decision": status,
+        "by": by,
+        "at": at,
+        "requester": requester.arn if requester else None,
+        "plan_sha256": record.get("plan_sha256"),
+    }
+    sfn = _stepfunctions(aws)
     try:
-        if decision == "approve":
-            sfn.send_task_success(
-                taskToken=record["task_token"],
-                output=json.dumps({"decision": "approved", "by": by, "at": at}),
-            )
+        if status == "approved":
+            sfn.send_task_success(taskToken=record["task_token"], output=json.dumps(outcome))
         else:
             sfn.send_task_failure(
                 taskToken=record["task_token"],
@@ -274,12 +397,24 @@ def decide(
                 cause=f"rejected by {by}: {reason}"[:32000],
             )
     except ClientError as err:
-        if error_code(err) in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
+        code = error_code(err)
+        if code in GONE_CODES:
+            catalog.update_approval(execution_arn, {"undeliverable": code})
             raise ApprovalError(
                 f"the restore {execution_arn} is no longer waiting for approval (it timed out "
                 "or was stopped); nothing was done"
             ) from None
+        if code in THROTTLING_CODES:
+            raise DecisionUndelivered(
+                f"the restore {execution_arn} is recorded as {status} by {by}, but Step "
+                f"Functions throttled the decision ({code}) {SEND_ATTEMPTS} times; run the "
+                "same command again in a minute to deliver it"
+            ) from None
         raise as_albrules_error(err, service="states", where=execution_arn) from err
     except BotoCoreError as err:
         raise as_albrules_error(err, service="states", where=execution_arn) from err
-    return {"execution_arn": execution_arn, "decision": DECIDED[decision], "by": by, "at": at}
+    catalog.update_approval(
+        execution_arn,
+        {"delivered": True, "delivered_at": datetime.now(UTC).isoformat(timespec="seconds")},
+    )
+    return {"execution_arn": execution_arn, "delivered": True, **outcome}

@@ -6,12 +6,13 @@ client's browser. Its only CSS is one ``<style>`` element, which the Content-Sec
 allows by hash; forms may post only to the page's own address. Every value that comes from a
 plan, an audit record or a request is escaped.
 
-The review page shows the listener and load balancer, who started the restore and when, the
-plan as a before/after diff per rule (added rules green, removed red, moved with both
-priorities, changed rules with the changed fields side by side, the default actions), where
-the OIDC client secrets it would send go (each authenticate-oidc action it sets: issuer,
-endpoints, and the secret's ARN), when the request expires, and the two decisions: Approve, and
-Reject with a required reason.
+The review page shows the listener and load balancer, who started the restore (the identity
+CloudTrail recorded, and the requester's own note, labelled as theirs) and when, the plan as a
+before/after diff per rule (added rules green, removed red, moved with both priorities, changed
+rules with the changed fields side by side, the default actions), where the OIDC client secrets
+it would send go (each authenticate-oidc action it sets: issuer, endpoints, and the secret's
+ARN), when the request expires, the four-eyes rule, and the commands that decide. The page
+itself decides nothing: a public link cannot establish who opened it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
-from .approval import DECIDED, LinkClaim, Review
+from .approval import LinkClaim, Review
 from .arns import parse_listener_arn
 from .errors import InvalidInput
 from .labels import describe_action, describe_condition, describe_conditions
@@ -430,36 +431,64 @@ def _plan_section(review: Review) -> str:
     return head + _counts(plan.changes) + warn + cards + oidc_section(plan)
 
 
-def _decision_forms(token: str) -> str:
-    hidden = f'<input type="hidden" name="token" value="{escape(token)}">'
+def _requester(review: Review) -> str:
+    """The verified requester, in words (HTML, escaped)."""
+    who = (review.requester or {}).get("arn")
+    if who:
+        return f"<strong>{escape(str(who))}</strong>"
     return (
-        '<h2>Your decision</h2><div class="decide">'
+        '<span class="small">not known from CloudTrail yet; it is checked when someone '
+        "approves</span>"
+    )
+
+
+def _decision_commands(review: Review) -> str:
+    """How to decide: the CLI, which signs the decision with the decider's AWS identity."""
+    arn = escape(review.claim.execution_arn)
+    who = (review.requester or {}).get("arn")
+    said = (
+        f"{who} started this restore; someone else must approve it."
+        if who
+        else "Whoever started this restore cannot approve it; someone else must approve it."
+    )
+    banner = f'<div class="banner warn"><p>{escape(said)}</p></div>'
+    rule = "" if review.self_approval_allowed else banner
+
+    return (
+        "<h2>Your decision</h2>"
+        f"{rule}"
+        '<div class="decide">'
         '<div class="box"><h3>Approve</h3><p>The restore changes the listener right away, '
         "then checks it. If a step fails, it rolls back.</p>"
-        f'<form method="post">{hidden}<input type="hidden" name="decision" value="approve">'
-        '<button class="approve" type="submit">Approve and restore</button></form></div>'
-        '<div class="box"><h3>Reject</h3>'
-        f'<form method="post">{hidden}<input type="hidden" name="decision" value="reject">'
-        '<label for="reason">Why? (required, kept in the audit record)</label>'
-        f'<textarea id="reason" name="reason" required maxlength="{REASON_MAX}"></textarea>'
-        '<button class="reject" type="submit">Reject</button></form></div></div>'
+        f"<p><code>albrules approve {arn}</code></p></div>"
+        '<div class="box"><h3>Reject</h3><p>The restore ends with no change; the reason is '
+        "kept in the audit record.</p>"
+        f"<p><code>albrules reject {arn} --reason '...'</code></p></div></div>"
+        '<p class="small">This page cannot decide: a link cannot tell who you are. The '
+        "commands sign the decision with your AWS credentials, which need "
+        "lambda:InvokeFunctionUrl and lambda:InvokeFunction on the stack's DecisionFunction.</p>"
     )
 
 
 def review_page(review: Review, token: str, now: float) -> dict[str, Any]:
-    """The page a valid link opens: what will change, who asked, and the two buttons."""
+    """The page a valid link opens: what will change, who asked, and how to decide (the
+    commands; ``token`` is the link's, which the page no longer needs)."""
     claim, audit = review.claim, review.audit
     lb, listener_id, where = (escape(v) for v in _listener_facts(review.listener_arn))
     expires = claim.expires_at
     title = "Approve this restore?"
     reason = str(audit.get("reason") or "")
-    by = str(audit.get("requested_by") or "not given")
+    note = str(audit.get("requested_by") or "not given")
     snapshot = str(audit.get("snapshot") or "not recorded")
     facts = _facts(
         [
             ("Load balancer", f'<strong>{lb}</strong> <span class="small">{where}</span>'),
             ("Listener", f"<code>{escape(review.listener_arn or 'unknown')}</code>"),
-            ("Started by", f"<strong>{escape(by)}</strong>"),
+            ("Started by", f'{_requester(review)} <span class="small">(AWS, CloudTrail)</span>'),
+            (
+                "Requester's note",
+                f'{escape(note)} <span class="small">(as given by the requester)</span>',
+            ),
             ("Started at", escape(when(audit.get("started_at") or review.requested_at))),
             ("Reason", escape(reason) if reason else '<span class="small">not given</span>'),
             ("Snapshot", f"<code>{escape(snapshot)}</code>"),
@@ -470,35 +499,26 @@ def review_page(review: Review, token: str, now: float) -> dict[str, Any]:
             ("Execution", f"<code>{escape(claim.execution_arn)}</code>"),
         ]
     )
-    arn = escape(claim.execution_arn)
     body = (
         f"<h1>{escape(title)}</h1>"
         f'<p class="lead">A restore of <strong>{lb}</strong> listener '
         f"<code>{listener_id}</code> is waiting for approval. Nothing on the listener "
-        "changes until someone presses Approve.</p>"
-        f"{facts}{_plan_section(review)}{_decision_forms(token)}"
-        f"<footer><p>This page decides once: the first Approve or Reject wins, and the link "
-        f"stops working at {escape(when(expires))}. From a terminal instead:</p>"
-        f"<p><code>albrules approve {arn}</code><br>"
-        f"<code>albrules reject {arn} --reason '...'</code></p></footer>"
+        "changes until someone approves it.</p>"
+        f"{facts}{_plan_section(review)}{_decision_commands(review)}"
+        f"<footer><p>The first decision wins. This link stops working at "
+        f"{escape(when(expires))}.</p></footer>"
     )
     return respond(200, title, body)
 
 
-def done_page(decision: str, execution_arn: str, by: str, reason: str = "") -> dict[str, Any]:
-    """After the POST that decided."""
-    what = DECIDED[decision]
-    if decision == "approve":
-        text = "The restore continues now; you get a notification when it ends."
-    else:
-        text = f"The restore ends without changing the listener. Reason: {reason}"
+def review_only_page() -> dict[str, Any]:
+    """A POST to the page: it decides nothing."""
     return message(
-        200,
-        f"Restore {what}",
-        text,
-        tone="ok" if decision == "approve" else "bad",
-        more=f'<p class="small">Recorded as {what} by {escape(by)}. Execution '
-        f"<code>{escape(execution_arn)}</code></p>",
+        405,
+        "Nothing was done",
+        "This page cannot approve or reject: decide with albrules approve or albrules reject "
+        "(the commands are on the review page), which sign the decision with your AWS identity.",
+        tone="warn",
     )
 
 

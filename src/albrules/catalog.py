@@ -312,25 +312,35 @@ class Catalog:
         return _plain(found) if found else None
 
     def decide_approval(
-        self, execution_arn: str, nonce: str, decision: str, by: str, reason: str = ""
+        self,
+        execution_arn: str,
+        nonce: str,
+        decision: str,
+        by: str,
+        reason: str = "",
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Mark a pending approval decided, once. Returns the record (with its task token)."""
+        """Mark a pending approval decided, once, and not yet delivered (``delivered`` false
+        until it is delivered: :meth:`update_approval`). Returns the record (with its token)."""
         now = int(time.time())
+        fields = {"decided_by": by, "decided_at": _now(), "reason": reason, "delivered": False}
+        fields.update(extra or {})
+        names = {"#s": "status", **{f"#f{i}": k for i, k in enumerate(fields)}}
+        values = {f":v{i}": _typed(v) for i, v in enumerate(fields.values())}
+        sets = ", ".join(["#s = :d", *(f"#f{i} = :v{i}" for i in range(len(fields)))])
         try:
             result = self._db.update_item(
                 TableName=self.table,
                 Key={"pk": _s(f"APPROVAL#{execution_arn}"), "sk": _s("APPROVAL")},
-                UpdateExpression="SET #s = :d, decided_by = :by, decided_at = :at, reason = :r",
+                UpdateExpression=f"SET {sets}",
                 ConditionExpression="#s = :pending AND nonce = :n AND expires_at > :now",
-                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues={
                     ":d": _s(decision),
-                    ":by": _s(by),
-                    ":at": _s(_now()),
-                    ":r": _s(reason),
                     ":pending": _s("pending"),
                     ":n": _s(nonce),
                     ":now": _n(now),
+                    **values,
                 },
                 ReturnValues="ALL_NEW",
             )
@@ -357,3 +367,54 @@ class Catalog:
                 f"this approval link is not the current one for {execution_arn}; nothing was done"
             ) from None
         return _plain(result["Attributes"])
+
+    def update_approval(
+        self, execution_arn: str, fields: dict[str, Any], *, status: str | None = None
+    ) -> bool:
+        """Set ``fields`` on the approval record (only while its status is ``status``, if
+        given). Returns whether it did."""
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":v{i}": _typed(v) for i, v in enumerate(fields.values())}
+        condition = "attribute_exists(pk)"
+        if status is not None:
+            names["#s"] = "status"
+            values[":status"] = _s(status)
+            condition += " AND #s = :status"
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key={"pk": _s(f"APPROVAL#{execution_arn}"), "sk": _s("APPROVAL")},
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as err:
+            if error_code(err) == "ConditionalCheckFailedException":
+                return False
+            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
+        except BotoCoreError as err:
+            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
+        return True
+
+    def audits(self, listener_arn: str) -> list[dict[str, Any]]:
+        """Every restore's audit record for a listener, newest first (a filtered scan: the
+        audit records are keyed by execution)."""
+        kwargs: dict[str, Any] = {
+            "FilterExpression": "begins_with(pk, :restore) AND sk = :audit AND listener_arn = :l",
+            "ExpressionAttributeValues": {
+                ":restore": _s("RESTORE#"),
+                ":audit": _s("AUDIT"),
+                ":l": _s(listener_arn),
+            },
+        }
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._call("scan", **kwargs)
+            found += [_plain(i) for i in page.get("Items", [])]
+            if not page.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in found:
+            item["execution_arn"] = str(item.get("pk", ""))[len("RESTORE#") :]
+        return sorted(found, key=lambda i: str(i.get("started_at", "")), reverse=True)

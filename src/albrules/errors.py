@@ -129,3 +129,16 @@ class RollbackFailed(AlbRulesError):
 
 class ApprovalError(InvalidInput):
     """An approval or rejection could not be taken (unknown, used, expired or forged link)."""
+
+
+class SelfApproval(ApprovalError):
+    """The verified requester of a restore tried to approve it (four eyes)."""
+
+
+class RequesterUnknown(ApprovalError):
+    """The requester is not in CloudTrail yet, so four eyes cannot be checked (fails closed)."""
+
+
+class DecisionUndelivered(AlbRulesError):
+    """The decision is recorded, but Step Functions did not take it yet (throttled): the same
+    decision again delivers it."""

@@ -338,7 +338,8 @@ def _when(timestamp: int) -> str:
 
 def _who(state: RestoreState) -> list[str]:
     request = state.request
-    lines = [f"Requested by: {request.get('requested_by') or 'not given'}"]
+    note = request.get("requested_by") or "not given"
+    lines = [f"Requested by (as given by the requester): {note}"]
     if request.get("reason"):
         lines.append(f"Reason: {request['reason']}")
     return lines

@@ -206,7 +206,10 @@ class RestoreRequest(_Strict):
 
 
 class RestoreSettings(_Strict):
+    """Set by the restore machine's first state from the stack's parameters (never the input)."""
+
     approval_timeout_seconds: int = 3600
+    approval_policy: Literal["required", "optional"] = "required"
 
 
 class PlanSummary(_Strict):

@@ -224,6 +224,7 @@ class ExecutionPosition:
     callbacks: tuple[str, ...] = ()  # states entered whose task waits for a task token
     input: Any = None
     error: str | None = None
+    started: Any = None  # the execution's startDate
 
     @property
     def finished(self) -> bool:
@@ -260,6 +261,7 @@ def position(sfn: Any, execution_arn: str) -> ExecutionPosition | None:
         callbacks=tuple(callbacks),
         input=_json(described.get("input")),
         error=described.get("error"),
+        started=described.get("startDate"),
     )
 
 

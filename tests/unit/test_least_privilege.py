@@ -27,6 +27,7 @@ CATALOG_NEEDS = {
     "ApplyPlanFunction": {"APPROVAL#*", "LOCK#*"},  # the approved plan's hash; its lock
     "RollBackFunction": {"LOCK#*"},  # its lock, taken back before it changes anything
     "ReleaseAbandonedLockFunction": {"LOCK#*", "RESTORE#*"},
+    "DecisionFunction": {"APPROVAL#*"},  # the decision, the requester found, the delivery
 }
 
 
@@ -71,7 +72,7 @@ def test_the_public_approval_function_touches_approval_items_only() -> None:
         for s in statements("ApprovalFunction")
         if any(a.startswith("dynamodb:") for a in actions(s))
     ]
-    assert {a for s in table for a in actions(s)} == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    assert {a for s in table for a in actions(s)} == {"dynamodb:GetItem"}  # it decides nothing
     assert all(leading_keys(s) == {"APPROVAL#*"} for s in table)
     assert RESOURCES["ApprovalFunction"]["Properties"]["FunctionUrlConfig"]["AuthType"] == "NONE"
 

@@ -267,7 +267,7 @@ def test_the_approval_request_has_the_plan_the_links_and_the_commands() -> None:
     assert note.subject == "albrules: approve restore of shop listener f2f7dc8e (4 rule change(s))"
     body = note.message
     assert body.startswith("A restore of shop listener f2f7dc8e is waiting for your approval")
-    assert "Requested by: alice\nReason: bad deploy" in body
+    assert "Requested by (as given by the requester): alice\nReason: bad deploy" in body
     assert "Expires: 2026-11-18 11:06:40 UTC" in body
     assert (
         "Plan: 4 mutating call(s) for 4 changed rule(s): 2 to create, 1 to modify, 1 to delete."
@@ -307,7 +307,7 @@ def test_restored() -> None:
     assert (
         note.subject == "albrules: restore of shop listener f2f7dc8e succeeded (4 rule change(s))"
     )
-    assert "Requested by: alice" in note.message
+    assert "Requested by (as given by the requester): alice" in note.message
 
 
 def test_rolled_back_says_the_listener_is_as_it_was_and_why() -> None:

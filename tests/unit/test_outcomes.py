@@ -47,7 +47,14 @@ def test_refusals_are_caught_as_refusals_and_anything_else_as_a_failure() -> Non
 
 
 def test_the_refusal_names_are_the_input_errors_a_task_can_raise() -> None:
-    raised_elsewhere = {"ListenerLocked", "LockLost", "ListenerChanged", "ApprovalError"}
+    raised_elsewhere = {
+        "ListenerLocked",
+        "LockLost",
+        "ListenerChanged",
+        "ApprovalError",
+        "SelfApproval",  # the decision function's refusals, not the machine's
+        "RequesterUnknown",
+    }
     refusals = {
         cls.__name__
         for cls in vars(errors).values()

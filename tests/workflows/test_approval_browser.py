@@ -3,8 +3,10 @@
 The approval function of the ``stack`` fixture's deployment is served over real HTTP by the
 local AWS's function URL adapter (``albrules.local.function_urls``) in a threaded WSGI server
 of this process (moto runs in-process, so the server's threads reach the same local AWS). A
-restore waits for approval; the browser opens the link of the approval request, reads the
-page, and decides with the page's buttons.
+restore waits for approval; the browser opens the link of the approval request and reads the
+page, which only reviews (a public link cannot tell who opens it): the decision is taken with
+the commands the page shows, `albrules approve` / `reject`, signed, through the
+DecisionFunction URL.
 
 The browser is the system's (``ALBRULES_CHROMIUM``, else ``chromium``, ``chromium-browser`` or
 ``google-chrome`` on PATH); Playwright never downloads one. Without a browser the tests skip,
@@ -31,6 +33,7 @@ from werkzeug.serving import make_server
 from albrules import approval
 from albrules.approval_page import MINUS, when
 from albrules.local.function_urls import FunctionUrls, served_url
+from cli_runs import cli
 from local_world import REGION
 from rule_builders import fixed, host
 from stack import Stack, checksum, received, shop, subscribe
@@ -167,7 +170,7 @@ def cell(section: Any, row: str, kind: str) -> str:
     )
 
 
-def test_the_page_shows_the_plan_and_approve_restores(
+def test_the_page_shows_the_plan_and_the_cli_approves(
     stack: Stack, approval_url: str, browser: Any, tmp_path: Path
 ) -> None:
     waiting = pending_restore(stack, approval_url)
@@ -185,7 +188,8 @@ def test_the_page_shows_the_plan_and_approve_restores(
     for shown in (
         "shop",
         waiting.listener,
-        "alice@example.com",
+        "alice@example.com (as given by the requester)",
+        "arn:aws:sts::123456789012:user/moto (AWS, CloudTrail)",  # who really started it
         "bad deploy of shop at 14:02",
         when(started),
         when(record["expires_at"]),
@@ -220,29 +224,33 @@ def test_the_page_shows_the_plan_and_approve_restores(
     if os.environ.get("ALBRULES_UPDATE_DOCS") == "1":
         (ROOT / "docs" / "approval-page.png").write_bytes(shot)
 
-    other.goto(waiting.link)  # a second reviewer has the page open too
-    assert status_of(stack, waiting.execution) == "RUNNING"  # opening decides nothing
-    with page.expect_navigation() as decided:
-        page.get_by_role("button", name="Approve and restore").click()
-    assert decided.value.status == 200
-    assert page.locator("h1").inner_text() == "Restore approved"
+    assert not page.get_by_role("button").count()  # the page decides nothing
+    decide = page.locator("h2:text-is('Your decision') ~ div.decide").inner_text()
+    assert f"albrules approve {waiting.execution}" in decide
+    assert f"albrules reject {waiting.execution} --reason '...'" in decide
+    assert "someone else must approve it" not in page.inner_text("main")  # AllowSelfApproval
+    posted = page.request.post(waiting.link, form={"decision": "approve"})
+    assert posted.status == 405 and "albrules approve" in posted.text()
+    assert status_of(stack, waiting.execution) == "RUNNING"  # opening or posting decides nothing
+
+    code, out, err = cli("approve", waiting.execution, *decide_where(stack), "--wait")
+    assert code == 0, (out, err)
     result = stack.finish("restore", waiting.execution)
     assert result.status == "SUCCEEDED", result.cause
     assert checksum(stack, waiting.listener) == waiting.backed_up
-
-    with other.expect_navigation() as late:
-        other.get_by_role("button", name="Approve and restore").click()
-    assert late.value.status == 409
-    assert other.locator("h1").inner_text() == "Already approved"
-    assert "Nothing was done" in other.locator(".banner").inner_text()
-    assert checksum(stack, waiting.listener) == waiting.backed_up
-    assert audit(stack, waiting.execution)["approval"]["by"] == "approval link from 127.0.0.1"
-    reopened = other.goto(waiting.link)  # the link itself now says so too
+    by = audit(stack, waiting.execution)["approval"]["by"]
+    assert by == "arn:aws:sts::123456789012:user/moto"  # the signed caller, not the page
+    reopened = other.goto(waiting.link)  # the link now says who decided
     assert reopened is not None and reopened.status == 409
     assert other.locator("h1").inner_text() == "Already approved"
+    assert "Nothing was done" in other.locator(".banner").inner_text()
 
 
-def test_reject_needs_a_reason_and_ends_the_restore_unchanged(
+def decide_where(stack: Stack) -> list[str]:
+    return ["--aws", "--region", REGION, "--decision-url", stack.url("DecisionFunction")]
+
+
+def test_a_rejection_from_the_cli_needs_a_reason_and_ends_the_restore_unchanged(
     stack: Stack, approval_url: str, browser: Any
 ) -> None:
     waiting = pending_restore(stack, approval_url)
@@ -262,36 +270,24 @@ def test_reject_needs_a_reason_and_ends_the_restore_unchanged(
     assert page.locator("h1").inner_text() == "This link does nothing"
     assert catalog(stack).approval(waiting.execution)["status"] == "pending"
 
-    review = approval.LinkClaim(waiting.execution, "review", record["nonce"], record["expires_at"])
-    token = approval.sign(key.encode(), review)  # its POST must name the decision
-    for form, refusal in (
-        ({"token": token}, "Choose Approve or Reject"),
-        ({"token": token, "decision": "reject", "reason": "  "}, "A rejection needs a reason"),
-    ):
-        answer = page.request.post(approval_url, form=form)
-        assert answer.status == 400 and refusal in answer.text()
-    assert catalog(stack).approval(waiting.execution)["status"] == "pending"
-
     page.goto(waiting.link)
     other.goto(waiting.link)
-    page.get_by_role("button", name="Reject").click()  # no reason: the browser refuses
-    assert page.locator("h1").inner_text() == "Approve this restore?"
+    assert not page.get_by_role("button").count()
     assert catalog(stack).approval(waiting.execution)["status"] == "pending"
-    page.get_by_label("Why?").fill("wrong snapshot: take the one from before 14:00")
-    with page.expect_navigation() as decided:
-        page.get_by_role("button", name="Reject").click()
-    assert decided.value.status == 200
-    assert page.locator("h1").inner_text() == "Restore rejected"
-    assert "wrong snapshot: take the one from before 14:00" in page.locator(".banner").inner_text()
+    code, _, err = cli("reject", waiting.execution, *decide_where(stack))
+    assert code == 2 and "--reason" in err  # a rejection needs a reason
+    assert catalog(stack).approval(waiting.execution)["status"] == "pending"
+    why = "wrong snapshot: take the one from before 14:00"
+    code, out, err = cli("reject", waiting.execution, "--reason", why, *decide_where(stack))
+    assert code == 0 and f"rejected {waiting.execution}" in out, (out, err)
 
     result = stack.finish("restore", waiting.execution)
     assert result.status == "FAILED" and result.error == "ApprovalRejected"
     assert "wrong snapshot" in (result.cause or "")
     assert checksum(stack, waiting.listener) == waiting.broken
 
-    with other.expect_navigation() as late:
-        other.get_by_role("button", name="Approve and restore").click()
-    assert late.value.status == 409
+    late = other.goto(waiting.link)
+    assert late is not None and late.status == 409
     assert other.locator("h1").inner_text() == "Already rejected"
     assert "wrong snapshot" in other.locator(".banner").inner_text()
     assert checksum(stack, waiting.listener) == waiting.broken

@@ -2,7 +2,8 @@
 restore's outcome and the contract's exit code.
 
 The stack is deployed in-process (no CloudFormation stack), so the commands go to the
-in-process mock with ``--aws --region`` and find the catalog with ``--table``.
+in-process mock with ``--aws --region`` and send the decision, signed, to the stack's
+DecisionFunction URL served over HTTP (``--decision-url``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from workflows.test_workflows import (
 
 
 def where(stack: Stack) -> list[str]:
-    return ["--aws", "--region", REGION, "--table", stack.table]
+    return ["--aws", "--region", REGION, "--decision-url", stack.url("DecisionFunction")]
 
 
 def test_approve_wait_prints_the_outcome_and_restores(stack: Stack) -> None:

@@ -63,7 +63,9 @@ def test_watch_times_out_on_a_waiting_restore_then_follows_it_again(stack: Stack
         f"watch {execution}\n"
     )
 
-    status, out, err = cli("approve", execution, *AWS, "--table", stack.table)
+    status, out, err = cli(
+        "approve", execution, *AWS, "--decision-url", stack.url("DecisionFunction")
+    )
     assert status == 0, err
     status, out, err = cli("watch", execution, *AWS, "--interval", "0.2", "--timeout", "60")
     assert status == 0, (out, err)

@@ -34,6 +34,7 @@ from albrules.runtime_env import INVOCATION_ENV
 from albrules.state_documents import BackupState, BatchResult, ListenerResult, RestoreState, dump
 from lambda_apps import LOGICAL_IDS, backup, restore
 from lambda_apps import approval as approval_handler
+from lambda_apps import decision as decision_handler
 from local_world import REGION, Calls, function_url_event
 from rule_builders import fixed
 from stack import ACCOUNT, Stack, break_listener, checksum, received, shop, subscribe
@@ -595,11 +596,12 @@ def url_event(method: str, token: str, **fields: str) -> dict[str, Any]:
     return function_url_event(method, token, "192.0.2.7", **fields)
 
 
-def test_approval_function_pages_forged_expired_and_reused_links(
+def test_approval_function_pages_and_the_decision_function_decides(
     stack: Stack, call: Functions
 ) -> None:
     """A real waiting task token: a one-state machine runs the deployed RequestApproval
-    function with ``.waitForTaskToken``; the approval handler is then called directly."""
+    function with ``.waitForTaskToken``; the approval handler (review only) and the decision
+    handler (the IAM caller decides) are then called directly."""
     case = Restore(stack, call, "a2", require_approval=True)
     case.planned()
     restore_machine = stack.sfn.describe_state_machine(
@@ -636,25 +638,32 @@ def test_approval_function_pages_forged_expired_and_reused_links(
     token = approval.sign(key, approval.LinkClaim(execution("a2"), "approve", nonce, expires))
 
     page = call(approval_handler.handle, url_event("GET", token))
-    assert page["statusCode"] == 200 and '<form method="post">' in page["body"]
+    assert page["statusCode"] == 200 and "<form" not in page["body"]
+    assert f"albrules approve {execution('a2')}" in page["body"]
     assert page["headers"]["Cache-Control"] == "no-store"
     assert catalog(stack).approval(execution("a2"))["status"] == "pending"  # GET decides nothing
 
     forged = approval.sign(
         b"not the key", approval.LinkClaim(execution("a2"), "approve", nonce, expires)
     )
-    assert call(approval_handler.handle, url_event("POST", forged))["statusCode"] == 403
+    assert call(approval_handler.handle, url_event("GET", forged))["statusCode"] == 403
     stale = approval.sign(key, approval.LinkClaim(execution("a2"), "approve", nonce, 1))
-    expired = call(approval_handler.handle, url_event("POST", stale))
+    expired = call(approval_handler.handle, url_event("GET", stale))
     assert expired["statusCode"] == 403 and "expired" in expired["body"]
     old = approval.sign(key, approval.LinkClaim(execution("a2"), "approve", "old-nonce", expires))
-    assert call(approval_handler.handle, url_event("POST", old))["statusCode"] == 409
+    assert call(approval_handler.handle, url_event("GET", old))["statusCode"] == 409
+    posted = call(approval_handler.handle, url_event("POST", token))  # the page decides nothing
+    assert posted["statusCode"] == 405 and "albrules approve" in posted["body"]
     assert catalog(stack).approval(execution("a2"))["status"] == "pending"
 
-    decided = call(approval_handler.handle, url_event("POST", token))
-    assert decided["statusCode"] == 200 and "Restore approved" in decided["body"]
+    bob = "arn:aws:iam::123456789012:user/bob"
+    unsigned = call(decision_handler.handle, decision_event(execution("a2"), "approve", None))
+    assert unsigned["statusCode"] == 403
+    forged_body = decision_event(execution("a2"), "approve", bob, by="arn:aws:iam::1:user/x")
+    decided = json.loads(call(decision_handler.handle, forged_body)["body"])
+    assert (decided["decision"], decided["by"]) == ("approved", bob)  # never the body's "by"
     record = catalog(stack).approval(execution("a2"))
-    assert (record["status"], record["decided_by"]) == ("approved", "approval link from 192.0.2.7")
+    assert (record["status"], record["decided_by"], record["delivered"]) == ("approved", bob, True)
     deadline = time.monotonic() + 20
     while (
         status := stack.sfn.describe_execution(executionArn=waiting["executionArn"])["status"]
@@ -667,8 +676,40 @@ def test_approval_function_pages_forged_expired_and_reused_links(
     )
     assert output["decision"] == "approved"
 
-    reused = call(approval_handler.handle, url_event("POST", token))
+    reused = call(approval_handler.handle, url_event("GET", token))
     assert reused["statusCode"] == 409 and "already approved" in reused["body"]
+    again = call(decision_handler.handle, decision_event(execution("a2"), "approve", bob))
+    assert again["statusCode"] == 409 and "already approved" in again["body"]
+
+
+def decision_event(
+    execution_arn: str, decision: str, caller: str | None, **extra: str
+) -> dict[str, Any]:
+    """What the DecisionFunction URL hands the function: the JSON body, and the IAM caller
+    Lambda authenticated (``None``: no authorizer context)."""
+    event = url_event_for_json({"execution_arn": execution_arn, "decision": decision, **extra})
+    if caller is not None:
+        event["requestContext"]["authorizer"] = {
+            "iam": {"accessKey": "AKIA0", "accountId": ACCOUNT, "callerId": "AIDA0",
+                    "userArn": caller, "userId": "AIDA0"}
+        }  # fmt: skip
+    return event
+
+
+def url_event_for_json(body: dict[str, Any]) -> dict[str, Any]:
+    from albrules.local.function_urls import url_event as build
+
+    return build(
+        method="POST",
+        raw_path="/",
+        raw_query="",
+        headers=[("content-type", "application/json")],
+        body=json.dumps(body).encode(),
+        source_ip="192.0.2.7",
+        domain_name="decisions.lambda-url.us-east-1.on.aws",
+    )
+
+
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -306,7 +306,9 @@ def test_selective_sample_restores_only_the_chosen_rules(stack: Stack, shop: Sho
 
 
 @runs("restore-approval.json", "approval-request.json")
-def test_approval_samples_wait_then_the_link_approves(stack: Stack, shop: Shop) -> None:
+def test_approval_samples_wait_then_the_decision_function_approves(
+    stack: Stack, shop: Shop
+) -> None:
     shop.back_up_web()
     before = shop.rules()
     shop.break_web()
@@ -317,7 +319,7 @@ def test_approval_samples_wait_then_the_link_approves(stack: Stack, shop: Shop) 
     execution = stack.start("restore", payload)
     wait_for_pending(shop, execution)
     message = received(stack, queue)[0]
-    assert "Requested by: alice@example.com" in message["Message"]
+    assert "Requested by (as given by the requester): alice@example.com" in message["Message"]
     assert f"Reason: {payload['reason']}" in message["Message"]
     link = next(
         line.split(": ", 1)[1]
@@ -330,33 +332,45 @@ def test_approval_samples_wait_then_the_link_approves(stack: Stack, shop: Shop) 
     as_is = invoke_approval(stack, sample("approval-request.json"))
     assert as_is["statusCode"] == 403 and "not valid" in as_is["body"]
 
-    # The sample with the real token: the confirmation page, no decision yet.
+    # The sample with the real token: the review page, no decision.
     event = sample("approval-request.json")
     event["queryStringParameters"]["token"] = token
     event["rawQueryString"] = urlencode({"token": token})
     page = invoke_approval(stack, event)
-    assert page["statusCode"] == 200 and '<form method="post">' in page["body"]
+    assert page["statusCode"] == 200 and f"albrules approve {execution}" in page["body"]
     assert "Approve this restore?" in page["body"] and execution in page["body"]
-    assert shop.catalog().approval(execution)["status"] == "pending"
-    assert stack.sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
-    assert shop.checksum() == broken
 
-    # The page's button: a POST to the same URL with the token in the form body.
+    # A POST to the page (an old page's button): it decides nothing.
     post = json.loads(json.dumps(event))
     post["requestContext"]["http"]["method"] = "POST"
     post["headers"]["content-type"] = "application/x-www-form-urlencoded"
     post["body"] = base64.b64encode(urlencode({"token": token}).encode()).decode()
     post["isBase64Encoded"] = True
-    decided = invoke_approval(stack, post)
-    assert decided["statusCode"] == 200 and "Restore approved" in decided["body"]
+    assert invoke_approval(stack, post)["statusCode"] == 405
+    assert shop.catalog().approval(execution)["status"] == "pending"
+    assert stack.sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    assert shop.checksum() == broken
+
+    # The decision: the DecisionFunction, as its AWS_IAM URL hands it a signed caller's request.
+    decision = json.loads(json.dumps(event))
+    decision["requestContext"]["http"]["method"] = "POST"
+    decision["requestContext"]["authorizer"] = {
+        "iam": {"accessKey": "AKIA0", "accountId": "123456789012", "callerId": "AIDA0",
+                "userArn": "arn:aws:iam::123456789012:user/bob", "userId": "AIDA0"}
+    }  # fmt: skip
+    decision["headers"]["content-type"] = "application/json"
+    decision["body"] = json.dumps({"execution_arn": execution, "decision": "approve"})
+    decision["isBase64Encoded"] = False
+    decided = invoke_approval(stack, decision, "DecisionFunction")
+    assert decided["statusCode"] == 200, decided
 
     result = stack.finish("restore", execution)
     assert result.status == "SUCCEEDED", result.cause
     assert shop.rules() == before
     record = shop.audit(execution)
     assert record["outcome"] == "RESTORED"
-    assert record["approval"]["by"] == "approval link from 192.0.2.10"
-    assert invoke_approval(stack, post)["statusCode"] == 409  # a link works once
+    assert record["approval"]["by"] == "arn:aws:iam::123456789012:user/bob"
+    assert invoke_approval(stack, event)["statusCode"] == 409  # the link says it was decided
 
 
 # --- helpers for the approval flow -------------------------------------------------------------
@@ -374,10 +388,12 @@ def wait_for_pending(shop: Shop, execution: str, timeout: float = 30) -> None:
     raise AssertionError("the restore never asked for approval")
 
 
-def invoke_approval(stack: Stack, event: dict[str, Any]) -> dict[str, Any]:
-    """Invoke the deployed ApprovalFunction with a function URL event."""
+def invoke_approval(
+    stack: Stack, event: dict[str, Any], function: str = "ApprovalFunction"
+) -> dict[str, Any]:
+    """Invoke the deployed ApprovalFunction (or another function) with a function URL event."""
     response = stack.session.client("lambda").invoke(
-        FunctionName=stack.deployment.physical_id("ApprovalFunction"),
+        FunctionName=stack.deployment.physical_id(function),
         Payload=json.dumps(event).encode(),
     )
     assert "FunctionError" not in response, response["Payload"].read()

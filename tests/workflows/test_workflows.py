@@ -425,7 +425,9 @@ def test_reject_ends_the_restore_with_no_change(stack: Stack) -> None:
     assert audit(stack, execution)["outcome"] == "REJECTED"
 
 
-def test_approval_link_works_once_and_forged_links_do_nothing(stack: Stack) -> None:
+def test_approval_links_only_review_and_forged_links_do_nothing(stack: Stack) -> None:
+    """The link's page shows the restore and the commands; no request to it decides
+    (a public link cannot tell who opens it): the decision goes through the DecisionFunction."""
     waiting = waiting_restore(stack)
     listener, before, queue, execution = (
         waiting.listener,
@@ -440,17 +442,21 @@ def test_approval_link_works_once_and_forged_links_do_nothing(stack: Stack) -> N
     token = link.split("token=", 1)[1]
 
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
-    assert call_approval(stack, "POST", forged)["statusCode"] == 403
+    assert call_approval(stack, "GET", forged)["statusCode"] == 403
     page = call_approval(stack, "GET", token)
-    assert page["statusCode"] == 200 and '<form method="post">' in page["body"]
+    assert page["statusCode"] == 200 and "<form" not in page["body"]
+    assert f"albrules approve {execution}" in page["body"]
+    posted = call_approval(stack, "POST", token)
+    assert posted["statusCode"] == 405 and "albrules approve" in posted["body"]
     assert stack.sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    assert catalog(stack).approval(execution)["status"] == "pending"
 
-    assert call_approval(stack, "POST", token)["statusCode"] == 200
+    decide(stack, execution, "approve", by="bob")
     result = stack.finish("restore", execution)
     assert result.status == "SUCCEEDED"
     assert rules_of(stack, listener) == before
-    reused = call_approval(stack, "POST", token)
-    assert reused["statusCode"] == 409 and "already approved" in reused["body"]
+    reopened = call_approval(stack, "GET", token)
+    assert reopened["statusCode"] == 409 and "already approved by bob" in reopened["body"]
 
 
 def test_no_decision_in_time_times_out_with_no_change(stack: Stack) -> None:

@@ -5,8 +5,8 @@ Exit codes (a contract): 0 done or no changes, 2 invalid input or refused before
 else. Errors are one sentence on stderr; ``--debug`` adds the traceback.
 
 Each command group is a module of this package (``snapshots``, ``restores``, ``workflows``,
-``watch``, ``drift``, ``graph``, ``local``); what they share is in ``common``. This module
-builds the Typer app and registers their commands, in the order ``--help`` lists them. No
+``watch``, ``drift``, ``graph``, ``audit``, ``local``); what they share is in ``common``. This
+module builds the Typer app and registers their commands, in the order ``--help`` lists them. No
 command module imports this one.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import typer
 
 from .. import __version__
-from . import drift, graph, local, restores, snapshots, watch, workflows
+from . import audit, drift, graph, local, restores, snapshots, watch, workflows
 from .common import out_console
 
 app = typer.Typer(
@@ -54,6 +54,7 @@ COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("run", workflows.run),
     ("approve", workflows.approve),
     ("reject", workflows.reject),
+    ("audit", audit.audit),
     ("watch", watch.watch),
     ("drift", drift.drift),
     ("graph", graph.graph),

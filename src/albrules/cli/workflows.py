@@ -5,7 +5,8 @@ Like the engine's commands, they go where the environment points: after
 and the stack deployed there by ``albrules local deploy``; otherwise real AWS and the stack's
 CloudFormation outputs. ``--local`` / ``--aws`` choose explicitly.
 
-The logic lives in ``albrules.workflows`` and ``albrules.approval``.
+The logic lives in ``albrules.workflows``, ``albrules.approval`` (run by the stack's
+DecisionFunction) and ``albrules.decision_client`` (the signed request approve and reject send).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from botocore.exceptions import ClientError
 
 from ..errors import InvalidInput
 from .common import (
@@ -115,50 +115,44 @@ def _decide(
     profile: str | None,
     region: str | None,
     stack_name: str,
-    table: str | None = None,
+    decision_url: str | None = None,
     wait_for_end: bool = False,
     timeout: float = 900.0,
 ) -> None:
-    """Record the decision and resume or end the restore; with ``wait_for_end``, wait for
-    the execution's end, print the outcome and exit with the restore contract's code."""
+    """Send the decision, signed with the caller's AWS credentials, to the stack's
+    DecisionFunction URL (which records it and resumes or ends the restore); with
+    ``wait_for_end``, wait for the execution's end, print the outcome and exit with the restore
+    contract's code."""
     from .. import workflows
-    from ..approval import check_waiting, decide
-    from ..aws import ACCESS_DENIED_CODES, Aws, error_code
-    from ..catalog import Catalog
+    from ..arns import region_of
+    from ..decision_client import region_of_url, send_decision
 
     if ":execution:" not in execution_arn:
         raise InvalidInput(
             f"{execution_arn!r} is not an execution ARN; copy it from the approval request or "
             "the Step Functions console (arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME)"
         )
+    if decision == "reject" and not reason.strip():
+        raise InvalidInput("a rejection needs a reason; pass --reason")
     clients, outputs = stack_clients(local, port, profile, region, stack_name, execution_arn)
-    if not table:
-        table = outputs().get("CatalogTableName")
-    if not table:
+    url = decision_url or outputs().get("DecisionUrl")
+    if not url:
         raise InvalidInput(
-            f"stack {stack_name} has no CatalogTableName output; check --stack-name or give "
-            "--table NAME"
+            f"stack {stack_name} has no DecisionUrl output; deploy this version of the "
+            "application, check --stack-name, or give --decision-url URL"
         )
-    sfn = clients.client("stepfunctions")
-    try:
-        where = workflows.position(sfn, execution_arn)
-    except ClientError as err:  # only words the answer: without it, decide still answers
-        if error_code(err) not in ACCESS_DENIED_CODES:
-            raise
-        where = None
-    check_waiting(where)  # not at its approval step yet, or ended: say so
-    aws = clients if isinstance(clients, Aws) else _ClientsAws(clients)
-    decided = decide(
-        aws,  # type: ignore[arg-type]
-        Catalog(aws, table),  # type: ignore[arg-type]
+    decided = send_decision(
+        url,
+        _credentials(clients, profile),
+        region_of_url(url, region or region_of(execution_arn)),
         execution_arn,
-        decision,  # type: ignore[arg-type]
-        by=_caller(clients),
-        reason=reason,
+        decision,
+        reason,
     )
     out_console.print(f"{decided['decision']} {execution_arn} as {decided['by']}", markup=False)
     if not wait_for_end:
         return
+    sfn = clients.client("stepfunctions")
     described = workflows.wait(sfn, execution_arn, timeout)
     outcome = workflows.outcome(sfn, "restore", execution_arn, described)
     _print_outcome(outcome, timeout)
@@ -166,22 +160,32 @@ def _decide(
         raise typer.Exit(outcome.exit_code)
 
 
-class _ClientsAws:
-    """The local clients, shaped like :class:`albrules.aws.Aws` for the library."""
+def _credentials(clients: Any, profile: str | None) -> Any:
+    """The credentials that sign the decision: the session's on AWS; locally the
+    environment's (an IAM user's key in the local AWS acts as that user), else the local
+    AWS's default ones."""
+    from ..aws import Aws
 
-    def __init__(self, clients: Any):
-        self._clients = clients
+    if isinstance(clients, Aws):
+        return clients.session.get_credentials()
+    import boto3
+    from botocore.credentials import Credentials
 
-    def client(self, service: str) -> Any:
-        return self._clients.client(service)
+    from ..local import process
+
+    found = boto3.Session(profile_name=profile).get_credentials()
+    if found is not None:
+        return found
+    env = process.environment(process.DEFAULT_PORT)
+    return Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
 
 
 ExecutionArn = Annotated[str, typer.Argument(help="The restore execution waiting for approval.")]
-CatalogTable = Annotated[
+DecisionUrl = Annotated[
     str | None,
     typer.Option(
-        "--table",
-        help="The catalog table (the stack's CatalogTableName); skips the stack lookup.",
+        "--decision-url",
+        help="The stack's DecisionUrl (its DecisionFunction URL); skips the stack lookup.",
     ),
 ]
 WaitForEnd = Annotated[
@@ -203,19 +207,23 @@ def approve(
     port: LocalPort = None,
     profile: Profile = None,
     region: Region = None,
-    table: CatalogTable = None,
+    decision_url: DecisionUrl = None,
     wait_for_end: WaitForEnd = False,
     timeout: Timeout = 900.0,
     debug: Debug = False,
 ) -> None:
     """Approve a restore that waits for approval; it goes on to apply its plan.
 
+    The decision is signed with your AWS credentials (you need lambda:InvokeFunctionUrl and
+    lambda:InvokeFunction on the stack's DecisionFunction). Unless the stack allows it
+    (AllowSelfApproval), you cannot approve a restore you started (exit 2).
+
     With --wait, exit codes are the restore's: 0 succeeded, 3 rolled back, 4 rollback failed,
     2 refused; 1 anything else (or still running at --timeout)."""
     with handled(debug):
         _decide(
             "approve", execution_arn, "", local, port, profile, region, stack_name,
-            table, wait_for_end, timeout,
+            decision_url, wait_for_end, timeout,
         )  # fmt: skip
 
 
@@ -227,7 +235,7 @@ def reject(
     port: LocalPort = None,
     profile: Profile = None,
     region: Region = None,
-    table: CatalogTable = None,
+    decision_url: DecisionUrl = None,
     wait_for_end: WaitForEnd = False,
     timeout: Timeout = 900.0,
     debug: Debug = False,
@@ -238,7 +246,7 @@ def reject(
     with handled(debug):
         _decide(
             "reject", execution_arn, reason, local, port, profile, region, stack_name,
-            table, wait_for_end, timeout,
+            decision_url, wait_for_end, timeout,
         )  # fmt: skip
 
 

@@ -14,9 +14,12 @@ def install() -> None:
 
     elbv2.install()
     events.install()
-    faults.install()
     inbox.install()
     kms.install()
     lambdas.install()
     s3.install()
     stepfunctions.install()
+    faults.install()  # after the ELBv2 and Step Functions fidelity patches it wraps
+    from . import cloudtrail
+
+    cloudtrail.install()  # last: it records only the calls the patched handlers answered

@@ -1,7 +1,10 @@
-"""Fault injection for the local AWS: make the nth call of an ELBv2 operation fail.
+"""Fault injection for the local AWS: make the nth call of an ELBv2 or Step Functions
+operation fail.
 
 Used by tests, the demo and ``albrules local fault`` to show what a restore does when AWS
-fails part-way (the automatic rollback). Faults live in the emulator process.
+fails part-way (the automatic rollback), or what a decision does when Step Functions
+throttles ``SendTaskSuccess`` (it stays recorded). Faults live in the emulator process.
+Step Functions errors are JSON errors (``ThrottlingException`` for a throttle), HTTP 400.
 """
 
 from __future__ import annotations
@@ -85,14 +88,14 @@ def _due(operation: str) -> Fault | None:
     return None
 
 
-def _wrap(operation: str, handler: Any) -> Any:
+def _wrap(operation: str, handler: Any, error: Any = ELBClientError) -> Any:
     def handle(self: Any) -> Any:
         fault = _due(operation)
         if fault is None:
             return handler(self)
         if fault.after:
             handler(self)
-        raise ELBClientError(fault.code, fault.message)
+        raise error(fault.code, fault.message)
 
     handle.__name__ = handler.__name__
     handle._albrules_fault_wrapped = True  # type: ignore[attr-defined]
@@ -100,11 +103,20 @@ def _wrap(operation: str, handler: Any) -> Any:
 
 
 def install() -> None:
-    """Wrap every ELBv2 response handler with the fault check (idempotent; after fidelity)."""
-    model = botocore.session.get_session().get_service_model("elbv2")
-    for operation in model.operation_names:
-        name = camelcase_to_underscores(operation)
-        handler = getattr(elbv2_responses.ELBV2Response, name, None)
-        if handler is None or getattr(handler, "_albrules_fault_wrapped", False):
-            continue
-        setattr(elbv2_responses.ELBV2Response, name, _wrap(operation, handler))
+    """Wrap every ELBv2 and Step Functions response handler with the fault check
+    (idempotent; after the fidelity patches of those handlers)."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    services = (
+        ("elbv2", elbv2_responses.ELBV2Response, ELBClientError),
+        ("stepfunctions", StepFunctionResponse, JsonRESTError),
+    )
+    for service, cls, error in services:
+        model = botocore.session.get_session().get_service_model(service)
+        for operation in model.operation_names:
+            name = camelcase_to_underscores(operation)
+            handler = getattr(cls, name, None)
+            if handler is None or getattr(handler, "_albrules_fault_wrapped", False):
+                continue
+            setattr(cls, name, _wrap(operation, handler, error))

@@ -17,8 +17,18 @@ response payloads, which follow API Gateway's payload format version 2.0):
   ``Set-Cookie`` each), ``body`` (base64-decoded when ``isBase64Encoded``); a result without
   ``statusCode`` is sent as JSON with status 200; a function error is a 502.
 
-Only ``AuthType: NONE`` URLs are served: an ``AWS_IAM`` URL needs a SigV4-signed request,
-which this adapter does not check, so it answers 403 as AWS does for an unsigned request.
+An ``AWS_IAM`` URL takes only SigV4-signed requests (service ``lambda``), as AWS does: the
+signature is checked with the secret of the request's access key (an IAM user's, an assumed
+role's, or the local default credentials: :mod:`albrules.local.identities`), and the caller's
+identity policies must allow ``lambda:InvokeFunctionUrl`` and ``lambda:InvokeFunction`` on the
+function (both are required since October 2025). Unsigned or not allowed: 403 ``Forbidden``
+(``AccessDeniedException``); an unknown access key: 403 ``The security token included in the
+request is invalid`` (``UnrecognizedClientException``); a wrong signature: 403
+``InvalidSignatureException``; a timestamp more than 5 minutes off: 403 ``Signature expired``.
+The function then gets ``requestContext.authorizer.iam`` (``accessKey``, ``accountId``,
+``callerId``, ``userArn``, ``userId``) as AWS documents for function URL events. Not modelled:
+the function's resource-based policy (a same-account caller needs an identity policy here),
+cross-account callers, and the exact wording of AWS's 403 bodies other than ``Forbidden``.
 
 Not confirmed against AWS (documented only loosely): which request content types arrive as
 text rather than base64. Here ``text/*`` and JSON, XML and JavaScript types arrive as text and
@@ -33,6 +43,8 @@ process under ``mock_aws`` the same WSGI app can be served by any threaded WSGI 
 from __future__ import annotations
 
 import base64
+import calendar
+import hmac
 import json
 import sys
 import time
@@ -231,13 +243,17 @@ class FunctionUrls:
             _log(environ, f"{function} in {region} has no function URL")
             return 403, [("x-amzn-ErrorType", "AccessDeniedException"),
                          ("Content-Type", "application/json")], b'{"Message":null}'  # fmt: skip
-        if config.get("AuthType") != "NONE":
-            _log(environ, f"{function}'s URL needs SigV4 (AuthType {config.get('AuthType')})")
-            return _plain(403, "Forbidden")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > MAX_BODY:
             return _plain(413, "Request must be smaller than 6291456 bytes for the function")
         body = environ["wsgi.input"].read(length) if length else b""
+        authorizer = None
+        if config.get("AuthType") != "NONE":
+            checked = authenticate(environ, body, region, str(config["FunctionArn"]))
+            if not isinstance(checked, dict):
+                _log(environ, f"{function}'s URL refused the request: {checked[2].decode()}")
+                return checked
+            authorizer = checked
         event = url_event(
             method=environ.get("REQUEST_METHOD", "GET"),
             raw_path="/" + raw_path if slash else "/",
@@ -248,12 +264,108 @@ class FunctionUrls:
             domain_name=urlparse(config["FunctionUrl"]).hostname or "",
             protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
         )
+        if authorizer is not None:
+            event["requestContext"]["authorizer"] = {"iam": authorizer}
+            event["requestContext"]["accountId"] = str(config["FunctionArn"]).split(":")[4]
         answer = lam.invoke(FunctionName=function, Payload=json.dumps(event).encode())
         payload = answer["Payload"].read()
         error = answer.get("FunctionError")
         if error:
             _log(environ, f"{function} failed: {payload[:2000].decode('utf-8', 'replace')}")
         return http_response(payload, error)
+
+
+# --- AWS_IAM: SigV4 --------------------------------------------------------------------------
+
+FORBIDDEN = (
+    "Forbidden. For troubleshooting Function URL authorization issues, see: "
+    "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"
+)
+MAX_SKEW = 5 * 60  # seconds: SigV4 requests must arrive within 5 minutes of their timestamp
+INVOKE_ACTIONS = ("lambda:InvokeFunctionUrl", "lambda:InvokeFunction")
+
+
+def _refuse(kind: str, message: str) -> Response:
+    return (
+        403,
+        [("x-amzn-ErrorType", kind), ("Content-Type", "application/json")],
+        json.dumps({"Message": message}).encode(),
+    )
+
+
+def _between(text: str, first: str, second: str) -> str:
+    return text.partition(first)[2].partition(second)[0]
+
+
+def authenticate(
+    environ: dict[str, Any],
+    body: bytes,
+    region: str,
+    function_arn: str,
+    now: float | None = None,
+) -> dict[str, Any] | Response:
+    """The ``authorizer.iam`` of a signed request allowed to invoke the function, or the 403
+    response AWS would send."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from .identities import access_key_of, allows, caller
+
+    headers = dict(request_headers(environ))
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    if not authorization.startswith("AWS4-HMAC-SHA256 "):
+        return _refuse("AccessDeniedException", FORBIDDEN)
+    access_key = access_key_of(authorization) or ""
+    scope = _between(authorization, "Credential=", ",").split("/")
+    signed = [h for h in _between(authorization, "SignedHeaders=", ",").split(";") if h]
+    given = _between(authorization, "Signature=", ",").strip()
+    stamp = headers.get("x-amz-date", "")
+    who = caller(access_key)
+    if who is None:
+        return _refuse(
+            "UnrecognizedClientException", "The security token included in the request is invalid."
+        )
+    if len(scope) != 5 or scope[2] != region or scope[3] != "lambda" or "host" not in signed:
+        return _refuse("InvalidSignatureException", "Credential should be scoped correctly.")
+    try:
+        moment = calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%SZ"))
+    except ValueError:
+        return _refuse("IncompleteSignatureException", "X-Amz-Date is missing or malformed.")
+    if abs((time.time() if now is None else now) - moment) > MAX_SKEW:
+        return _refuse("InvalidSignatureException", f"Signature expired: {stamp} is now earlier "
+                       "or later than 5 minutes from the current time.")  # fmt: skip
+    if who.session_token and headers.get("x-amz-security-token") != who.session_token:
+        return _refuse(
+            "UnrecognizedClientException", "The security token included in the request is invalid."
+        )
+    raw = str(
+        environ.get("RAW_URI") or environ.get("REQUEST_URI") or quote(environ.get("PATH_INFO", ""))
+    )
+    path, _, query = raw.partition("?")
+    url = f"{environ.get('wsgi.url_scheme', 'http')}://{headers.get('host', '')}{path}"
+    if query:
+        url += f"?{query}"
+    request = AWSRequest(
+        method=environ.get("REQUEST_METHOD", "GET"),
+        url=url,
+        data=body,
+        headers={k: v for k, v in headers.items() if k in signed},
+    )
+    request.context["timestamp"] = stamp
+    auth = SigV4Auth(Credentials(access_key, who.secret_key, who.session_token), "lambda", region)
+    canonical = auth.canonical_request(request)
+    expected = auth.signature(auth.string_to_sign(request, canonical), request)
+    if not hmac.compare_digest(expected, given):
+        return _refuse(
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your AWS Secret Access Key and signing method. Consult the service "
+            "documentation for details.",
+        )
+    if not allows(who, INVOKE_ACTIONS, function_arn):
+        return _refuse("AccessDeniedException", FORBIDDEN)
+    return who.authorizer_iam()
 
 
 def request_headers(environ: dict[str, Any]) -> Headers:

@@ -1,27 +1,25 @@
 """The approval function (a Lambda function URL): the links in an approval request land here.
 
 ``GET ?token=...`` checks the signed token and shows the review page (what the restore will
-change, who asked, when the request expires) with an Approve and a Reject button; only the
-``POST`` those buttons send (the token and the decision) decides, so a mail scanner that
-follows links cannot approve anything. A forged or expired link (403), or one already used or
-replaced (409), shows a page that says so and does nothing. The pages are
-:mod:`albrules.approval_page`.
+change, who started it, when the request expires, and the ``albrules approve`` / ``reject``
+commands). The page is review-only: a public URL cannot establish an AWS identity, so a
+``POST`` decides nothing and says to use the CLI, whose decisions the DecisionFunction
+(AWS_IAM) takes as the signed caller. A forged or expired link (403), or one already decided or
+replaced (409), shows a page that says so. The pages are :mod:`albrules.approval_page`.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 
 from .. import approval, approval_page
 from ..errors import AlbRulesError, ApprovalError
-from .runtime import MetricUnit, logger, metrics
+from ..runtime_env import getenv
+from .runtime import logger
 from .settings import Settings
-
-MAX_FORM_BYTES = 16 * 1024  # the page's form holds a token and a reason of at most 1,000 chars
 
 app = LambdaFunctionUrlResolver()
 
@@ -59,22 +57,18 @@ def show_review() -> Response[str]:
 
 @app.post("/")
 def take_decision() -> Response[str]:
-    """POST of the page's form (the token and the decision) decides, once."""
-    body = app.current_event.decoded_body or ""
-    if len(body) > MAX_FORM_BYTES:
-        return _response(approval_page.message(413, "Nothing was done", "The form is too large."))
-    fields = {k: v[0] for k, v in parse_qs(body).items()}
-    settings = Settings.load()
-    claim = _claim(settings, fields.get("token", ""))
-    if isinstance(claim, dict):
-        return _response(claim)
-    source = str(app.current_event.request_context.http.source_ip or "unknown address")
-    return _response(_decide(settings, claim, fields, source))
+    """POST decides nothing: the page is review-only (decisions need an AWS identity)."""
+    return _response(approval_page.review_only_page())
 
 
 def _review(settings: Settings, claim: approval.LinkClaim, token: str) -> dict[str, Any]:
     try:
-        review = approval.load_review(settings.home(), settings.catalog(), claim)
+        review = approval.load_review(
+            settings.home(),
+            settings.catalog(),
+            claim,
+            self_approval_allowed=getenv("ALBRULES_ALLOW_SELF_APPROVAL") == "true",
+        )
     except approval.AlreadyDecided as err:
         return approval_page.decided_page(err.record, claim.execution_arn)
     except ApprovalError as err:
@@ -85,41 +79,3 @@ def _review(settings: Settings, claim: approval.LinkClaim, token: str) -> dict[s
             502, "The approval page could not load", f"{err}. Try again in a minute."
         )
     return approval_page.review_page(review, token, time.time())
-
-
-def _decide(
-    settings: Settings, claim: approval.LinkClaim, fields: dict[str, str], source: str
-) -> dict[str, Any]:
-    decision = fields.get("decision") or claim.default_decision
-    if decision not in approval.DECIDED:
-        return approval_page.message(
-            400, "Nothing was done", "Choose Approve or Reject on the approval page."
-        )
-    reason = fields.get("reason", "").strip()[: approval_page.REASON_MAX]
-    if decision == "reject" and not reason:
-        return approval_page.message(
-            400, "Nothing was done", "A rejection needs a reason: go back and write one."
-        )
-    by = f"approval link from {source}"
-    catalog = settings.catalog()
-    try:
-        decided = approval.decide(
-            settings.home(),
-            catalog,
-            claim.execution_arn,
-            decision,  # type: ignore[arg-type]
-            by=by,
-            reason=reason,
-            nonce=claim.nonce,
-        )
-    except ApprovalError as err:
-        try:  # a second click: say who decided, from the record
-            approval.pending(catalog, claim)
-        except approval.AlreadyDecided as done:
-            return approval_page.decided_page(done.record, claim.execution_arn)
-        except ApprovalError:
-            pass
-        return approval_page.message(409, "Nothing was done", str(err))
-    logger.info("approval decided", extra=decided)
-    metrics.add_metric(name=f"Approvals.{decided['decision']}", unit=MetricUnit.Count, value=1)
-    return approval_page.done_page(decision, claim.execution_arn, by, reason)

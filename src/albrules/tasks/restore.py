@@ -25,6 +25,7 @@ from ..models import Snapshot
 from ..operations import API_OPERATION
 from ..plan import INPUT_NAMES, Plan, choose_selection
 from ..records import audit_closed, audit_opened, plan_key
+from ..requester import started_by
 from ..resolve import choose_target, desired_from_snapshot, read_secret_values, secret_arns
 from ..restore import (
     apply_with_journal,
@@ -268,6 +269,19 @@ def compute_plan(state: RestoreState) -> RestoreState:
     )
 
 
+def _requester(settings: Settings, state: RestoreState) -> dict[str, Any]:
+    """``{"requester": ...}`` if CloudTrail already shows who started the restore (it often
+    does not yet: the decision looks again), else nothing."""
+    try:
+        found = started_by(
+            settings.home().client("cloudtrail"), state.execution_arn, state.started_at
+        )
+    except AlbRulesError as err:
+        logger.warning("the requester could not be looked up", extra={"error": str(err)})
+        return {}
+    return {"requester": found.public()} if found else {}
+
+
 def request_approval(state: RestoreState, task_token: str) -> dict[str, Any]:
     """Keep the task token, then send the approval request with signed, expiring links."""
     if not task_token:
@@ -292,6 +306,7 @@ def request_approval(state: RestoreState, task_token: str) -> dict[str, Any]:
             # The plan approved: "Apply the plan" applies only the plan of this SHA-256.
             "plan_sha256": state.plan_sha256,
             "requested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **_requester(settings, state),
         },
     )
     links = None
