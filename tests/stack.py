@@ -24,6 +24,7 @@ from moto import mock_aws
 from albrules import accounts, workflows
 from albrules.local import lambdas
 from albrules.local.deploy import Deployment, deploy
+from albrules.tasks import settings
 from albrules.snapshot import build_snapshot
 from local_world import REGION, World
 from rule_builders import fixed, forward, host, path
@@ -55,6 +56,7 @@ class Stack:
         """Everything a test may have added or changed, gone: the stack as deployed."""
         lambdas.clear_hooks()
         accounts.forget()
+        settings.forget_signing_keys()
         _stop_executions(self)
         _delete_load_balancers(self.session)
         _empty_bucket(self.s3, self.bucket)

@@ -15,7 +15,10 @@ response payloads, which follow API Gateway's payload format version 2.0):
   own environment;
 - its result becomes the HTTP response: ``statusCode``, ``headers``, ``cookies`` (one
   ``Set-Cookie`` each), ``body`` (base64-decoded when ``isBase64Encoded``); a result without
-  ``statusCode`` is sent as JSON with status 200; a function error is a 502.
+  ``statusCode`` is sent as JSON with status 200; a function error is a 502;
+- a throttled invocation (the function's reserved concurrency in use:
+  ``TooManyRequestsException`` from ``Invoke``, see :mod:`albrules.local.lambdas`) is a 429,
+  and is not retried (the Lambda client here makes one attempt, as the URL front end does).
 
 Only ``AuthType: NONE`` URLs are served: an ``AWS_IAM`` URL needs a SigV4-signed request,
 which this adapter does not check, so it answers 403 as AWS does for an unsigned request.
@@ -23,7 +26,9 @@ which this adapter does not check, so it answers 403 as AWS does for an unsigned
 Not confirmed against AWS (documented only loosely): which request content types arrive as
 text rather than base64. Here ``text/*`` and JSON, XML and JavaScript types arrive as text and
 everything else (``application/x-www-form-urlencoded`` included, as public reports say AWS
-does) base64-encoded.
+does) base64-encoded. Nor the body of a throttled URL's 429 (here ``{"Message": "Rate
+Exceeded."}``); a request rate limit of ten times the reserved concurrency (reported, not
+found in AWS's reference) is not modelled.
 
 The local server (:mod:`albrules.local.server`) routes ``/_albrules/function-urls/`` here, and
 ``albrules local deploy`` gives each function URL that address (:func:`served_url`). In a test
@@ -43,6 +48,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlparse
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 PREFIX = "/_albrules/function-urls/"
@@ -191,9 +197,12 @@ def _plain(status: int, text: str) -> Response:
 # --- the WSGI app ------------------------------------------------------------------------------
 
 
+NO_RETRIES = Config(retries={"total_max_attempts": 1})  # a function URL does not retry a throttle
+
+
 def _default_client(region: str) -> Any:
     # A session per request: boto3's default session is not safe to share between threads.
-    return boto3.session.Session().client("lambda", region_name=region)
+    return boto3.session.Session().client("lambda", region_name=region, config=NO_RETRIES)
 
 
 class FunctionUrls:
@@ -248,7 +257,13 @@ class FunctionUrls:
             domain_name=urlparse(config["FunctionUrl"]).hostname or "",
             protocol=environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
         )
-        answer = lam.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+        try:
+            answer = lam.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "TooManyRequestsException":
+                raise
+            _log(environ, f"{function} is throttled (its reserved concurrency is in use)")
+            return _plain(429, "Rate Exceeded.")
         payload = answer["Payload"].read()
         error = answer.get("FunctionError")
         if error:

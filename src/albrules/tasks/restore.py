@@ -225,7 +225,11 @@ def request_approval(state: RestoreState, task_token: str) -> dict[str, Any]:
     links = None
     if settings.approval_url:
         links = approval.links(
-            settings.approval_url, settings.signing_key(), state.execution_arn, nonce, expires_at
+            settings.approval_url,
+            settings.signing_key(refresh=True),  # links carry the current key
+            state.execution_arn,
+            nonce,
+            expires_at,
         )
     if settings.topic_arn:
         request = notifications.approval_request(state, links, expires_at)
