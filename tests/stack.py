@@ -24,8 +24,8 @@ from moto import mock_aws
 from albrules import accounts, workflows
 from albrules.local import lambdas
 from albrules.local.deploy import Deployment, deploy
-from albrules.tasks import settings
 from albrules.snapshot import build_snapshot
+from albrules.tasks import settings
 from local_world import REGION, World
 from rule_builders import fixed, forward, host, path
 

@@ -46,9 +46,11 @@ def _claim(settings: Settings, token: str) -> approval.LinkClaim | dict[str, Any
         approval.screen_token(token)
     except approval.LinkExpired as err:
         key = settings.cached_signing_key()  # genuine? say more, if it costs no AWS call
-        if key is not None and approval.is_signed(key, token):
+        if key is None:
+            return approval_page.expired_link_page(err.claim.expires_at)
+        if approval.is_signed(key, token):
             return approval_page.expired_page(err.claim)
-        return approval_page.expired_link_page(err.claim.expires_at)
+        return approval_page.invalid_page("this approval link is not valid; nothing was done")
     except AlbRulesError as err:
         return approval_page.invalid_page(str(err))
     try:
