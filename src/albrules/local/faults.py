@@ -1,7 +1,15 @@
-"""Fault injection for the local AWS: make the nth call of an ELBv2 operation fail.
+"""Fault injection for the local AWS: make the nth call of an ELBv2 operation fail, or make a
+Lambda invocation die after its nth mutating ELBv2 call.
 
 Used by tests, the demo and ``albrules local fault`` to show what a restore does when AWS
 fails part-way (the automatic rollback). Faults live in the emulator process.
+
+:func:`inject_lambda` is a Lambda service error after partial work: once an invocation of a
+function whose name contains ``function`` has made ``after_calls`` mutating ELBv2 calls
+(each took effect), the invocation is cut off there (:class:`InvocationAborted`, which the
+handler cannot catch) and ``Invoke`` answers HTTP 500 ``ServiceException``, which Step
+Functions names ``Lambda.ServiceException`` and its ``Retry`` retries. (In-process only: the
+handler runs in the emulator's thread.)
 """
 
 from __future__ import annotations
@@ -60,6 +68,66 @@ MUTATING = (
 )
 
 
+class InvocationAborted(BaseException):
+    """Cuts off a Lambda invocation: a BaseException, so the handler's ``except Exception``
+    does not see it (its ``finally`` blocks still run)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class LambdaFault:
+    """Cut off the next ``times`` invocations of ``function`` after ``after_calls`` mutating
+    ELBv2 calls each (``code`` is the Invoke API's error: ServiceException, HTTP 500)."""
+
+    function: str
+    after_calls: int = 1
+    times: int = 1
+    code: str = "ServiceException"
+    message: str = "injected by albrules local AWS: the Lambda service failed mid-invocation"
+    fired: int = 0
+
+
+LAMBDA_FAULTS: list[LambdaFault] = []
+_calls_in: dict[str, int] = {}  # request id of a running invocation -> its mutating calls
+
+
+def inject_lambda(function: str, **kwargs: Any) -> LambdaFault:
+    fault = LambdaFault(function=function, **kwargs)
+    with _LOCK:
+        LAMBDA_FAULTS.append(fault)
+    return fault
+
+
+def _after_mutating_call() -> None:
+    """Count a mutating call of the running invocation; cut it off if a fault says so."""
+    from . import lambdas
+
+    env = lambdas.function_environment()
+    name, request = env.get("AWS_LAMBDA_FUNCTION_NAME"), env.get("_ALBRULES_REQUEST_ID")
+    if not name or not request:
+        return
+    with _LOCK:
+        due = next(
+            (
+                f
+                for f in LAMBDA_FAULTS
+                if f.function in name and (not f.times or f.fired < f.times)
+            ),
+            None,
+        )
+        if due is None:
+            return
+        made = _calls_in[request] = _calls_in.get(request, 0) + 1
+        if made < due.after_calls:
+            return
+        due.fired += 1
+        _calls_in.pop(request, None)
+    raise InvocationAborted(due.code, due.message)
+
+
 def inject(operation: str, **kwargs: Any) -> Fault:
     fault = Fault(operation=operation, **kwargs)
     with _LOCK:
@@ -70,6 +138,8 @@ def inject(operation: str, **kwargs: Any) -> Fault:
 def clear() -> None:
     with _LOCK:
         FAULTS.clear()
+        LAMBDA_FAULTS.clear()
+        _calls_in.clear()
 
 
 def listing() -> list[dict[str, Any]]:
@@ -89,7 +159,10 @@ def _wrap(operation: str, handler: Any) -> Any:
     def handle(self: Any) -> Any:
         fault = _due(operation)
         if fault is None:
-            return handler(self)
+            response = handler(self)
+            if operation in MUTATING:
+                _after_mutating_call()
+            return response
         if fault.after:
             handler(self)
         raise ELBClientError(fault.code, fault.message)

@@ -306,7 +306,9 @@ def call_handler(fn: Any, event: Any) -> tuple[Any, BaseException | None]:
         log_stream_name=f"{time.strftime('%Y/%m/%d')}/[{fn.version}]{request_id.replace('-', '')}",
         timeout_seconds=int(fn.timeout or 3),
     )
-    token = INVOCATION_ENV.set(_environment(fn))
+    from .faults import InvocationAborted
+
+    token = INVOCATION_ENV.set({**_environment(fn), "_ALBRULES_REQUEST_ID": request_id})
     try:
         with _lock:
             hooks = [cb for suffix, cb in _hooks if fn.function_name.endswith(suffix)]
@@ -315,6 +317,8 @@ def call_handler(fn: Any, event: Any) -> tuple[Any, BaseException | None]:
         return load_handler(fn)(event, context), None
     except Exception as err:
         return _error_payload(err), err
+    except InvocationAborted as aborted:  # faults.inject_lambda: the service failed
+        raise _service_error(aborted.code, str(aborted)) from None
     finally:
         INVOCATION_ENV.reset(token)
 
@@ -322,6 +326,14 @@ def call_handler(fn: Any, event: Any) -> tuple[Any, BaseException | None]:
 def _reserved(fn: Any) -> int | None:
     value = getattr(fn, "reserved_concurrency", None)
     return None if value is None or value == "" else int(value)
+
+
+def _service_error(code: str, message: str) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    err = JsonRESTError(code, message)
+    err.code = 500
+    return err
 
 
 def _throttled(fn: Any) -> Exception:
