@@ -285,7 +285,7 @@ def apply_with_journal(
     journal: list[dict[str, Any]],
     *,
     phase: str = "restore",
-    before_call: Callable[[list[dict[str, Any]]], None] | None = None,
+    before_call: Callable[[list[dict[str, Any]]], object] | None = None,
 ) -> None:
     """Run each operation in order, journaling it. Raises ApplyFailed at the first failure.
 
