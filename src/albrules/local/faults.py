@@ -6,7 +6,8 @@ fails part-way (the automatic rollback). Faults live in the emulator process.
 
 :func:`inject_lambda` is a Lambda service error after partial work: once an invocation of a
 function whose name contains ``function`` has made ``after_calls`` mutating ELBv2 calls
-(each took effect), the invocation is cut off there (:class:`InvocationAborted`, which the
+(each took effect), the invocation is cut off there
+(:class:`albrules.local.lambdas.InvocationAborted`, which the
 handler cannot catch) and ``Invoke`` answers HTTP 500 ``ServiceException``, which Step
 Functions names ``Lambda.ServiceException`` and its ``Retry`` retries. (In-process only: the
 handler runs in the emulator's thread.)
@@ -68,15 +69,6 @@ MUTATING = (
 )
 
 
-class InvocationAborted(BaseException):
-    """Cuts off a Lambda invocation: a BaseException, so the handler's ``except Exception``
-    does not see it (its ``finally`` blocks still run)."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-
-
 @dataclass
 class LambdaFault:
     """Cut off the next ``times`` invocations of ``function`` after ``after_calls`` mutating
@@ -103,9 +95,9 @@ def inject_lambda(function: str, **kwargs: Any) -> LambdaFault:
 
 def _after_mutating_call() -> None:
     """Count a mutating call of the running invocation; cut it off if a fault says so."""
-    from . import lambdas
+    from .lambdas import InvocationAborted, function_environment
 
-    env = lambdas.function_environment()
+    env = function_environment()
     name, request = env.get("AWS_LAMBDA_FUNCTION_NAME"), env.get("_ALBRULES_REQUEST_ID")
     if not name or not request:
         return

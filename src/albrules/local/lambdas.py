@@ -73,6 +73,16 @@ _in_flight: dict[str, int] = {}  # function ARN -> invocations running now
 ACCOUNT_CONCURRENCY = "1000"  # AWS's default regional quota of concurrent executions
 
 
+class InvocationAborted(BaseException):
+    """Cuts off a Lambda invocation (``faults.inject_lambda``): a BaseException, so the
+    handler's ``except Exception`` does not see it (its ``finally`` blocks still run), and
+    Invoke answers ``code`` (HTTP 500)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass
 class LambdaContext:
     """The parts of the Lambda context object that handlers and Powertools read."""
@@ -306,8 +316,6 @@ def call_handler(fn: Any, event: Any) -> tuple[Any, BaseException | None]:
         log_stream_name=f"{time.strftime('%Y/%m/%d')}/[{fn.version}]{request_id.replace('-', '')}",
         timeout_seconds=int(fn.timeout or 3),
     )
-    from .faults import InvocationAborted
-
     token = INVOCATION_ENV.set({**_environment(fn), "_ALBRULES_REQUEST_ID": request_id})
     try:
         with _lock:
