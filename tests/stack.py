@@ -28,6 +28,7 @@ from albrules.local import cloudtrail, faults, lambdas
 from albrules.local.deploy import Deployment, deploy
 from albrules.local.function_urls import FunctionUrls, served_url
 from albrules.snapshot import build_snapshot
+from albrules.tasks import settings
 from local_world import REGION, World
 from rule_builders import fixed, forward, host, path
 
@@ -68,6 +69,7 @@ class Stack:
         faults.clear()
         cloudtrail.delay(0)
         _delete_users(self.session)
+        settings.forget_signing_keys()
         _stop_executions(self)
         _delete_load_balancers(self.session)
         _empty_bucket(self.s3, self.bucket)

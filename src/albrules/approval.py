@@ -21,6 +21,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -101,29 +102,79 @@ def sign(key: bytes, claim: LinkClaim) -> str:
     return f"{_b64(payload)}.{_b64(mac)}"
 
 
-def verify_token(key: bytes, token: str, *, now: float | None = None) -> LinkClaim:
-    """The claim in a link token, or ApprovalError if it is forged or malformed (LinkExpired
-    if it is genuine but expired)."""
+class LinkNotSigned(ApprovalError):
+    """A well-formed link whose signature does not verify with the key given."""
+
+
+# A token is base64url(payload) "." base64url(32-byte HMAC): the payload (execution ARN of at
+# most ~300 characters, kind, nonce, expiry) is well under 700 characters encoded.
+MAX_TOKEN_CHARS = 1024
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,960}\.[A-Za-z0-9_-]{43}$")
+_EXECUTION = re.compile(
+    r"^arn:aws[a-z-]*:states:[a-z0-9-]{1,32}:\d{12}:execution:[^\s:<>&\"'`]{1,80}:"
+    r"[^\s:<>&\"'`]{1,80}$"
+)
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_MALFORMED = "this approval link is malformed; nothing was done"
+
+
+def screen_token(token: str, *, now: float | None = None) -> tuple[LinkClaim, bytes, bytes]:
+    """The claim a token says it carries, checked for shape and expiry only (no key, no AWS
+    call, bounded work): ApprovalError if malformed or over-long, LinkExpired if expired.
+    The claim is not verified: :func:`verify_token` checks its signature. Returns the claim,
+    the payload and the MAC."""
+    if len(token) > MAX_TOKEN_CHARS or not _TOKEN.match(token):
+        raise ApprovalError(_MALFORMED)
+    body, mac = token.split(".", 1)
     try:
-        body, mac = token.split(".", 1)
-        payload = _unb64(body)
-        given = _unb64(mac)
-    except (ValueError, TypeError):
-        raise ApprovalError("this approval link is malformed; nothing was done") from None
-    if not hmac.compare_digest(hmac.new(key, payload, hashlib.sha256).digest(), given):
-        raise ApprovalError("this approval link is not valid; nothing was done") from None
-    try:
+        payload, given = _unb64(body), _unb64(mac)
         data = json.loads(payload)
-        claim = LinkClaim(str(data["e"]), data["d"], str(data["n"]), int(data["x"]))
-    except (ValueError, TypeError, KeyError):
-        raise ApprovalError("this approval link is not valid; nothing was done") from None
-    if claim.decision not in LINK_KINDS:
-        raise ApprovalError("this approval link is not valid; nothing was done")
+    except (ValueError, TypeError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        raise ApprovalError(_MALFORMED) from None
+    if not isinstance(data, dict) or set(data) != {"e", "d", "n", "x"}:
+        raise ApprovalError(_MALFORMED)
+    execution, kind, nonce, expires = data["e"], data["d"], data["n"], data["x"]
+    if (
+        not isinstance(execution, str)
+        or not _EXECUTION.match(execution)
+        or kind not in LINK_KINDS
+        or not isinstance(nonce, str)
+        or not _NONCE.match(nonce)
+        or not isinstance(expires, int)
+        or isinstance(expires, bool)
+        or not 0 < expires < 2**40
+    ):
+        raise ApprovalError(_MALFORMED)
+    claim = LinkClaim(execution, kind, nonce, expires)
     if claim.expires_at <= (now if now is not None else time.time()):
         raise LinkExpired(
             "this approval link has expired; the restore was not changed by it", claim
         )
+    return claim, payload, given
+
+
+def verify_token(key: bytes, token: str, *, now: float | None = None) -> LinkClaim:
+    """The claim in a link token, or ApprovalError if it is malformed (LinkNotSigned if its
+    signature does not verify with ``key``; LinkExpired if it is genuine but expired)."""
+    try:
+        claim, payload, given = screen_token(token, now=now)
+    except LinkExpired as expired:
+        if not is_signed(key, token):
+            raise LinkNotSigned("this approval link is not valid; nothing was done") from None
+        raise expired from None
+    if not hmac.compare_digest(hmac.new(key, payload, hashlib.sha256).digest(), given):
+        raise LinkNotSigned("this approval link is not valid; nothing was done")
     return claim
+
+
+def is_signed(key: bytes, token: str) -> bool:
+    """Whether a token's signature verifies with ``key`` (its shape aside)."""
+    body, _, mac = token.partition(".")
+    try:
+        payload, given = _unb64(body), _unb64(mac)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(hmac.new(key, payload, hashlib.sha256).digest(), given)
 
 
 def links(

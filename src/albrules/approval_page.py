@@ -549,6 +549,16 @@ def expired_page(claim: LinkClaim) -> dict[str, Any]:
     )
 
 
+def expired_link_page(expires_at: int) -> dict[str, Any]:
+    """An expired link not (yet) known to be genuine: says nothing about any restore."""
+    return message(
+        403,
+        "This approval request has expired",
+        f"This link expired at {when(expires_at)}; nothing was done. If a restore is still "
+        "waiting, use the link of its latest approval request, or decide from the terminal.",
+    )
+
+
 def invalid_page(reason: str) -> dict[str, Any]:
     return message(
         403,

@@ -36,13 +36,15 @@ class InvalidInput(AlbRulesError):
 class SnapshotInvalid(InvalidInput):
     """A snapshot document failed validation; ``problems`` lists every problem found."""
 
-    def __init__(self, source: str, problems: list[Problem]):
+    def __init__(self, source: str, problems: list[Problem], more: int = 0):
         self.source = source
         self.problems = problems
-        count = len(problems)
+        self.more = more  # problems found but not kept (validation keeps the first 100)
+        count = len(problems) + more
         noun = "problem" if count == 1 else "problems"
         super().__init__(
-            f"{source} is not a valid snapshot ({count} {noun}); fix the file or take a new backup"
+            f"{source} is not a valid snapshot ({count:,} {noun}); fix the file or take a new "
+            "backup"
         )
 
 
@@ -52,6 +54,7 @@ class TargetGroupsMissing(SnapshotInvalid):
     def __init__(self, where: str, problems: list[Problem]):
         self.source = "the snapshot"
         self.problems = problems
+        self.more = 0
         count = len(problems)
         InvalidInput.__init__(
             self,

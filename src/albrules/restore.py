@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -264,6 +265,48 @@ def _already_done(aws: Aws, op: Any, err: ClientError) -> bool:
     return False
 
 
+def resume_after_retry(
+    aws: Aws,
+    plan: Plan,
+    base_fingerprint: str,
+    since: str,
+    journal: list[dict[str, Any]],
+) -> bool:
+    """An apply that finds its own earlier calls in the journal (an earlier attempt of it,
+    retried after a Lambda service error) decides from the live listener, never from the
+    journal alone: True if the earlier attempt finished (the listener is the plan's target:
+    nothing is left to do), False if it changed nothing (the listener is still the plan's
+    base: apply as usual). A partly changed listener raises ApplyFailed, so it is rolled back
+    to its pre-restore snapshot: the approved plan cannot be re-planned from a state nobody
+    reviewed. ``journal`` gets a note of what was found. Never ListenerChanged ("nothing was
+    changed"): the earlier calls were this restore's own."""
+    earlier = [e for e in journal if e.get("phase", "restore") == "restore" and e.get("step")]
+    started = max((int(e["step"]) for e in earlier), default=0)
+    done = sum(1 for e in earlier if e.get("status") == "done")
+    total = len(plan.operations)
+    live = capture_listener(aws, plan.listener_arn)
+    note: dict[str, Any] = {
+        "phase": "restore",
+        "call": "RetriedApply",
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "journal_said": f"{done} of {total} steps done, step {started} the last started",
+    }
+    if not differences(plan.expected, live):
+        journal.append({**note, "status": "done", "note": "the earlier attempt had finished"})
+        return True
+    if state_fingerprint(live) == base_fingerprint:
+        journal.append({**note, "status": "done", "note": "the earlier attempt changed nothing"})
+        return False
+    journal.append({**note, "status": "failed", "note": "the listener is partly changed"})
+    raise ApplyFailed(
+        f"an earlier attempt of this apply stopped part-way ({done} of {total} steps done, "
+        f"step {started} the last started) and left listener {plan.listener_arn} partly "
+        f"changed since {since}; it is rolled back to its pre-restore snapshot",
+        index=started,
+        journal=journal,
+    )
+
+
 def apply_with_journal(
     aws: Aws,
     plan: Plan,
@@ -271,10 +314,14 @@ def apply_with_journal(
     journal: list[dict[str, Any]],
     *,
     phase: str = "restore",
+    before_call: Callable[[list[dict[str, Any]]], object] | None = None,
 ) -> None:
     """Run each operation in order, journaling it. Raises ApplyFailed at the first failure.
 
-    ``journal`` is extended in place, so a caller keeps what was done even when this raises."""
+    ``journal`` is extended in place, so a caller keeps what was done even when this raises.
+    ``before_call(journal)`` runs before each call, the call's entry already "started" (the
+    state machine stores the journal there: a write-ahead journal that an attempt retried
+    after dying mid-way reads, see :func:`resume_after_retry`)."""
     total = len(plan.operations)
     for step, op in enumerate(plan.operations, start=1):
         method, kwargs = request_for(op, secret_values)
@@ -288,6 +335,8 @@ def apply_with_journal(
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         journal.append(entry)
+        if before_call is not None:
+            before_call(journal)
         try:
             response = getattr(aws.elbv2, method)(**kwargs)
         except ClientError as err:

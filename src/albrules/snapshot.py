@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from . import __version__
+from . import __version__, snapshot_bounds
 from .canonical import canonical_actions, canonical_rule, sha256_hex
 from .errors import InvalidInput, Problem, SnapshotInvalid
 from .models import SCHEMA_VERSION, ListenerState, Rule, Snapshot, to_milliseconds
@@ -106,21 +106,29 @@ def parse_document(data: bytes, name: str, fmt: Format | None = None) -> Any:
         fmt = "json" if text.lstrip().startswith("{") else "yaml"
     try:
         if fmt == "json":
-            return json.loads(text)
-        from . import snapshot_yaml  # only a YAML document needs PyYAML
+            data = json.loads(
+                text,
+                parse_int=snapshot_bounds.json_int,
+                parse_float=snapshot_bounds.json_float,
+                parse_constant=snapshot_bounds.json_constant,
+            )
+        else:
+            from . import snapshot_yaml  # only a YAML document needs PyYAML
 
-        return snapshot_yaml.load(text, name)
+            data = snapshot_yaml.load(text, name)
     except json.JSONDecodeError as err:
         raise InvalidInput(
             f"{name} is not valid JSON: line {err.lineno}, column {err.colno}: {err.msg}"
         ) from None
     except RecursionError:
         raise InvalidInput(f"{name} is nested too deeply to be a snapshot") from None
-    except ValueError:  # Python's guard on converting an integer literal of >4,300 digits
+    except ValueError:  # a number the hooks did not catch (Python's 4,300-digit guard)
         raise InvalidInput(
             f"{name} holds a number too long to be any value of a snapshot; it is not a "
             "snapshot file"
         ) from None
+    snapshot_bounds.check_tree(data, name)
+    return data
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -150,7 +158,9 @@ def pydantic_problems(err: ValidationError, prefix: str = "") -> list[Problem]:
             loc = loc[:-1]
         elif kind == "literal_error":
             expected = item.get("ctx", {}).get("expected", "")
-            message = f"{item.get('input')!r} is not allowed here; expected {expected}"
+            given = repr(item.get("input"))
+            given = given if len(given) <= 60 else given[:57] + "..."
+            message = f"{given} is not allowed here; expected {expected}"
         else:
             message = str(item["msg"]).removeprefix("Value error, ")
         path = _path(loc)
@@ -160,53 +170,64 @@ def pydantic_problems(err: ValidationError, prefix: str = "") -> list[Problem]:
     return problems
 
 
-def _dedupe(problems: list[Problem]) -> list[Problem]:
-    return list(dict.fromkeys(problems))
-
-
 def snapshot_from_data(data: Any, name: str) -> Snapshot:
-    """Validate parsed data as a snapshot: schema, limits, checksum. Every problem reported."""
+    """Validate parsed data as a snapshot: schema, limits, checksum. Every problem is counted;
+    the first 100 are kept (``SnapshotInvalid.more`` counts the rest). The cost is bounded
+    (:mod:`albrules.snapshot_bounds`): too many rules, an oversized rule or a malformed number
+    is refused before any rule is validated."""
+    snapshot_bounds.check_tree(data, name)
     if not isinstance(data, dict):
         raise SnapshotInvalid(
             name, [Problem("", f"the document is a {type(data).__name__}, not a mapping")]
         )
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
+        shown = repr(version) if len(repr(version)) <= 40 else repr(version)[:37] + "..."
         raise SnapshotInvalid(
             name,
             [
                 Problem(
                     "schema_version",
-                    f"schema version {version!r} is not supported; this albrules reads "
+                    f"schema version {shown} is not supported; this albrules reads "
                     f"version {SCHEMA_VERSION}",
                 )
             ],
         )
     limits = Limits()
+    found = snapshot_bounds.ProblemCounter()
+    raw_rules = data.get("rules")
+    each = isinstance(raw_rules, list)
+    listed: list[Any] = raw_rules if isinstance(raw_rules, list) else []
+    snapshot: Snapshot | None = None
     try:
-        snapshot = Snapshot.model_validate(data)
+        snapshot = Snapshot.model_validate({**data, "rules": []} if each else data)
     except ValidationError as err:
-        problems = pydantic_problems(err)
-        rules = data.get("rules")
-        if isinstance(rules, list):
-            for i, raw in enumerate(rules):
-                try:
-                    rule = Rule.model_validate(raw)
-                except ValidationError:
-                    continue
-                problems += check_rule(rule, f"rules[{i}]", limits)
-        raise SnapshotInvalid(name, _dedupe(problems)) from None
-    problems = check_actions(snapshot.default_actions, "default_actions", limits)
-    problems += check_rules(snapshot.rules, limits)
+        found.add(pydantic_problems(err))
+    rules: list[Rule] = []
+    for i, raw in enumerate(listed):  # one rule at a time: its errors are freed with it
+        try:
+            rule = Rule.model_validate(raw)
+        except ValidationError as err:
+            found.add(pydantic_problems(err, f"rules[{i}]"))
+            continue
+        rules.append(rule)
+        found.add(check_rule(rule, f"rules[{i}]", limits))
+    if found or snapshot is None:
+        raise SnapshotInvalid(name, found.kept, found.more)
+    snapshot = snapshot.model_copy(update={"rules": rules})
+    found.add(check_actions(snapshot.default_actions, "default_actions", limits))
+    found.add(check_rules(snapshot.rules, limits, check_each=False))
     if snapshot.checksum != expected_checksum(snapshot):
-        problems.append(
-            Problem(
-                "checksum",
-                "does not match the content: the document was changed after it was written",
-            )
+        found.add(
+            [
+                Problem(
+                    "checksum",
+                    "does not match the content: the document was changed after it was written",
+                )
+            ]
         )
-    if problems:
-        raise SnapshotInvalid(name, _dedupe(problems))
+    if found:
+        raise SnapshotInvalid(name, found.kept, found.more)
     return canonicalize(snapshot)
 
 

@@ -215,7 +215,7 @@ def test_an_oversized_document_is_refused_before_it_is_parsed() -> None:
         ),
         (b"a:\n" + b"- " * 5000 + b"x", "s.yaml", "is nested too deeply to be a snapshot"),
         (b'{"a": 1,}', "s.json", "is not valid JSON: line 1, column 9"),
-        (b"a: [1, 2", "s.yaml", "is not valid YAML: line 1"),
+        (b"a: [1, 2", "s.yaml", "is not valid YAML: line 2, column 1"),  # libyaml: at the end
     ],
 )
 def test_unreadable_input_is_one_clear_sentence(data: bytes, name: str, words: str) -> None:

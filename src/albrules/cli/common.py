@@ -120,6 +120,8 @@ def _report(err: AlbRulesError, debug: bool, cause: BaseException | None = None)
     if isinstance(err, SnapshotInvalid):
         for problem in err.problems:
             err_console.print(f"  {problem}", markup=False)
+        if err.more:
+            err_console.print(f"  and {err.more:,} more", markup=False)
     if debug:
         err_console.print(traceback.format_exc(), markup=False)
 

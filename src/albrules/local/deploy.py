@@ -946,6 +946,13 @@ class _Deployer:
                 raise
             lam.update_function_code(FunctionName=name, ZipFile=package)
             arn = lam.update_function_configuration(FunctionName=name, **config)["FunctionArn"]
+        reserved = props.get("ReservedConcurrentExecutions")
+        if reserved is not None:  # CloudFormation: PutFunctionConcurrency after create
+            lam.put_function_concurrency(
+                FunctionName=name, ReservedConcurrentExecutions=int(reserved)
+            )
+        else:
+            lam.delete_function_concurrency(FunctionName=name)
         from .lambdas import handler_file
 
         if handler_file(str(config["Handler"])) not in _zip_names(package):

@@ -1,10 +1,18 @@
 """Fault injection for the local AWS: make the nth call of an ELBv2 or Step Functions
-operation fail.
+operation fail, or make a Lambda invocation die after its nth mutating ELBv2 call.
 
 Used by tests, the demo and ``albrules local fault`` to show what a restore does when AWS
 fails part-way (the automatic rollback), or what a decision does when Step Functions
 throttles ``SendTaskSuccess`` (it stays recorded). Faults live in the emulator process.
 Step Functions errors are JSON errors (``ThrottlingException`` for a throttle), HTTP 400.
+
+:func:`inject_lambda` is a Lambda service error after partial work: once an invocation of a
+function whose name contains ``function`` has made ``after_calls`` mutating ELBv2 calls
+(each took effect), the invocation is cut off there
+(:class:`albrules.local.lambdas.InvocationAborted`, which the
+handler cannot catch) and ``Invoke`` answers HTTP 500 ``ServiceException``, which Step
+Functions names ``Lambda.ServiceException`` and its ``Retry`` retries. (In-process only: the
+handler runs in the emulator's thread.)
 """
 
 from __future__ import annotations
@@ -63,6 +71,57 @@ MUTATING = (
 )
 
 
+@dataclass
+class LambdaFault:
+    """Cut off the next ``times`` invocations of ``function`` after ``after_calls`` mutating
+    ELBv2 calls each (``code`` is the Invoke API's error: ServiceException, HTTP 500)."""
+
+    function: str
+    after_calls: int = 1
+    times: int = 1
+    code: str = "ServiceException"
+    message: str = "injected by albrules local AWS: the Lambda service failed mid-invocation"
+    fired: int = 0
+
+
+LAMBDA_FAULTS: list[LambdaFault] = []
+_calls_in: dict[str, int] = {}  # request id of a running invocation -> its mutating calls
+
+
+def inject_lambda(function: str, **kwargs: Any) -> LambdaFault:
+    fault = LambdaFault(function=function, **kwargs)
+    with _LOCK:
+        LAMBDA_FAULTS.append(fault)
+    return fault
+
+
+def _after_mutating_call() -> None:
+    """Count a mutating call of the running invocation; cut it off if a fault says so."""
+    from .lambdas import InvocationAborted, function_environment
+
+    env = function_environment()
+    name, request = env.get("AWS_LAMBDA_FUNCTION_NAME"), env.get("_ALBRULES_REQUEST_ID")
+    if not name or not request:
+        return
+    with _LOCK:
+        due = next(
+            (
+                f
+                for f in LAMBDA_FAULTS
+                if f.function in name and (not f.times or f.fired < f.times)
+            ),
+            None,
+        )
+        if due is None:
+            return
+        made = _calls_in[request] = _calls_in.get(request, 0) + 1
+        if made < due.after_calls:
+            return
+        due.fired += 1
+        _calls_in.pop(request, None)
+    raise InvocationAborted(due.code, due.message)
+
+
 def inject(operation: str, **kwargs: Any) -> Fault:
     fault = Fault(operation=operation, **kwargs)
     with _LOCK:
@@ -73,6 +132,8 @@ def inject(operation: str, **kwargs: Any) -> Fault:
 def clear() -> None:
     with _LOCK:
         FAULTS.clear()
+        LAMBDA_FAULTS.clear()
+        _calls_in.clear()
 
 
 def listing() -> list[dict[str, Any]]:
@@ -92,7 +153,10 @@ def _wrap(operation: str, handler: Any, error: Any = ELBClientError) -> Any:
     def handle(self: Any) -> Any:
         fault = _due(operation)
         if fault is None:
-            return handler(self)
+            response = handler(self)
+            if operation in MUTATING:
+                _after_mutating_call()
+            return response
         if fault.after:
             handler(self)
         raise error(fault.code, fault.message)

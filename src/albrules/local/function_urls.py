@@ -15,7 +15,10 @@ response payloads, which follow API Gateway's payload format version 2.0):
   own environment;
 - its result becomes the HTTP response: ``statusCode``, ``headers``, ``cookies`` (one
   ``Set-Cookie`` each), ``body`` (base64-decoded when ``isBase64Encoded``); a result without
-  ``statusCode`` is sent as JSON with status 200; a function error is a 502.
+  ``statusCode`` is sent as JSON with status 200; a function error is a 502;
+- a throttled invocation (the function's reserved concurrency in use:
+  ``TooManyRequestsException`` from ``Invoke``, see :mod:`albrules.local.lambdas`) is a 429,
+  and is not retried (the Lambda client here makes one attempt, as the URL front end does).
 
 An ``AWS_IAM`` URL takes only SigV4-signed requests (service ``lambda``), as AWS does: the
 signature is checked with the secret of the request's access key (an IAM user's, an assumed
@@ -33,7 +36,9 @@ cross-account callers, and the exact wording of AWS's 403 bodies other than ``Fo
 Not confirmed against AWS (documented only loosely): which request content types arrive as
 text rather than base64. Here ``text/*`` and JSON, XML and JavaScript types arrive as text and
 everything else (``application/x-www-form-urlencoded`` included, as public reports say AWS
-does) base64-encoded.
+does) base64-encoded. Nor the body of a throttled URL's 429 (here ``{"Message": "Rate
+Exceeded."}``); a request rate limit of ten times the reserved concurrency (reported, not
+found in AWS's reference) is not modelled.
 
 The local server (:mod:`albrules.local.server`) routes ``/_albrules/function-urls/`` here, and
 ``albrules local deploy`` gives each function URL that address (:func:`served_url`). In a test
@@ -55,6 +60,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlparse
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 PREFIX = "/_albrules/function-urls/"
@@ -203,9 +209,12 @@ def _plain(status: int, text: str) -> Response:
 # --- the WSGI app ------------------------------------------------------------------------------
 
 
+NO_RETRIES = Config(retries={"total_max_attempts": 1})  # a function URL does not retry a throttle
+
+
 def _default_client(region: str) -> Any:
     # A session per request: boto3's default session is not safe to share between threads.
-    return boto3.session.Session().client("lambda", region_name=region)
+    return boto3.session.Session().client("lambda", region_name=region, config=NO_RETRIES)
 
 
 class FunctionUrls:
@@ -267,7 +276,13 @@ class FunctionUrls:
         if authorizer is not None:
             event["requestContext"]["authorizer"] = {"iam": authorizer}
             event["requestContext"]["accountId"] = str(config["FunctionArn"]).split(":")[4]
-        answer = lam.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+        try:
+            answer = lam.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "TooManyRequestsException":
+                raise
+            _log(environ, f"{function} is throttled (its reserved concurrency is in use)")
+            return _plain(429, "Rate Exceeded.")
         payload = answer["Payload"].read()
         error = answer.get("FunctionError")
         if error:

@@ -19,6 +19,18 @@ is the installed package:
   for the duration of the call, never through ``os.environ`` (executions run concurrently in
   threads).
 
+Reserved concurrency (``PutFunctionConcurrency``, CloudFormation's
+``ReservedConcurrentExecutions``) is enforced as AWS documents it: a project function runs at
+most that many invocations at once, and an invocation beyond them is throttled, ``Invoke``
+answering HTTP 429 ``TooManyRequestsException`` (``Reason``
+``ReservedFunctionConcurrentInvocationLimitExceeded``) without running the handler; 0
+throttles every invocation. moto 5.2.5 stores the setting and ignores it. The account's
+concurrency quota is AWS's default, 1,000 (``MOTO_LAMBDA_CONCURRENCY_QUOTA``, set unless
+given), so moto's own check of AWS's rule applies: a reservation that would leave fewer than
+100 unreserved is refused (``InvalidParameterValueException``). Not modelled: Lambda's
+requests-per-second limit (ten times the concurrency) and the scaling rate; an asynchronous
+(``Event``) invocation beyond the reservation is throttled here too, where AWS would queue it.
+
 Every other function keeps moto's behaviour.
 
 In the server process (``python -m albrules.local.server``) the handler's own boto3 calls must
@@ -57,6 +69,18 @@ _installed = False
 _lock = threading.Lock()
 _hooks: list[tuple[str, Callable[[Any, LambdaContext], None]]] = []
 _server_endpoint: str | None = None
+_in_flight: dict[str, int] = {}  # function ARN -> invocations running now
+ACCOUNT_CONCURRENCY = "1000"  # AWS's default regional quota of concurrent executions
+
+
+class InvocationAborted(BaseException):
+    """Cuts off a Lambda invocation (``faults.inject_lambda``): a BaseException, so the
+    handler's ``except Exception`` does not see it (its ``finally`` blocks still run), and
+    Invoke answers ``code`` (HTTP 500)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -194,6 +218,8 @@ def install() -> None:
     from moto.awslambda.models import LambdaFunction
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
+    os.environ.setdefault("MOTO_LAMBDA_CONCURRENCY_QUOTA", ACCOUNT_CONCURRENCY)
+
     original_invoke = LambdaFunction.invoke
     original_simple = LambdaSimpleBackend.invoke
 
@@ -290,7 +316,7 @@ def call_handler(fn: Any, event: Any) -> tuple[Any, BaseException | None]:
         log_stream_name=f"{time.strftime('%Y/%m/%d')}/[{fn.version}]{request_id.replace('-', '')}",
         timeout_seconds=int(fn.timeout or 3),
     )
-    token = INVOCATION_ENV.set(_environment(fn))
+    token = INVOCATION_ENV.set({**_environment(fn), "_ALBRULES_REQUEST_ID": request_id})
     try:
         with _lock:
             hooks = [cb for suffix, cb in _hooks if fn.function_name.endswith(suffix)]
@@ -299,12 +325,65 @@ def call_handler(fn: Any, event: Any) -> tuple[Any, BaseException | None]:
         return load_handler(fn)(event, context), None
     except Exception as err:
         return _error_payload(err), err
+    except InvocationAborted as aborted:  # faults.inject_lambda: the service failed
+        raise _service_error(aborted.code, str(aborted)) from None
     finally:
         INVOCATION_ENV.reset(token)
 
 
+def _reserved(fn: Any) -> int | None:
+    value = getattr(fn, "reserved_concurrency", None)
+    return None if value is None or value == "" else int(value)
+
+
+def _service_error(code: str, message: str) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    err = JsonRESTError(code, message)
+    err.code = 500
+    return err
+
+
+def _throttled(fn: Any) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    err = JsonRESTError("TooManyRequestsException", "Rate Exceeded.")
+    err.code = 429
+    err.description = json.dumps(
+        {
+            "__type": "TooManyRequestsException",
+            "message": "Rate Exceeded.",
+            "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+            "Type": "User",
+        }
+    )
+    return err
+
+
 def run(fn: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
-    """Invoke a project function in-process; the Lambda Invoke response payload."""
+    """Invoke a project function in-process, within its reserved concurrency (else throttled:
+    TooManyRequestsException, nothing run); the Lambda Invoke response payload."""
+    limit = _reserved(fn)
+    key = str(fn.function_arn)
+    with _lock:
+        running = _in_flight.get(key, 0)
+        if limit is not None and running >= limit:
+            raise _throttled(fn)
+        _in_flight[key] = running + 1
+    try:
+        return _run(fn, body, request_headers, response_headers)
+    finally:
+        with _lock:
+            _in_flight[key] -= 1
+
+
+def in_flight(function_arn: str) -> int:
+    """How many invocations of a project function are running now (for tests)."""
+    with _lock:
+        return _in_flight.get(function_arn, 0)
+
+
+def _run(fn: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
     result: Any  # the handler's result, or the error payload
     failed: BaseException | None
     try:

@@ -19,7 +19,7 @@ from .. import approval, approval_page
 from ..errors import AlbRulesError, ApprovalError
 from ..runtime_env import getenv
 from .runtime import logger
-from .settings import Settings
+from .settings import KEY_REFRESH_SECONDS, Settings
 
 app = LambdaFunctionUrlResolver()
 
@@ -35,9 +35,29 @@ def _response(page: dict[str, Any]) -> Response[str]:
 
 
 def _claim(settings: Settings, token: str) -> approval.LinkClaim | dict[str, Any]:
-    """The link's claim, or the page that says why it cannot be used."""
+    """The link's claim, or the page that says why it cannot be used.
+
+    A malformed, over-long or expired token is refused before any AWS call (its shape and
+    expiry are checked first, in bounded time); only a well-formed, unexpired one costs the
+    signing key, which is cached across invocations (:meth:`Settings.signing_key`)."""
     try:
-        return approval.verify_token(settings.signing_key(), token)
+        approval.screen_token(token)
+    except approval.LinkExpired as err:
+        key = settings.cached_signing_key()  # genuine? say more, if it costs no AWS call
+        if key is None:
+            return approval_page.expired_link_page(err.claim.expires_at)
+        if approval.is_signed(key, token):
+            return approval_page.expired_page(err.claim)
+        return approval_page.invalid_page("this approval link is not valid; nothing was done")
+    except AlbRulesError as err:
+        return approval_page.invalid_page(str(err))
+    try:
+        try:
+            return approval.verify_token(settings.signing_key(), token)
+        except approval.LinkNotSigned:
+            if settings.signing_key_age() < KEY_REFRESH_SECONDS:
+                raise
+            return approval.verify_token(settings.signing_key(refresh=True), token)  # rotated?
     except approval.LinkExpired as err:
         return approval_page.expired_page(err.claim)
     except AlbRulesError as err:

@@ -32,6 +32,7 @@ from ..restore import (
     check_restorable,
     check_unchanged,
     prepare_restore,
+    resume_after_retry,
     roll_back,
     take_pre_restore_snapshot,
     verify,
@@ -312,7 +313,11 @@ def request_approval(state: RestoreState, task_token: str) -> dict[str, Any]:
     links = None
     if settings.approval_url:
         links = approval.links(
-            settings.approval_url, settings.signing_key(), state.execution_arn, nonce, expires_at
+            settings.approval_url,
+            settings.signing_key(refresh=True),  # links carry the current key
+            state.execution_arn,
+            nonce,
+            expires_at,
         )
     if settings.topic_arn:
         request = notifications.approval_request(state, links, expires_at)
@@ -324,7 +329,12 @@ def request_approval(state: RestoreState, task_token: str) -> dict[str, Any]:
 
 
 def apply_plan(state: RestoreState) -> RestoreState:
-    """Apply the stored plan, if the listener is still as the plan was made from."""
+    """Apply the stored plan, if the listener is still as the plan was made from.
+
+    The journal is stored before each call (write-ahead), so an attempt retried after a
+    Lambda service error finds its predecessor's calls and goes by the live listener
+    (:func:`albrules.restore.resume_after_retry`): finished, nothing to do; untouched, apply;
+    partly changed, roll back (never "the listener changed; nothing was changed")."""
     settings = Settings.load()
     document = _plan_document(settings, state)
     _check_approved_plan(settings, state)
@@ -334,13 +344,29 @@ def apply_plan(state: RestoreState) -> RestoreState:
     settings.catalog().hold_lock(target, state.execution_arn, APPLY_SECONDS)
     aws = _target_aws(settings, target, write=True)
     check_restore_target(aws, target, settings.restore_targets)  # again, at the one that writes
-    check_unchanged(aws, target, str(document["base_fingerprint"]), _since_pre_restore(state))
-    values = read_secret_values(aws, secret_arns(plan), target, settings.secret_scope())
     records = settings.restore_records(state.execution_arn)
-    journal: list[dict[str, Any]] = []
+    journal: list[dict[str, Any]] = records.read_journal()  # an earlier attempt's calls, if any
+    since = _since_pre_restore(state)
+    if journal:
+        try:
+            finished = resume_after_retry(
+                aws, plan, str(document["base_fingerprint"]), since, journal
+            )
+        finally:
+            records.try_write_journal(journal, [])  # with the note of what the retry found
+        if finished:
+            return state.model_copy(
+                update={
+                    "applied": len(plan.operations),
+                    "journal_location": records.journal_location,
+                }
+            )
+    if not journal:
+        check_unchanged(aws, target, str(document["base_fingerprint"]), since)
+    values = read_secret_values(aws, secret_arns(plan), target, settings.secret_scope())
     warnings: list[str] = []
     try:
-        apply_with_journal(aws, plan, values, journal)
+        apply_with_journal(aws, plan, values, journal, before_call=records.write_journal)
     finally:
         journal_at = records.try_write_journal(journal, warnings) if journal else None
         for warning in warnings:

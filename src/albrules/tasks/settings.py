@@ -1,8 +1,18 @@
-"""A function's settings (its environment, as template.yaml sets it) and the stack's stores."""
+"""A function's settings (its environment, as template.yaml sets it) and the stack's stores.
+
+The approval links' signing key is cached in the process (a warm Lambda environment keeps it
+across invocations) for :data:`KEY_TTL_SECONDS`; :meth:`Settings.signing_key` with
+``refresh=True`` fetches it again (the signer always does, so a new link carries the current
+key; the verifier does when a link fails to verify with a key older than
+:data:`KEY_REFRESH_SECONDS`, so a rotated key is picked up at once, and junk costs at most one
+fetch per that interval).
+"""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +29,17 @@ from ..runtime_env import getenv
 from ..seal import Kind, Sealer, digest, need_key
 from ..store import Store
 from ..targets import RestoreTargets
+
+KEY_TTL_SECONDS = 300.0
+KEY_REFRESH_SECONDS = 10.0
+_keys: dict[str, tuple[bytes, float]] = {}  # secret ARN -> (key, monotonic time fetched)
+_keys_lock = threading.Lock()
+
+
+def forget_signing_keys() -> None:
+    """Drop the cached signing keys (a new local AWS, a new test)."""
+    with _keys_lock:
+        _keys.clear()
 
 
 @dataclass(frozen=True)
@@ -113,16 +134,38 @@ class Settings:
             "or update the stack's OidcSecretPrefix parameter to cover it",
         )
 
-    def signing_key(self) -> bytes:
-        """The approval links' HMAC key, from Secrets Manager."""
+    def signing_key(self, *, refresh: bool = False) -> bytes:
+        """The approval links' HMAC key: cached in the process for KEY_TTL_SECONDS, fetched
+        from Secrets Manager when older, or when ``refresh`` is true."""
         if not self.approval_secret_arn:
             raise InvalidInput("ALBRULES_APPROVAL_SECRET_ARN is not set; deploy with template.yaml")
+        if not refresh:
+            cached = self.cached_signing_key()
+            if cached is not None:
+                return cached
         try:
             secret = self.home().secrets.get_secret_value(SecretId=self.approval_secret_arn)
         except (ClientError, BotoCoreError) as err:
             where = self.approval_secret_arn
             raise as_albrules_error(err, service="secretsmanager", where=where) from err
-        return str(secret["SecretString"]).encode()
+        key = str(secret["SecretString"]).encode()
+        with _keys_lock:
+            _keys[self.approval_secret_arn] = (key, time.monotonic())
+        return key
+
+    def cached_signing_key(self) -> bytes | None:
+        """The cached signing key if it is younger than KEY_TTL_SECONDS (no AWS call)."""
+        with _keys_lock:
+            cached = _keys.get(self.approval_secret_arn or "")
+        if cached is None or time.monotonic() - cached[1] >= KEY_TTL_SECONDS:
+            return None
+        return cached[0]
+
+    def signing_key_age(self) -> float:
+        """Seconds since the cached key was fetched (infinity if none is cached)."""
+        with _keys_lock:
+            cached = _keys.get(self.approval_secret_arn or "")
+        return float("inf") if cached is None else time.monotonic() - cached[1]
 
     def aws_in(
         self, account_id: str, region: str, role_arn: str | None = None, *, write: bool = False

@@ -1,0 +1,82 @@
+"""An apply retried after a Lambda service error (issue 11, section 5): the local AWS cuts the
+first invocation of the apply function off after N mutating calls (``faults.inject_lambda``:
+Invoke answers ServiceException, HTTP 500), the restore machine's Retry runs it again, and
+the retry finds its predecessor's calls in the journal. It never reports "the listener
+changed; nothing was changed" on a listener it partly changed itself."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from albrules.local import faults
+from stack import Stack, break_listener, checksum, shop
+from workflows.test_workflows import audit, back_up, lock_of, rules_of, snapshot_key
+
+
+def apply_attempts(stack: Stack, execution_arn: str) -> list[str]:
+    """The errors of the task invocations that failed in the Lambda service, in order (read
+    until the history holds the execution's end)."""
+    for _ in range(50):
+        events = stack.history(execution_arn)
+        if events and events[-1]["type"] in ("ExecutionFailed", "ExecutionSucceeded"):
+            break
+        time.sleep(0.1)
+    errors = [str((e.get("taskFailedEventDetails") or {}).get("error", "")) for e in events]
+    return [error for error in errors if error.startswith("Lambda.")]
+
+
+def journal_of(stack: Stack, execution_arn: str) -> list[dict[str, Any]]:
+    name = execution_arn.rsplit(":", 1)[-1]
+    journal: list[dict[str, Any]] = stack.read_json(f"pre-restore/{name}/journal.json")
+    return journal
+
+
+def test_a_retry_after_partial_work_rolls_back_instead_of_saying_nothing_changed(
+    stack: Stack,
+) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    break_listener(stack, listener)
+    broken = rules_of(stack, listener)
+    fault = faults.inject_lambda("ApplyPlan", after_calls=2)
+
+    result = stack.run("restore", {"snapshot": snapshot_key(stack, listener)}, timeout=90)
+
+    assert fault.fired == 1
+    assert apply_attempts(stack, result.execution_arn) == ["Lambda.ServiceException"]
+    assert result.status == "FAILED" and result.error == "RestoreRolledBack", result.cause
+    record = audit(stack, result.execution_arn)
+    assert record["outcome"] == "ROLLED_BACK" and record["error"]["Error"] == "ApplyFailed"
+    assert "nothing was changed" not in str(record)
+    assert "partly changed" in record["error"]["Cause"] and "1 of 4 steps done" in str(record)
+    assert rules_of(stack, listener) == broken  # every change of the first attempt undone
+    journal = journal_of(stack, result.execution_arn)
+    first = [e for e in journal if e.get("phase") == "restore" and e.get("step")]
+    # The second call took effect but the invocation died before noting it: the journal says
+    # "started", and the retry goes by the live listener.
+    assert [(e["step"], e["status"]) for e in first] == [(1, "done"), (2, "started")]
+    (note,) = [e for e in journal if e.get("call") == "RetriedApply"]
+    assert note["note"] == "the listener is partly changed"
+    assert {e["phase"] for e in journal} == {"restore", "rollback"}
+    assert lock_of(stack, listener) is None
+
+
+def test_a_retry_after_the_whole_plan_was_applied_finishes_the_restore(stack: Stack) -> None:
+    listener = shop(stack)
+    back_up(stack)
+    wanted = checksum(stack, listener)
+    break_listener(stack, listener)  # four changes to undo: the plan has four calls
+    fault = faults.inject_lambda("ApplyPlan", after_calls=4)
+
+    result = stack.run("restore", {"snapshot": snapshot_key(stack, listener)}, timeout=90)
+
+    assert fault.fired == 1
+    assert apply_attempts(stack, result.execution_arn) == ["Lambda.ServiceException"]
+    assert result.status == "SUCCEEDED", result.cause
+    assert audit(stack, result.execution_arn)["outcome"] == "RESTORED"
+    assert checksum(stack, listener) == wanted
+    (note,) = [
+        e for e in journal_of(stack, result.execution_arn) if e.get("call") == "RetriedApply"
+    ]
+    assert note["note"] == "the earlier attempt had finished"
