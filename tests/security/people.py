@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 
+from albrules import workflows
 from albrules.aws import Aws
 from albrules.catalog import Catalog
 from albrules.decision_client import send_decision
@@ -108,3 +109,13 @@ def approve_as_other(stack: Stack, execution_arn: str) -> None:
     the DecisionFunction URL, signed."""
     wait_for_approval(stack, execution_arn)
     decide_as(stack, person(stack, "approver"), execution_arn, "approve")
+
+
+def run_approved(
+    stack: Stack, payload: dict[str, Any], timeout: float = 60
+) -> workflows.ExecutionOutcome:
+    """Start a restore that changes its listener, approve it as someone else (under the
+    default ``ApprovalPolicy=required`` it waits), and wait for its end."""
+    execution_arn = stack.start("restore", payload)
+    approve_as_other(stack, execution_arn)
+    return stack.finish("restore", execution_arn, timeout)

@@ -22,7 +22,7 @@ from botocore.client import BaseClient
 from albrules.local import faults, lambdas
 from cli_runs import cli
 from local_world import REGION, Calls
-from security.people import approve_as_other, catalog, wait_for_approval
+from security.people import approve_as_other, catalog, run_approved, wait_for_approval
 from stack import Stack, break_listener, checksum, shop
 
 BAD_REQUEST = {"code": "ValidationError", "message": "injected: the call was refused"}
@@ -164,7 +164,7 @@ def test_a_stopped_executions_lock_is_released_and_its_audit_closed(stack: Stack
     assert record["lock_released"] is True
     assert checksum(stack, listener) == broken
 
-    again = stack.run("restore", {"snapshot": key})
+    again = run_approved(stack, {"snapshot": key})
     assert again.status == "SUCCEEDED", again.cause
     assert checksum(stack, listener) == backed_up
     assert catalog(stack).lock_holder(listener) is None
@@ -243,7 +243,7 @@ def test_a_rollback_does_not_fight_the_restore_that_holds_the_lock(
         calls.made.clear()
 
     lambdas.before_invoke("RollBackFunction", steal)
-    outcome = stack.run("restore", {"snapshot": key})
+    outcome = run_approved(stack, {"snapshot": key})
 
     assert outcome.status == "FAILED" and outcome.error == "RollbackFailed", outcome.cause
     assert "user/other:2" in str(outcome.cause) and "was not started" in str(outcome.cause)
