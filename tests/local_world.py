@@ -21,6 +21,17 @@ REGION = "us-east-1"
 MUTATING = set(faults.MUTATING)
 
 
+def key_session(iam: Any, user_name: str) -> boto3.Session:
+    """A session acting as the IAM user ``user_name``, with a new access key of theirs (the
+    local AWS maps each access key to its user, as AWS does)."""
+    key = iam.create_access_key(UserName=user_name)["AccessKey"]
+    return boto3.Session(
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        region_name=REGION,
+    )
+
+
 class FakeClock:
     """A clock and a sleep for code that polls: sleeping moves the clock, instantly."""
 

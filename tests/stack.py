@@ -122,6 +122,23 @@ class Stack:
         described = workflows.wait(self.sfn, execution_arn, timeout, poll=0.05)
         return workflows.outcome(self.sfn, kind, execution_arn, described)
 
+    def pending_approval(self, execution_arn: str, timeout: float = 30) -> dict[str, Any]:
+        """The restore's pending approval record, once it waits for one (it must not end
+        before)."""
+        from albrules.aws import Aws
+        from albrules.catalog import Catalog
+
+        catalog = Catalog(Aws(self.session), self.table)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            record = catalog.approval(execution_arn)
+            if record and record.get("status") == "pending":
+                return record
+            status = self.sfn.describe_execution(executionArn=execution_arn)["status"]
+            assert status == "RUNNING", f"the restore ended ({status}) before asking for approval"
+            time.sleep(0.05)
+        raise AssertionError("the restore never asked for approval")
+
     def run(
         self, kind: str, payload: dict[str, Any], timeout: float = 60
     ) -> workflows.ExecutionOutcome:

@@ -17,20 +17,15 @@ from botocore.exceptions import ClientError
 
 from albrules import requester
 from albrules.local import cloudtrail
+from local_world import REGION, key_session
 
-REGION = "us-east-1"
 PASS = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
 
 
 def user(session: boto3.Session, name: str) -> boto3.Session:
     iam = session.client("iam")
     iam.create_user(UserName=name)
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return boto3.Session(
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-        region_name=REGION,
-    )
+    return key_session(iam, name)
 
 
 def machine(session: boto3.Session) -> str:

@@ -11,7 +11,6 @@ past its approval goes through :func:`approve_as_other`, so how an approval is a
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
@@ -21,7 +20,7 @@ from albrules import workflows
 from albrules.aws import Aws
 from albrules.catalog import Catalog
 from albrules.decision_client import send_decision
-from local_world import REGION
+from local_world import REGION, key_session
 from stack import Stack
 
 
@@ -59,12 +58,7 @@ def person(stack: Stack, name: str, *, approver: bool = True) -> boto3.Session:
         PolicyName="albrules-person",
         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
     )
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    return boto3.Session(
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-        region_name=REGION,
-    )
+    return key_session(iam, user)
 
 
 def arn_of(who: boto3.Session) -> str:
@@ -93,15 +87,7 @@ def decide_as(
 
 def wait_for_approval(stack: Stack, execution_arn: str, timeout: float = 30) -> dict[str, Any]:
     """The restore's pending approval record, once it waits for one."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        record = catalog(stack).approval(execution_arn)
-        if record and record.get("status") == "pending":
-            return record
-        status = stack.sfn.describe_execution(executionArn=execution_arn)["status"]
-        assert status == "RUNNING", f"the restore ended ({status}) before asking for approval"
-        time.sleep(0.05)
-    raise AssertionError("the restore never asked for approval")
+    return stack.pending_approval(execution_arn, timeout)
 
 
 def approve_as_other(stack: Stack, execution_arn: str) -> None:

@@ -192,21 +192,26 @@ def test_a_forged_status_event_releases_nothing(stack: Stack, calls: Calls) -> N
     assert checksum(stack, listener) == broken
 
 
-def test_an_apply_whose_lock_was_taken_changes_nothing(stack: Stack, calls: Calls) -> None:
-    """The lock expired while the restore waited and another restore took it: approved, the
-    first restore ends LOCKED without a change, and the other's lock stays."""
-    listener, key, _, broken = broken_listener(stack)
-    first = waiting_restore(stack, key)
+def take_lock_as_other(stack: Stack, listener: str, owner: str) -> None:
+    """Another restore's lock on the listener, for an hour (written as the table holds it)."""
     stack.ddb.put_item(
         TableName=stack.table,
         Item={
             "pk": {"S": f"LOCK#{listener}"},
             "sk": {"S": "LOCK"},
-            "owner": {"S": "cli:arn:aws:iam::123456789012:user/other:1"},
+            "owner": {"S": owner},
             "acquired_at": {"S": "2030-01-01T00:00:00+00:00"},
             "expires_at": {"N": str(int(time.time()) + 3600)},
         },
     )
+
+
+def test_an_apply_whose_lock_was_taken_changes_nothing(stack: Stack, calls: Calls) -> None:
+    """The lock expired while the restore waited and another restore took it: approved, the
+    first restore ends LOCKED without a change, and the other's lock stays."""
+    listener, key, _, broken = broken_listener(stack)
+    first = waiting_restore(stack, key)
+    take_lock_as_other(stack, listener, "cli:arn:aws:iam::123456789012:user/other:1")
     calls.made.clear()
 
     approve_as_other(stack, first)
@@ -230,16 +235,7 @@ def test_a_rollback_does_not_fight_the_restore_that_holds_the_lock(
     faults.inject("CreateRule", nth=2, **BAD_REQUEST)
 
     def steal(event: Any, context: Any) -> None:
-        stack.ddb.put_item(
-            TableName=stack.table,
-            Item={
-                "pk": {"S": f"LOCK#{listener}"},
-                "sk": {"S": "LOCK"},
-                "owner": {"S": "cli:arn:aws:iam::123456789012:user/other:2"},
-                "acquired_at": {"S": "2030-01-01T00:00:00+00:00"},
-                "expires_at": {"N": str(int(time.time()) + 3600)},
-            },
-        )
+        take_lock_as_other(stack, listener, "cli:arn:aws:iam::123456789012:user/other:2")
         calls.made.clear()
 
     lambdas.before_invoke("RollBackFunction", steal)

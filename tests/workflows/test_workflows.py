@@ -7,7 +7,6 @@ the execution history.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,14 +73,7 @@ def decide(stack: Stack, execution: str, decision: Any, by: str, reason: str = "
 
 
 def wait_for_approval(stack: Stack, execution_arn: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        record = catalog(stack).approval(execution_arn)
-        if record and record.get("status") == "pending":
-            return record
-        assert stack.sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
-        time.sleep(0.05)
-    raise AssertionError("the restore never asked for approval")
+    return stack.pending_approval(execution_arn, timeout)
 
 
 def call_approval(stack: Stack, method: str, token: str) -> dict[str, Any]:
