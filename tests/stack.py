@@ -234,6 +234,9 @@ def deployed_stack(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
         finally:
             lambdas.clear_hooks()
             accounts.forget()
+            # Inside the session's local AWS the load balancers a test made here would outlive
+            # it (moto's backends are the session's): the next test's backup found them.
+            _delete_load_balancers(session)
 
 
 def session_stack(parameters: dict[str, str] | None = None) -> Iterator[Stack]:
