@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install check types test static lint demo bench clean sam-check sam-build build-EngineLayer actionlint asl-lint checkov print-py313
+.PHONY: install check types test tier-fast tier-workflows tier-security static lint demo bench clean sam-check sam-build build-EngineLayer actionlint asl-lint checkov print-py313
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "albrules needs Python 3.11 or newer on PATH"; exit 1; }
@@ -30,15 +30,23 @@ types: $(STAMP)
 check: lint types
 	$(BIN)/python -m pytest -q tests/unit
 
-# Everything: the independent checkers, then the three tiers. The checkers run two at a time
-# (most of their time is installing and downloading, one core each), each target's output kept
-# together. The workflow tier and the attack suite (tests/security) each run on their own (one
-# deployed stack per worker, in-process; the suite's with the template's defaults), never mixed
-# with the per-test local AWS of the integration tier.
+# Everything: the independent checkers and the four tiers, side by side, each target's output
+# kept together. The checkers spend most of their time installing and downloading; the tiers
+# spend much of theirs waiting on the local AWS's executions; so they share the cores better
+# together than one after another. The workflow tier and the attack suite (tests/security)
+# each run in a pytest of their own (one deployed stack per worker, in-process; the suite's
+# with the template's defaults), never mixed with the per-test local AWS of the integration
+# tier.
 test:
-	$(MAKE) --no-print-directory -j2 --output-sync=target static
+	$(MAKE) --no-print-directory -j4 --output-sync=target static tier-fast tier-workflows tier-security
+
+tier-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q tests/unit tests/integration
+
+tier-workflows: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q tests/workflows
+
+tier-security: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q tests/security
 
 static: lint types actionlint asl-lint sam-check checkov
