@@ -237,9 +237,10 @@ def measure(runs: int = RUNS) -> dict[str, Any]:
             for case, _fmt, name, _code in CASES:
                 done[case].append(run_measured(validate_argv(folder / name), env=cli_env()))
                 print(f"measured {case}: {done[case][-1].seconds:.1f} s", file=sys.stderr)
-    results = {case: summary(done[case], code) for case, _f, _n, code in CASES}
-    for case, _fmt, name, _code in CASES:
-        results[case]["bytes"] = sizes[name]
+        results = {case: summary(done[case], code) for case, _f, _n, code in CASES}
+        for case, _fmt, name, _code in CASES:
+            results[case]["bytes"] = sizes[name]
+            results[case]["said"] = results[case]["said"].replace(f"{folder}/", "")
     writer = {fmt: writer_bytes_per_rule(fmt) for fmt in ("json", "yaml")}
     return {"runs": runs, "cases": results, "writer_bytes_per_rule": writer}
 
@@ -269,10 +270,14 @@ def _held_to(case: str, fmt: str, result: dict[str, Any]) -> str:
         return f"{TARGET_SECONDS} s and {TARGET_MB} MB: {'met' if ok else 'NOT MET'}"
     if case == "quota":
         ok = result["worst_seconds"] < LAMBDA_SECONDS and result["worst_mb"] < LAMBDA_MB
-        return f"LoadSnapshotFunction's {LAMBDA_MB} MB and {LAMBDA_SECONDS} s: " + (
-            "within" if ok else "NOT WITHIN"
+        return f"LoadSnapshotFunction's {LAMBDA_MB} MB, {LAMBDA_SECONDS} s: " + (
+            "within" if ok else "OVER (see below)"
         )
-    return "exit 2" if case == "long" else ""
+    return "exit 2" if case == "long" else "(reference)"
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.2f} MB" if count >= 100_000 else f"{count / 1e3:.1f} kB"
 
 
 def section(measured: dict[str, Any]) -> list[str]:
@@ -285,10 +290,11 @@ def section(measured: dict[str, Any]) -> list[str]:
         "`albrules validate FILE` (the venv's console script) on generated inputs, each run in a "
         f"fresh process, {measured['runs']} times round-robin; the median wall time (interpreter "
         "start and imports included) and the median of the process's own peak resident memory "
-        "(`ru_maxrss` from `os.wait4`). The inputs are written deterministically by "
-        "`bench/snapshot_reading.py`: the genuine snapshots have a path condition and a fixed "
-        "response per rule and a correct checksum, written compactly (JSON without whitespace, "
-        "YAML with its leaves in flow style) so that 50,000 rules fit the 10 MiB file cap. "
+        "(`ru_maxrss`, read by a small process that starts it). The inputs are written "
+        "deterministically by `bench/snapshot_reading.py`: the genuine snapshots have a path "
+        "condition and a fixed response per rule and a correct checksum, written compactly "
+        "(JSON without whitespace, YAML with its leaves in flow style) so that 50,000 rules fit "
+        "the 10 MiB file cap. "
         "Run this part alone with `python bench/run.py --only snapshot-reading`.",
         "",
         "| input | format | size | exit | time (median) | peak memory (median) | held to |",
@@ -301,7 +307,7 @@ def section(measured: dict[str, Any]) -> list[str]:
         if kind == "tiny":
             what = f"{_TINY_RULES[fmt]:,} {what}"
         lines.append(
-            f"| {what} | {fmt.upper()} | {result['bytes'] / 1e6:.2f} MB | {code} | "
+            f"| {what} | {fmt.upper()} | {_size(result['bytes'])} | {code} | "
             f"{result['seconds']:.2f} s | {result['peak_mb']:.0f} MB | "
             f"{_held_to(kind, fmt, result)} |"
         )
@@ -320,10 +326,12 @@ def section(measured: dict[str, Any]) -> list[str]:
         "(asserted by `tests/security/test_endpoint.py`; before the issue, 2 minutes and 6 GB). "
         f"Starting the CLI alone costs {floor:.0f} MB of that.",
         f"- **A {LONG_DIGITS:,}-digit integer** is exit 2, one sentence naming the field (exit 1 "
-        "before the issue): " + f"`{cases['long-json']['said'][:160]}`.",
+        "before the issue): " + f"`{cases['long-json']['said']}`.",
         f"- **The largest accepted snapshot** ({MAX_RULES:,} rules) is read in the restore by "
-        f"LoadSnapshotFunction ({LAMBDA_MB} MB, {LAMBDA_SECONDS} s in template.yaml); the CLI's "
-        "process, measured here, imports more than the function does.",
+        f"LoadSnapshotFunction ({LAMBDA_MB} MB, {LAMBDA_SECONDS} s in template.yaml). The CLI's "
+        "process measured here imports more than the function (typer, rich), but the parsing "
+        "and validation are the same library code; where the table says OVER, a snapshot that "
+        "large would likely not be read within the function's memory (not measured on Lambda).",
         f"- **As albrules writes them** (indented JSON, block YAML), a simple forward rule "
         f"takes {writer['json']:.0f} bytes in JSON and {writer['yaml']:.0f} in YAML (measured "
         f"from `snapshot.dumps`), so the 10 MiB file cap holds about {fits['json']:,} such "
