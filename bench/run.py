@@ -1,11 +1,14 @@
 """``make bench``: mutating calls, throttle-bound time, gaps, read calls, plan time, the backup
-state machine's cost per listener and batch size (``bench/workflows.py``), and the Lambda
-package's size and handler import time (``bench/lambda_package.py``).
+state machine's cost per listener and batch size (``bench/workflows.py``), the Lambda
+package's size and handler import time (``bench/lambda_package.py``), and the time and memory
+of reading the largest snapshot accepted and refusing the ones that are not
+(``bench/snapshot_reading.py``).
 
 Every number is measured on the embedded local AWS (moto + the fidelity layer, in process):
 our restore and a naive one (delete every rule, then recreate every rule) are both run for
 real, their calls counted with a botocore hook, and the listener inspected after each call.
-Writes docs/benchmarks.md.
+Writes docs/benchmarks.md. ``python bench/run.py --only snapshot-reading`` measures that part
+alone and rewrites only its section of the file.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from albrules.store import Store  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lambda_package  # noqa: E402
+import snapshot_reading  # noqa: E402
 import workflows as backup_workflow  # noqa: E402
 
 SIZES = (10, 100, 1000)
@@ -286,7 +290,16 @@ def main() -> None:
     print("measured the backup state machine", file=sys.stderr)
     package = lambda_package.run()
     print("measured the Lambda package", file=sys.stderr)
-    write(rows, reads, plans, flows, package, time.perf_counter() - started)
+    reading = snapshot_reading.measure()
+    print("measured reading snapshots", file=sys.stderr)
+    write(rows, reads, plans, flows, package, reading, time.perf_counter() - started)
+
+
+def only_snapshot_reading() -> None:
+    """Measure reading snapshots alone; rewrite only its section of docs/benchmarks.md."""
+    section = snapshot_reading.section(snapshot_reading.measure())
+    OUT.write_text(snapshot_reading.replace_section(OUT.read_text(), section))
+    print(f"rewrote the snapshot-reading section of {OUT}", file=sys.stderr)
 
 
 def package_section(package: dict[str, Any] | None) -> list[str]:
@@ -333,6 +346,7 @@ def write(
     plans: list[tuple],
     flows: list[dict],
     package: dict[str, Any] | None,
+    reading: dict[str, Any],
     elapsed: float,
 ) -> None:
     lines = [
@@ -394,6 +408,7 @@ def write(
     lines += [f"| {fraction:.0%} | {seconds * 1000:.0f} ms |" for fraction, seconds in plans]
     lines += ["", *backup_workflow.section(flows)]
     lines += package_section(package)
+    lines += snapshot_reading.section(reading)
     lines += [
         "## Notes",
         "",
@@ -409,4 +424,9 @@ def write(
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--only", "snapshot-reading"]:
+        only_snapshot_reading()
+    elif sys.argv[1:]:
+        sys.exit("usage: python bench/run.py [--only snapshot-reading]")
+    else:
+        main()

@@ -6,14 +6,12 @@
   5), and its requests make no AWS call (a forged but well-formed one costs at most the
   signing key, once per refresh interval, cached across invocations).
 - A 10 MB snapshot of 1.3 million tiny rules is refused by the CLI in under 10 seconds and
-  500 MB, measured in a process of its own: exit 2, one sentence, nothing read further.
+  500 MB, measured in a process of its own: exit 2, one sentence, nothing read further. The
+  file and the measuring are bench/snapshot_reading.py's (``make bench`` reports the figures).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 import threading
 import time
@@ -38,6 +36,9 @@ from security.people import catalog
 from stack import Stack, break_listener, checksum, shop
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+import snapshot_reading  # noqa: E402  (bench/: the inputs and the measuring, shared with it)
+
 RESERVED = 5  # template.yaml's default ApprovalReservedConcurrency
 
 
@@ -211,57 +212,19 @@ def test_a_flood_of_bad_tokens_leaves_the_restore_functions_unaffected(
     assert fetches <= RESERVED * (1 + elapsed / KEY_REFRESH_SECONDS), fetches
 
 
-def tiny_rules_snapshot(tmp_path: Path, fmt: str) -> Path:
-    """A snapshot file of 9.9 MB of tiny rules: 1.3 million in JSON."""
-    head = {
-        "schema_version": 1,
-        "created_at": "2026-11-01T08:00:00Z",
-        "tool_version": "0.1.0",
-        "checksum": "0" * 64,
-        "source": {"account": "111122223333", "region": "eu-west-1", "port": 80},
-        "default_actions": [{"Type": "fixed-response", "Order": 1}],
-    }
-    target = tmp_path / f"tiny.{fmt}"
-    if fmt == "json":
-        rules = ",".join(['{"p":1}'] * 1_300_000)
-        text = json.dumps(head)[:-1] + ', "rules": [' + rules + "]}"
-    else:
-        import yaml
-
-        text = yaml.safe_dump(head) + "rules:\n" + "- {p: 1}\n" * 1_050_000
-    target.write_text(text)
-    assert 9.4e6 < target.stat().st_size <= MAX_DOCUMENT_BYTES
-    return target
-
-
-MEASURE = """
-import resource, subprocess, sys, time
-started = time.monotonic()
-done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-print(time.monotonic() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-sys.stdout.write(str(done.returncode) + "\\n" + done.stderr)
-"""
-
-
 @pytest.mark.parametrize("fmt", ["json", "yaml"])
 def test_the_10_mb_snapshot_of_tiny_rules_is_refused_in_under_10_s_and_500_mb(
     tmp_path: Path, fmt: str
 ) -> None:
-    snapshot = tiny_rules_snapshot(tmp_path, fmt)
-    albrules = [str(Path(sys.executable).parent / "albrules"), "validate", str(snapshot)]
-    measured = subprocess.run(
-        [sys.executable, "-c", MEASURE, *albrules],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
-        cwd=ROOT,
+    snapshot = tmp_path / f"tiny.{fmt}"
+    snapshot.write_text(snapshot_reading.tiny_rules(fmt))
+    assert 9.4e6 < snapshot.stat().st_size <= MAX_DOCUMENT_BYTES
+    run = snapshot_reading.run_measured(
+        snapshot_reading.validate_argv(snapshot), env=snapshot_reading.cli_env()
     )
-    figures, code, *said = measured.stdout.splitlines()
-    seconds, kilobytes = float(figures.split()[0]), int(figures.split()[1])
-    assert int(code) == 2
-    message = " ".join(said).strip()
+    assert run.code == 2
+    message = " ".join(run.stderr.splitlines()).strip()
     assert message.startswith("error: ") and "50,000" in message, message
-    assert message.count(". ") == 0 and "Traceback" not in measured.stdout
-    assert seconds < 10, f"{seconds:.1f} s"
-    assert kilobytes < 500 * 1024, f"{kilobytes / 1024:.0f} MB"
+    assert message.count(". ") == 0 and "Traceback" not in run.stderr
+    assert run.seconds < 10, f"{run.seconds:.1f} s"
+    assert run.peak_mb < 500, f"{run.peak_mb:.0f} MB"
