@@ -28,7 +28,7 @@ def test_zero_or_empty_locks_nothing_and_days_lock_for_that_long() -> None:
 
 @pytest.mark.parametrize("text", ["-1", "1.5", "x", str(MAX_LOCK_DAYS + 1), "9" * 5000, "1e3"])
 def test_anything_but_whole_days_in_range_is_one_clear_sentence(text: str) -> None:
-    with pytest.raises(InvalidInput, match="ALBRULES_SNAPSHOT_LOCK_DAYS is .* whole number") as err:
+    with pytest.raises(InvalidInput, match=r"_LOCK_DAYS is .* whole number") as err:
         parse_lock_days(text, "ALBRULES_SNAPSHOT_LOCK_DAYS")
     assert "SnapshotLockDays" in str(err.value) and len(str(err.value)) < 200
 
