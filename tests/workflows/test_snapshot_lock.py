@@ -18,10 +18,11 @@ from workflows.test_workflows import back_up, rules_of, snapshot_key
 LOCK_DAYS = 2
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def locked(deployed: Stack) -> Iterator[Stack]:
-    """A second stack beside the session's (inside its local AWS), with SnapshotLockDays set.
-    Not reset between tests: its locked versions cannot be deleted, as on AWS."""
+    """A stack of its own beside the session's (inside its local AWS), with SnapshotLockDays
+    set: its locked versions cannot be deleted, as on AWS, so no reset could empty it, and the
+    session stack's reset after another test removes every load balancer and extra machine."""
     yield from deployed_stack({"SnapshotLockDays": str(LOCK_DAYS)})
 
 
