@@ -12,18 +12,35 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from albrules import workflows
 from stack import Stack, break_listener, deployed_stack, shop
 from workflows.test_workflows import back_up, rules_of, snapshot_key
 
 LOCK_DAYS = 2
+BALANCERS = ("locked-shop", "restored-shop")
 
 
 @pytest.fixture
 def locked(deployed: Stack) -> Iterator[Stack]:
     """A stack of its own beside the session's (inside its local AWS), with SnapshotLockDays
     set: its locked versions cannot be deleted, as on AWS, so no reset could empty it, and the
-    session stack's reset after another test removes every load balancer and extra machine."""
-    yield from deployed_stack({"SnapshotLockDays": str(LOCK_DAYS)})
+    session stack's reset after another test removes every load balancer and extra machine.
+    Its load balancers and machines go when the test ends, so no test of the session stack
+    meets them."""
+    for stack in deployed_stack({"SnapshotLockDays": str(LOCK_DAYS)}):
+        yield stack
+        elb = stack.world.elb
+        for balancer in elb.describe_load_balancers().get("LoadBalancers", []):
+            if balancer["LoadBalancerName"] in BALANCERS:
+                arn = balancer["LoadBalancerArn"]
+                for listener in elb.describe_listeners(LoadBalancerArn=arn)["Listeners"]:
+                    elb.delete_listener(ListenerArn=listener["ListenerArn"])
+                elb.delete_load_balancer(LoadBalancerArn=arn)
+        for group in elb.describe_target_groups().get("TargetGroups", []):
+            if group["TargetGroupName"] in {f"{name}-app" for name in BALANCERS}:
+                elb.delete_target_group(TargetGroupArn=group["TargetGroupArn"])
+        for key in workflows.OUTPUT_KEYS.values():
+            stack.sfn.delete_state_machine(stateMachineArn=stack.outputs[key])
 
 
 def refused(call: Any, **kwargs: Any) -> str:
