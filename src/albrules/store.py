@@ -27,6 +27,7 @@ from .aws import Aws, as_albrules_error
 from .errors import InvalidInput
 from .models import Snapshot, Source, to_milliseconds
 from .snapshot import MAX_DOCUMENT_BYTES, Format, dumps, format_for, loads, parse_document
+from .snapshot_lock import SnapshotLock
 
 _NAME = re.compile(
     r"(?P<stamp>\d{8}T\d{6}(?:\.\d{3})?Z)-(?P<short>[0-9a-f]{12})\.(?P<ext>json|yaml|yml)$"
@@ -252,13 +253,20 @@ class Store:
         force: bool = False,
         kms_key_id: str | None = None,
         seal: Sealing | None = None,
+        lock: SnapshotLock | None = None,
     ) -> Saved:
         """Write unless the listener's latest snapshot here has the same checksum. ``seal``
-        gives the metadata that seals the bytes (S3 only), set by the same PutObject."""
+        gives the metadata that seals the bytes (S3 only), set by the same PutObject; so does
+        ``lock`` its S3 Object Lock retention (S3 only)."""
         if kms_key_id and not is_s3(self.location):
             raise InvalidInput(
                 "--kms-key-id applies to S3 locations (SSE-KMS); a local file is not encrypted "
                 "by albrules, so drop --kms-key-id or write to s3://BUCKET/PREFIX"
+            )
+        if lock and not is_s3(self.location):
+            raise InvalidInput(
+                f"{self.location} is not in S3; a snapshot lock (SnapshotLockDays) is an S3 "
+                "Object Lock, so back up to the stack's s3:// bucket"
             )
         fmt = fmt or format_for(self.location) or "json"
         previous = None if force else self.latest_checksum(snapshot.source)
@@ -276,6 +284,7 @@ class Store:
                 kms_key_id=kms_key_id,
                 checksum=snapshot.checksum,
                 metadata=seal(body) if seal else None,
+                lock=lock,
             )
             return Saved(f"s3://{self.bucket}/{key}", True, snapshot.checksum, None, sha256)
         target = self.path if self.is_file else self.path / relative
@@ -305,6 +314,7 @@ class Store:
         kms_key_id: str | None = None,
         checksum: str | None = None,
         metadata: dict[str, str] | None = None,
+        lock: SnapshotLock | None = None,
     ) -> str:
         uri = f"s3://{self.bucket}/{key}"
         kwargs: dict[str, Any] = {
@@ -321,6 +331,8 @@ class Store:
         if kms_key_id:
             kwargs["ServerSideEncryption"] = "aws:kms"
             kwargs["SSEKMSKeyId"] = kms_key_id
+        if lock:  # the SDK adds the checksum header S3 requires with a retention
+            kwargs.update(lock.put_object_arguments(datetime.now(UTC)))
         self._s3("put_object", uri, **kwargs)
         return uri
 

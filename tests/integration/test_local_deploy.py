@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from albrules import workflows
@@ -237,6 +238,31 @@ def test_roles_and_managed_policies_change_as_cloudformation_changes_them(sessio
     missing = "arn:aws:iam::123456789012:policy/albrules-Missing"
     with pytest.raises(DeployFailed, match="albrules-Missing does not exist"):
         deployer.iam_role("Fn", {"AssumeRolePolicyDocument": trust, "ManagedPolicyArns": [missing]})
+
+
+def test_a_bucket_gets_object_lock_when_the_template_asks_at_creation_or_on_update(session):
+    """ObjectLockEnabled at creation: created with Object Lock (so versioned); added by an
+    update to a versioned bucket that holds objects: enabled in place, as CloudFormation does
+    (ObjectLockEnabled is not create-only); without it, no Object Lock."""
+    s3 = session.client("s3")
+    deployer = _Deployer(session, "albrules", REGION, "123456789012", ROOT)
+    versioned = {"VersioningConfiguration": {"Status": "Enabled"}}
+    enabled = {"ObjectLockEnabled": "Enabled"}
+    locked = {"ObjectLockEnabled": True, "ObjectLockConfiguration": enabled}
+
+    new, _ = deployer.s3_bucket("LockedBucket", {**versioned, **locked})
+    plain, _ = deployer.s3_bucket("PlainBucket", versioned)
+
+    lock = s3.get_object_lock_configuration(Bucket=new)["ObjectLockConfiguration"]
+    assert lock == {"ObjectLockEnabled": "Enabled"}
+    with pytest.raises(ClientError, match="ObjectLockConfigurationNotFound"):
+        s3.get_object_lock_configuration(Bucket=plain)
+    s3.put_object(Bucket=plain, Key="snapshots/old.json", Body=b"{}")
+    again, _ = deployer.s3_bucket("PlainBucket", {**versioned, **locked})
+    assert again == plain
+    lock = s3.get_object_lock_configuration(Bucket=plain)["ObjectLockConfiguration"]
+    assert lock == {"ObjectLockEnabled": "Enabled"}
+    assert s3.get_object(Bucket=plain, Key="snapshots/old.json")["Body"].read() == b"{}"
 
 
 def test_template_mistakes_are_clear_errors(session, tmp_path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 def install() -> None:
     """Patch moto in this process (idempotent). Import moto lazily: it is heavy."""
-    from . import elbv2, events, faults, inbox, kms, lambdas, s3, stepfunctions
+    from . import elbv2, events, faults, inbox, kms, lambdas, object_lock, s3, stepfunctions
 
     elbv2.install()
     events.install()
@@ -18,6 +18,7 @@ def install() -> None:
     kms.install()
     lambdas.install()
     s3.install()
+    object_lock.install()
     stepfunctions.install()
     faults.install()  # after the ELBv2 and Step Functions fidelity patches it wraps
     from . import cloudtrail

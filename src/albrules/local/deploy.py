@@ -504,6 +504,11 @@ def _code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
 
 
+def _true(value: Any) -> bool:
+    """A CloudFormation Boolean property (true, or the string "true", any case)."""
+    return value is True or str(value).lower() == "true"
+
+
 def _tags_dict(tags: Any) -> dict[str, str]:
     if isinstance(tags, dict):
         return {str(k): _text(v) for k, v in tags.items()}
@@ -601,15 +606,28 @@ class _Deployer:
         kwargs: dict[str, Any] = {"Bucket": name}
         if self.region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        lock = props.get("ObjectLockConfiguration") or {}
+        locked = _true(props.get("ObjectLockEnabled")) or lock.get("ObjectLockEnabled") == "Enabled"
+        if locked:
+            kwargs["ObjectLockEnabledForBucket"] = True  # versioned from the start, as on AWS
+        created = True
         try:
             s3.create_bucket(**kwargs)
         except ClientError as err:
             if _code(err) != "BucketAlreadyOwnedByYou":
                 raise
+            created = False
         if "VersioningConfiguration" in props:
             s3.put_bucket_versioning(
                 Bucket=name, VersioningConfiguration=props["VersioningConfiguration"]
             )
+        if locked and (not created or lock.get("Rule")):
+            # An update enables Object Lock on the existing (versioned) bucket, as CloudFormation
+            # does (ObjectLockEnabled is not a create-only property); Rule: a default retention.
+            config: dict[str, Any] = {"ObjectLockEnabled": "Enabled"}
+            if lock.get("Rule"):
+                config["Rule"] = lock["Rule"]
+            s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=config)
         if "BucketEncryption" in props:
             s3.put_bucket_encryption(
                 Bucket=name,

@@ -112,6 +112,7 @@ def back_up_listener(settings: Settings, item: ListenerItem) -> ListenerResult:
         snapshot,
         kms_key_id=settings.kms_key_id,
         seal=lambda body: sealer.metadata("snapshot", body),
+        lock=settings.snapshot_lock,
     )
     snapshot_id = snapshot.checksum[:12]
     drift = None

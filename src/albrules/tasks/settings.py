@@ -27,6 +27,7 @@ from ..oidc_secrets import DEFAULT_PREFIX, SecretScope, check_prefix
 from ..records import RestoreRecords, stack_restore_records
 from ..runtime_env import getenv
 from ..seal import Kind, Sealer, digest, need_key
+from ..snapshot_lock import SnapshotLock, parse_lock_days
 from ..store import Store
 from ..targets import RestoreTargets
 
@@ -58,6 +59,7 @@ class Settings:
     seal_key_id: str | None = None
     member_read_role_name: str | None = None
     restore_targets_text: str = ""  # RestoreTargets, parsed when a restore needs it
+    snapshot_lock_days: str = ""  # SnapshotLockDays, parsed when a backup needs it
 
     @classmethod
     def load(cls) -> Settings:
@@ -83,12 +85,18 @@ class Settings:
             ),
             seal_key_id=getenv("ALBRULES_SEAL_KEY_ID") or None,
             restore_targets_text=getenv("ALBRULES_RESTORE_TARGETS") or "",
+            snapshot_lock_days=getenv("ALBRULES_SNAPSHOT_LOCK_DAYS") or "",
         )
 
     @property
     def restore_targets(self) -> RestoreTargets:
         """The listeners a restore may change (InvalidInput if the parameter is malformed)."""
         return RestoreTargets.parse(self.restore_targets_text)
+
+    @property
+    def snapshot_lock(self) -> SnapshotLock | None:
+        """How long the backup locks each snapshot it writes (None: not at all)."""
+        return parse_lock_days(self.snapshot_lock_days, "ALBRULES_SNAPSHOT_LOCK_DAYS")
 
     # -- the stack's own stores, in this account --
     def home(self) -> Aws:
