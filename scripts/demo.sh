@@ -14,6 +14,8 @@ OUT=demo-out
 export ALBRULES_HOME="$PWD/$OUT/home"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+PY=$(dirname "$(command -v "$ALBRULES")")/python  # albrules's own Python, with boto3
+[ -x "$PY" ] || PY=python3
 run() { printf '\033[2m$ albrules %s\033[0m\n' "$*"; "$ALBRULES" "$@"; }
 
 rm -rf "$OUT" && mkdir -p "$OUT"
@@ -119,23 +121,50 @@ run run restore --input "$OUT/restore-approval.json" --no-wait | tee "$OUT/run-r
 EXECUTION=$(awk '/^execution /{print $2; exit}' "$OUT/run-restore.out")
 [ -n "$EXECUTION" ] || fail "no execution ARN in the output of run restore"
 
-say "15. Approve it (once the approval request is out) and wait for the restore's end"
-printf '\033[2m$ albrules approve %s --wait\033[0m\n' "$EXECUTION"
+say "15. Four eyes: who started it cannot approve it; bob, another IAM user, approves it"
+# Identities come from AWS authentication: the local AWS maps each access key to its IAM user.
+# You started the restore with the default key (user/moto); bob gets a user and a key of his
+# own, allowed to call the stack's decision URL (lambda:InvokeFunctionUrl, InvokeFunction).
+read -r BOB_KEY BOB_SECRET < <("$PY" - <<'PY'
+import json, boto3
+iam = boto3.client("iam", region_name="us-east-1")
+iam.create_user(UserName="bob")
+iam.put_user_policy(UserName="bob", PolicyName="decide-restores", PolicyDocument=json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow",
+                   "Action": ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"],
+                   "Resource": "arn:aws:lambda:us-east-1:123456789012:function:*"}]}))
+key = iam.create_access_key(UserName="bob")["AccessKey"]
+print(key["AccessKeyId"], key["SecretAccessKey"])
+PY
+)
+as_bob() { AWS_ACCESS_KEY_ID="$BOB_KEY" AWS_SECRET_ACCESS_KEY="$BOB_SECRET" "$@"; }
+printf '\033[2m$ albrules approve %s    # as you, who started it\033[0m\n' "$EXECUTION"
 for attempt in $(seq 1 120); do  # at most ~60s for the request to be written
   set +e
-  "$ALBRULES" approve "$EXECUTION" --wait --timeout 120 >"$OUT/approve.out" 2>"$OUT/approve.err"
+  "$ALBRULES" approve "$EXECUTION" >"$OUT/self-approve.out" 2>"$OUT/self-approve.err"
   CODE=$?
   set -e
-  if [ "$CODE" -eq 2 ] && grep -q "no approval is pending" "$OUT/approve.err"; then
+  if [ "$CODE" -eq 2 ] && grep -q "no approval is pending" "$OUT/self-approve.err"; then
     sleep 0.5
     continue
   fi
   break
 done
 echo "(approval request found after $attempt attempt(s))"
+cat "$OUT/self-approve.err" >&2
+echo "exit code: $CODE"
+[ "$CODE" -eq 2 ] || fail "approving your own restore should exit 2, got $CODE"
+grep -q "someone else must approve it" "$OUT/self-approve.err" || fail "self-approval not refused"
+printf '\033[2m$ albrules approve %s --wait    # as bob\033[0m\n' "$EXECUTION"
+set +e
+as_bob "$ALBRULES" approve "$EXECUTION" --wait --timeout 120 >"$OUT/approve.out" 2>"$OUT/approve.err"
+CODE=$?
+set -e
 cat "$OUT/approve.out"; cat "$OUT/approve.err" >&2
 echo "exit code: $CODE"
 [ "$CODE" -eq 0 ] || fail "the approved restore did not succeed (exit code $CODE)"
+run audit --execution-arn "$EXECUTION" --port "$PORT"
 grep -q "^status: SUCCEEDED" "$OUT/approve.out" || fail "the restore did not succeed"
 echo "What the notification topic sent (on AWS: to NotificationEmail), the approval request first:"
 run local notifications --port "$PORT" --last 2 | tee "$OUT/notifications.out"
@@ -159,11 +188,25 @@ run local fault CreateRule --nth 2 --port "$PORT"
 cat >"$OUT/restore.json" <<JSON
 {"snapshot": "$WF_SNAPSHOT", "listener_arn": "$WEB", "reason": "undo the bad deploy again"}
 JSON
-set +e
-run run restore --input "$OUT/restore.json" 2>"$OUT/run-rollback.err" | tee "$OUT/run-rollback.out"
-CODE=${PIPESTATUS[0]}
-set -e
-cat "$OUT/run-rollback.err" >&2
+# ApprovalPolicy=required (the default): it waits for approval even though its input does not
+# ask for one; bob approves it and waits for its end.
+run run restore --input "$OUT/restore.json" --no-wait | tee "$OUT/run-rollback.out"
+ROLLED_BACK=$(awk '/^execution /{print $2; exit}' "$OUT/run-rollback.out")
+[ -n "$ROLLED_BACK" ] || fail "no execution ARN in the output of run restore"
+printf '\033[2m$ albrules approve %s --wait    # as bob\033[0m\n' "$ROLLED_BACK"
+for attempt in $(seq 1 120); do
+  set +e
+  as_bob "$ALBRULES" approve "$ROLLED_BACK" --wait --timeout 120 >"$OUT/rollback-approve.out" \
+    2>"$OUT/run-rollback.err"
+  CODE=$?
+  set -e
+  if [ "$CODE" -eq 2 ] && grep -q "no approval is pending" "$OUT/run-rollback.err"; then
+    sleep 0.5
+    continue
+  fi
+  break
+done
+cat "$OUT/rollback-approve.out"; cat "$OUT/run-rollback.err" >&2
 echo "exit code: $CODE"
 [ "$CODE" -eq 3 ] || fail "expected exit code 3 (rolled back), got $CODE"
 grep -q "^error: RestoreRolledBack" "$OUT/run-rollback.err" || fail "the error is not RestoreRolledBack"
@@ -172,7 +215,6 @@ echo "listener checksum before the failed restore: $BEFORE, after the rollback: 
 [ "$BEFORE" = "$AFTER" ] || fail "the rollback did not bring the listener back"
 
 say "18. Watch an execution: its states, the plan and the outcome, from its history (exit code 3)"
-ROLLED_BACK=$(awk '/^execution /{print $2; exit}' "$OUT/run-rollback.out")
 set +e
 run watch "$ROLLED_BACK"
 CODE=$?
