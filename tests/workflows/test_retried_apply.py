@@ -80,3 +80,29 @@ def test_a_retry_after_the_whole_plan_was_applied_finishes_the_restore(stack: St
         e for e in journal_of(stack, result.execution_arn) if e.get("call") == "RetriedApply"
     ]
     assert note["note"] == "the earlier attempt had finished"
+
+
+def test_a_retry_after_an_attempt_that_changed_nothing_applies_the_plan(stack: Stack) -> None:
+    """The first invocation dies at its first call, before that call takes effect: the journal
+    says step 1 started, the listener is still the plan's base, and the retry applies the
+    whole plan once."""
+    listener = shop(stack)
+    back_up(stack)
+    wanted = checksum(stack, listener)
+    break_listener(stack, listener)
+    fault = faults.inject_lambda("ApplyPlan", after_calls=0)
+
+    result = stack.run("restore", {"snapshot": snapshot_key(stack, listener)}, timeout=90)
+
+    assert fault.fired == 1
+    assert apply_attempts(stack, result.execution_arn) == ["Lambda.ServiceException"]
+    assert result.status == "SUCCEEDED", result.cause
+    assert audit(stack, result.execution_arn)["outcome"] == "RESTORED"
+    assert checksum(stack, listener) == wanted
+    journal = journal_of(stack, result.execution_arn)
+    (note,) = [e for e in journal if e.get("call") == "RetriedApply"]
+    assert note["note"] == "the earlier attempt changed nothing"
+    assert note["journal_said"].startswith("0 of 4 steps done, step 1 the last started")
+    done = [e["step"] for e in journal if e.get("step") and e.get("status") == "done"]
+    assert done == [1, 2, 3, 4]  # each step done once, by the retry
+    assert lock_of(stack, listener) is None

@@ -74,7 +74,8 @@ MUTATING = (
 @dataclass
 class LambdaFault:
     """Cut off the next ``times`` invocations of ``function`` after ``after_calls`` mutating
-    ELBv2 calls each (``code`` is the Invoke API's error: ServiceException, HTTP 500)."""
+    ELBv2 calls each; with 0, at its first mutating call, before that call takes effect
+    (``code`` is the Invoke API's error: ServiceException, HTTP 500)."""
 
     function: str
     after_calls: int = 1
@@ -95,8 +96,10 @@ def inject_lambda(function: str, **kwargs: Any) -> LambdaFault:
     return fault
 
 
-def _after_mutating_call() -> None:
-    """Count a mutating call of the running invocation; cut it off if a fault says so."""
+def _lambda_fault_due(*, before: bool) -> None:
+    """Cut the running invocation off if a fault says so: ``before`` a mutating call (faults
+    with ``after_calls=0``: it dies before its first call takes effect), or after one (the
+    others: it dies once it has made ``after_calls`` of them)."""
     from .lambdas import InvocationAborted, function_environment
 
     env = function_environment()
@@ -108,15 +111,18 @@ def _after_mutating_call() -> None:
             (
                 f
                 for f in LAMBDA_FAULTS
-                if f.function in name and (not f.times or f.fired < f.times)
+                if f.function in name
+                and (not f.times or f.fired < f.times)
+                and (f.after_calls == 0) == before
             ),
             None,
         )
         if due is None:
             return
-        made = _calls_in[request] = _calls_in.get(request, 0) + 1
-        if made < due.after_calls:
-            return
+        if not before:
+            made = _calls_in[request] = _calls_in.get(request, 0) + 1
+            if made < due.after_calls:
+                return
         due.fired += 1
         _calls_in.pop(request, None)
     raise InvocationAborted(due.code, due.message)
@@ -153,9 +159,11 @@ def _wrap(operation: str, handler: Any, error: Any = ELBClientError) -> Any:
     def handle(self: Any) -> Any:
         fault = _due(operation)
         if fault is None:
+            if operation in MUTATING:
+                _lambda_fault_due(before=True)
             response = handler(self)
             if operation in MUTATING:
-                _after_mutating_call()
+                _lambda_fault_due(before=False)
             return response
         if fault.after:
             handler(self)
