@@ -139,19 +139,26 @@ print(key["AccessKeyId"], key["SecretAccessKey"])
 PY
 )
 as_bob() { AWS_ACCESS_KEY_ID="$BOB_KEY" AWS_SECRET_ACCESS_KEY="$BOB_SECRET" "$@"; }
+# approve_when_asked OUT ERR COMMAND...: run the approve COMMAND, again every 0.5 s (at most
+# ~60 s) while no approval request is out yet; sets CODE to its exit code.
+approve_when_asked() {
+  local out=$1 err=$2 attempt
+  shift 2
+  for attempt in $(seq 1 120); do
+    set +e
+    "$@" >"$out" 2>"$err"
+    CODE=$?
+    set -e
+    if [ "$CODE" -eq 2 ] && grep -q "no approval is pending" "$err"; then
+      sleep 0.5
+      continue
+    fi
+    break
+  done
+  echo "(approval request found after $attempt attempt(s))"
+}
 printf '\033[2m$ albrules approve %s    # as you, who started it\033[0m\n' "$EXECUTION"
-for attempt in $(seq 1 120); do  # at most ~60s for the request to be written
-  set +e
-  "$ALBRULES" approve "$EXECUTION" >"$OUT/self-approve.out" 2>"$OUT/self-approve.err"
-  CODE=$?
-  set -e
-  if [ "$CODE" -eq 2 ] && grep -q "no approval is pending" "$OUT/self-approve.err"; then
-    sleep 0.5
-    continue
-  fi
-  break
-done
-echo "(approval request found after $attempt attempt(s))"
+approve_when_asked "$OUT/self-approve.out" "$OUT/self-approve.err" "$ALBRULES" approve "$EXECUTION"
 cat "$OUT/self-approve.err" >&2
 echo "exit code: $CODE"
 [ "$CODE" -eq 2 ] || fail "approving your own restore should exit 2, got $CODE"
@@ -194,18 +201,8 @@ run run restore --input "$OUT/restore.json" --no-wait | tee "$OUT/run-rollback.o
 ROLLED_BACK=$(awk '/^execution /{print $2; exit}' "$OUT/run-rollback.out")
 [ -n "$ROLLED_BACK" ] || fail "no execution ARN in the output of run restore"
 printf '\033[2m$ albrules approve %s --wait    # as bob\033[0m\n' "$ROLLED_BACK"
-for attempt in $(seq 1 120); do
-  set +e
-  as_bob "$ALBRULES" approve "$ROLLED_BACK" --wait --timeout 120 >"$OUT/rollback-approve.out" \
-    2>"$OUT/run-rollback.err"
-  CODE=$?
-  set -e
-  if [ "$CODE" -eq 2 ] && grep -q "no approval is pending" "$OUT/run-rollback.err"; then
-    sleep 0.5
-    continue
-  fi
-  break
-done
+approve_when_asked "$OUT/rollback-approve.out" "$OUT/run-rollback.err" \
+  as_bob "$ALBRULES" approve "$ROLLED_BACK" --wait --timeout 120
 cat "$OUT/rollback-approve.out"; cat "$OUT/run-rollback.err" >&2
 echo "exit code: $CODE"
 [ "$CODE" -eq 3 ] || fail "expected exit code 3 (rolled back), got $CODE"
