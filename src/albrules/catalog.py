@@ -2,8 +2,14 @@
 
 One table, keys ``pk``/``sk`` (strings):
 
-- ``LISTENER#<arn>`` / ``SNAPSHOT#<created_at>#<id>``: a stored snapshot, newest last;
+- ``LISTENER#<arn>`` / ``SNAPSHOT#<created_at>#<id>``: a version of the listener (a stored
+  snapshot, newest last), with its ``trigger``, ``execution_arn`` and the CloudTrail ``events``
+  it covers (:class:`albrules.versions.Version`);
+- ``LISTENER#<arn>`` / ``DELETION#<time>#<event id>``: the listener's deletion, seen in CloudTrail;
 - ``SNAPSHOT#<id>`` / ``SNAPSHOT``: the same snapshot, found by its catalog id;
+- ``EVENT#<CloudTrail event id>`` / ``EVENT``: the version that recorded that event;
+- ``LB#<load balancer arn>`` / ``LISTENER#<arn>``: the load balancer's catalogued listeners;
+- ``CHANGES#<arn>`` / ``PENDING``: changes seen and not yet snapshotted (settling);
 - ``LOCK#<arn>`` / ``LOCK``: the restore lock of a listener (conditional writes);
 - ``RESTORE#<execution arn>`` / ``AUDIT``: who restored what, the plan and the outcome;
 - ``APPROVAL#<execution arn>`` / ``APPROVAL``: a pending approval and its task token.
@@ -23,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import Aws, as_albrules_error, error_code
 from .errors import ApprovalError, ListenerLocked, LockLost
+from .versions import MAX_EVENTS, ChangeEvent, Version
 
 # The default lifetime of a lock. The restore machine and the CLI choose theirs (see
 # albrules.locks): a lock outlives the longest wait for approval.
@@ -105,7 +112,7 @@ class Catalog:
         except (ClientError, BotoCoreError) as err:
             raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
 
-    # -- snapshots --
+    # -- snapshots and the listener's history --
     def record_snapshot(
         self,
         *,
@@ -115,7 +122,13 @@ class Catalog:
         checksum: str,
         rules: int,
         created_at: str,
-    ) -> None:
+        trigger: str = "schedule",
+        execution_arn: str | None = None,
+        events: list[ChangeEvent] | None = None,
+    ) -> str:
+        """Record a version of the listener (and index it by id, events and load balancer).
+        Returns its sort key."""
+        sort_key = f"SNAPSHOT#{created_at}#{snapshot_id}"
         common = {
             "snapshot_id": _s(snapshot_id),
             "listener_arn": _s(listener_arn),
@@ -123,18 +136,72 @@ class Catalog:
             "checksum": _s(checksum),
             "rules": _n(rules),
             "created_at": _s(created_at),
+            **self._provenance(trigger, execution_arn, events or []),
         }
         self._call(
             "put_item",
-            Item={
-                "pk": _s(f"LISTENER#{listener_arn}"),
-                "sk": _s(f"SNAPSHOT#{created_at}#{snapshot_id}"),
-                **common,
-            },
+            Item={"pk": _s(f"LISTENER#{listener_arn}"), "sk": _s(sort_key), **common},
         )
         self._call(
             "put_item", Item={"pk": _s(f"SNAPSHOT#{snapshot_id}"), "sk": _s("SNAPSHOT"), **common}
         )
+        self._index(listener_arn, sort_key, events or [])
+        return sort_key
+
+    def record_deletion(
+        self, *, listener_arn: str, deleted_at: str, events: list[ChangeEvent]
+    ) -> str:
+        """Record that the listener was deleted (its last snapshot stays the one to restore).
+        Returns the record's sort key."""
+        first = events[0].id if events else "unknown"
+        sort_key = f"DELETION#{deleted_at}#{first}"
+        self._call(
+            "put_item",
+            Item={
+                "pk": _s(f"LISTENER#{listener_arn}"),
+                "sk": _s(sort_key),
+                "kind": _s("deletion"),
+                "listener_arn": _s(listener_arn),
+                "created_at": _s(deleted_at),
+                **self._provenance("change", None, events),
+            },
+        )
+        self._index(listener_arn, sort_key, events)
+        return sort_key
+
+    @staticmethod
+    def _provenance(
+        trigger: str, execution_arn: str | None, events: list[ChangeEvent]
+    ) -> dict[str, Any]:
+        fields: dict[str, Any] = {"trigger": _s(trigger)}
+        if execution_arn:
+            fields["execution_arn"] = _s(execution_arn)
+        if events:
+            kept = [e.model_dump(exclude_none=True) for e in events[:MAX_EVENTS]]
+            fields["events"] = _typed(kept)
+            fields["changed_by"] = _typed(list(dict.fromkeys(e.by for e in events)))
+        if len(events) > MAX_EVENTS:
+            fields["more_events"] = _n(len(events) - MAX_EVENTS)
+        return fields
+
+    def _index(self, listener_arn: str, sort_key: str, events: list[ChangeEvent]) -> None:
+        balancer = _load_balancer_of(listener_arn)
+        if balancer:
+            self._call(
+                "put_item",
+                Item={"pk": _s(f"LB#{balancer}"), "sk": _s(f"LISTENER#{listener_arn}")},
+            )
+        for event in events[:MAX_EVENTS]:
+            self._call(
+                "put_item",
+                Item={
+                    "pk": _s(f"EVENT#{event.id}"),
+                    "sk": _s("EVENT"),
+                    "listener_arn": _s(listener_arn),
+                    "version": _s(sort_key),
+                    "name": _s(event.name),
+                },
+            )
 
     def find_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
         found = self._call(
@@ -155,6 +222,47 @@ class Catalog:
             Limit=limit,
         )
         return [_plain(i) for i in page.get("Items", [])]
+
+    def history(self, listener_arn: str, since: str | None = None) -> list[Version]:
+        """Every version of the listener (snapshots and deletions), newest first; ``since``
+        (an ISO time as the catalog writes them) keeps those taken at or after it."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(f"LISTENER#{listener_arn}")},
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._call("query", **kwargs)
+            items += [_plain(i) for i in page.get("Items", [])]
+            if not page.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        versions = [_version(item) for item in items]
+        if since is not None:
+            versions = [v for v in versions if v.taken_at >= since]
+        return sorted(versions, key=lambda v: (v.taken_at, v.sort_key), reverse=True)
+
+    def find_event(self, event_id: str) -> dict[str, Any] | None:
+        """Which version recorded a CloudTrail event: ``listener_arn`` and ``version`` (its
+        sort key), or None."""
+        found = self._call("get_item", Key={"pk": _s(f"EVENT#{event_id}"), "sk": _s("EVENT")}).get(
+            "Item"
+        )
+        return _plain(found) if found else None
+
+    def load_balancer_listeners(self, load_balancer_arn: str) -> list[str]:
+        """The listeners of a load balancer that have versions in the catalog."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(f"LB#{load_balancer_arn}")},
+        }
+        found: list[str] = []
+        while True:
+            page = self._call("query", **kwargs)
+            found += [str(i["sk"]["S"])[len("LISTENER#") :] for i in page.get("Items", [])]
+            if not page.get("LastEvaluatedKey"):
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # -- locks --
     def acquire_lock(self, listener_arn: str, owner: str, seconds: int = LOCK_SECONDS) -> None:
@@ -418,3 +526,28 @@ class Catalog:
         for item in found:
             item["execution_arn"] = str(item.get("pk", ""))[len("RESTORE#") :]
         return sorted(found, key=lambda i: str(i.get("started_at", "")), reverse=True)
+
+
+def _load_balancer_of(listener_arn: str) -> str | None:
+    """``...:loadbalancer/app/NAME/ID`` of ``...:listener/app/NAME/ID/LISTENER``."""
+    head, sep, path = listener_arn.partition(":listener/")
+    parts = path.split("/")
+    if not sep or len(parts) != 4:
+        return None
+    return f"{head}:loadbalancer/{'/'.join(parts[:3])}"
+
+
+def _version(item: dict[str, Any]) -> Version:
+    """A catalog item of ``LISTENER#<arn>`` as a :class:`Version` (items written before
+    versions had triggers were all written by the scheduled backup)."""
+    kind = "deletion" if item.get("kind") == "deletion" else "snapshot"
+    return Version.model_validate(
+        {
+            **item,
+            "kind": kind,
+            "taken_at": item.get("created_at", ""),
+            "trigger": item.get("trigger") or "schedule",
+            "events": item.get("events") or [],
+            "sort_key": item.get("sk", ""),
+        }
+    )
