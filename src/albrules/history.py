@@ -35,9 +35,12 @@ from .models import Snapshot, utc_stamp_iso
 from .store import Store
 from .versions import ChangeEvent, Version
 
+_LOAD_BALANCER_NAME = re.compile(r":loadbalancer/app/(?P<name>[^/]+)/[0-9a-f]+$")
 _RELATIVE = re.compile(r"^(?P<n>\d{1,7})\s*(?P<unit>[smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _FORMS = "ISO 8601 (2026-12-03T10:30:00Z, or without a zone for UTC) or relative (90m, 2h, 1d)"
+#: Reads the snapshot at a location (a path or an s3:// URI).
+Reader = Callable[[str], Snapshot]
 NO_ATTRIBUTION = (
     "snapshot files record no attribution (no trigger, no CloudTrail events, no deletions); "
     "the stack's catalog does"
@@ -102,8 +105,11 @@ def zulu(moment: datetime) -> str:
 class VersionSource(Protocol):
     """A listener's versions, newest first, from the catalog or from snapshot files."""
 
-    attributed: bool
-    where: str
+    @property
+    def attributed(self) -> bool: ...
+
+    @property
+    def where(self) -> str: ...
 
     def versions(self, listener_arn: str) -> list[Version]: ...
 
@@ -154,6 +160,26 @@ class StoreVersions:
                 )
             )
         return found
+
+    def listeners_of(self, load_balancer: str, read: Reader) -> list[str]:
+        """The listeners of a load balancer (name or ARN) that have snapshots here (the
+        newest snapshot of each is read for its listener's ARN: file names do not hold it)."""
+        balancer = _LOAD_BALANCER_NAME.search(load_balancer)
+        name = balancer["name"] if balancer else load_balancer
+        newest: dict[str, str] = {}
+        for entry in self.store.list():  # newest first
+            if entry.load_balancer == name:
+                newest.setdefault(
+                    f"{entry.account}/{entry.region}/{entry.listener_id}", entry.location
+                )
+        arns = [read(location).source.listener_arn for location in newest.values()]
+        if balancer:
+            arns = [
+                a
+                for a in arns
+                if a.startswith(load_balancer.replace(":loadbalancer/", ":listener/"))
+            ]
+        return sorted(arns)
 
 
 # --- describing a version ------------------------------------------------------------------
@@ -405,9 +431,6 @@ class Entry:
                 [c.model_dump(mode="json") for c in changes] if changes is not None else None
             ),
         }
-
-
-Reader = Callable[[str], Snapshot]
 
 
 def listener_history(
