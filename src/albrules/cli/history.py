@@ -160,9 +160,9 @@ def _entry_view(entry: Entry) -> Group:
     drifted = bool(entry.changes)
     parts.append(Text(f"      {summary}", style="yellow" if drifted else "dim"))
     for change in entry.changes or []:
-        line = change_view(change)
-        line.pad_left(4)
-        parts.append(line)
+        for line in change_view(change).split("\n"):
+            line.pad_left(4)
+            parts.append(line)
     return Group(*parts)
 
 
