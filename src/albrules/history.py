@@ -14,9 +14,7 @@ Choosing a version:
   the version that recorded it (a snapshot taken between the event and the version recording
   it, a sweep say, may already hold the change, so it is never chosen).
 
-TIME is ISO 8601, with a zone or without one (then UTC), or relative to now: ``90s``, ``90m``,
-``2h``, ``1d``, ``1w``. Times in the catalog are compared as times, not as text: a snapshot's
-``2026-12-03T10:05:31.000Z`` and CloudTrail's ``2026-12-03T10:05:31Z`` are the same moment.
+TIME is read by :mod:`albrules.moments` (ISO 8601 or relative, like ``90m``).
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from .arns import parse_listener_arn
@@ -32,71 +30,17 @@ from .catalog import Catalog
 from .drift import ListenerDrift, RuleDrift, compare_snapshots
 from .errors import InvalidInput, RestoreRefused
 from .models import Snapshot, utc_stamp_iso
+from .moments import moment_of, parse_time, zulu
 from .store import Store
 from .versions import ChangeEvent, Version
 
 _LOAD_BALANCER_NAME = re.compile(r":loadbalancer/app/(?P<name>[^/]+)/[0-9a-f]+$")
-_RELATIVE = re.compile(r"^(?P<n>\d{1,7})\s*(?P<unit>[smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_FORMS = "ISO 8601 (2026-12-03T10:30:00Z, or without a zone for UTC) or relative (90m, 2h, 1d)"
 #: Reads the snapshot at a location (a path or an s3:// URI).
 Reader = Callable[[str], Snapshot]
 NO_ATTRIBUTION = (
     "snapshot files record no attribution (no trigger, no CloudTrail events, no deletions); "
     "the stack's catalog does"
 )
-
-
-# --- times ---------------------------------------------------------------------------------
-
-
-def parse_time(text: str, *, now: datetime, what: str = "--at") -> datetime:
-    """TIME as an aware UTC datetime: ISO 8601 (naive = UTC) or relative to ``now``.
-
-    Refuses (InvalidInput) a time it cannot read and a time after ``now``."""
-    given = text.strip()
-    relative = _RELATIVE.match(given.lower())
-    if relative:
-        try:
-            moment = now - timedelta(**{_UNITS[relative["unit"]]: int(relative["n"])})
-        except OverflowError:
-            raise InvalidInput(
-                f"{what} {text!r} is further back than any time albrules can read; give {_FORMS}"
-            ) from None
-    else:
-        try:
-            moment = datetime.fromisoformat(given)
-        except ValueError:
-            raise InvalidInput(
-                f"{what} {text!r} is not a time albrules can read; give {_FORMS}"
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    if moment > now:
-        raise InvalidInput(
-            f"{what} {text!r} is {zulu(moment)}, in the future (it is {zulu(now)} now); give a "
-            "time that has passed"
-        )
-    return moment
-
-
-def moment_of(text: str) -> datetime:
-    """A time as the catalog or CloudTrail writes it (ISO 8601, ``Z`` or an offset; naive
-    taken as UTC). An unreadable one reads as the earliest time (it sorts first)."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return datetime.min.replace(tzinfo=UTC)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def zulu(moment: datetime) -> str:
-    """``2026-12-03T10:05:31Z`` (milliseconds only when there are any)."""
-    moment = moment.astimezone(UTC)
-    if moment.microsecond // 1000:
-        return utc_stamp_iso(moment)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- where versions come from --------------------------------------------------------------

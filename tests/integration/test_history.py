@@ -373,4 +373,3 @@ def test_more_refusals(hist, calls):
         "no snapshot with catalog id",
     )
     refused(hist, calls, ["diff", hist.files[0], "/does/not/exist.json"], "does not exist")
-

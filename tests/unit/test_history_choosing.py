@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from albrules.errors import InvalidInput, RestoreRefused
-from albrules.history import CatalogVersions, choose, choose_at, parse_time, zulu
+from albrules.history import CatalogVersions, choose, choose_at
 from albrules.models import utc_stamp_iso
+from albrules.moments import parse_time, zulu
 from albrules.versions import ChangeEvent, Version
 
 LISTENER = (

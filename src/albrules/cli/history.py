@@ -26,13 +26,11 @@ from ..history import (
     StoreVersions,
     VersionSource,
     listener_history,
-    moment_of,
-    parse_time,
     provenance,
-    zulu,
 )
 from ..history import diff as diff_snapshots
 from ..models import Snapshot
+from ..moments import moment_of, parse_time, zulu
 from ..notifications import listener_label
 from ..store import Store, is_s3, read_snapshot
 from .common import (
