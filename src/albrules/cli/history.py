@@ -60,6 +60,7 @@ FromLocation = Annotated[
     str | None,
     typer.Option(
         "--from",
+        metavar="LOCATION",
         help="Read the snapshot files of a directory or s3://BUCKET/PREFIX (`backup --out`) "
         "instead of the stack's catalog (no attribution: no trigger, events or deletions).",
     ),
@@ -167,7 +168,9 @@ def _entry_view(entry: Entry) -> Group:
 def history(
     listener_arn: Annotated[
         list[str] | None,
-        typer.Option("--listener-arn", help="A listener whose history to show (repeatable)."),
+        typer.Option(
+            "--listener-arn", metavar="ARN", help="A listener whose history to show (repeatable)."
+        ),
     ] = None,
     load_balancer: Annotated[
         str | None,
@@ -178,7 +181,11 @@ def history(
     from_location: FromLocation = None,
     since: Annotated[
         str | None,
-        typer.Option("--since", help="Only versions taken at or after TIME (ISO 8601 or 2h, 1d)."),
+        typer.Option(
+            "--since",
+            metavar="TIME",
+            help="Only versions taken at or after TIME (ISO 8601 or 2h, 1d).",
+        ),
     ] = None,
     as_json: JsonOut = False,
     stack_name: StackName = "albrules",
@@ -261,8 +268,8 @@ def _snapshot(
 
 
 def diff(
-    before: Annotated[str, typer.Argument(help="Snapshot A: a path, s3:// URI or catalog id.")],
-    after: Annotated[str, typer.Argument(help="Snapshot B: a path, s3:// URI or catalog id.")],
+    a: Annotated[str, typer.Argument(help="Snapshot A: a path, s3:// URI or catalog id.")],
+    b: Annotated[str, typer.Argument(help="Snapshot B: a path, s3:// URI or catalog id.")],
     as_json: JsonOut = False,
     stack_name: StackName = "albrules",
     local: Where = None,
@@ -283,8 +290,8 @@ def diff(
                 opened.append(stack_catalog(local, port, profile, region, stack_name, table))
             return opened[0]
 
-        first, first_at = _snapshot(before, catalog_reader, profile, region)
-        second, second_at = _snapshot(after, catalog_reader, profile, region)
+        first, first_at = _snapshot(a, catalog_reader, profile, region)
+        second, second_at = _snapshot(b, catalog_reader, profile, region)
         report = diff_snapshots(first, first_at, second)
         if as_json:
             print_json(

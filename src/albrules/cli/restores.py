@@ -69,6 +69,7 @@ AtOpt = Annotated[
     str | None,
     typer.Option(
         "--at",
+        metavar="TIME",
         help="Use the latest snapshot of --listener-arn taken at or before TIME (ISO 8601, no "
         "zone = UTC, or relative: 90m, 2h, 1d), from the stack's catalog or --from.",
     ),
@@ -77,6 +78,7 @@ BeforeChangeOpt = Annotated[
     str | None,
     typer.Option(
         "--before-change",
+        metavar="EVENT_ID",
         help="Use the latest snapshot taken before this CloudTrail event (its eventID, as "
         "`albrules history` lists it), from the stack's catalog.",
     ),
@@ -85,6 +87,7 @@ FromOpt = Annotated[
     str | None,
     typer.Option(
         "--from",
+        metavar="LOCATION",
         help="With --at: choose among the snapshot files of this directory or s3:// prefix "
         "instead of the stack's catalog.",
     ),
