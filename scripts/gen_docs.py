@@ -89,8 +89,8 @@ EXIT_CODES = {
     "future or unreadable); 1 AWS failure",
     "restore": "0 restored, nothing to change, or dry run; 2 bad input or refused before any "
     "change (not confirmed, stale plan, conflicts; with --at/--before-change no such version, "
-    "an unknown event, a time in the future or unreadable); 3 failed and rolled back (the listener is "
-    "as it was); 4 the rollback failed too; 1 anything else",
+    "an unknown event, a time in the future or unreadable); 3 failed and rolled back (the "
+    "listener is as it was); 4 the rollback failed too; 1 anything else",
     "version": "0",
     "run": "0 succeeded (or started, with --no-wait); for a restore 2 refused before any change "
     "(RestoreRefused, ListenerLocked, ListenerChanged, ApprovalRejected, ApprovalTimedOut), "
