@@ -35,6 +35,7 @@ from .store import Store
 from .versions import ChangeEvent, Version
 
 _LOAD_BALANCER_NAME = re.compile(r":loadbalancer/app/(?P<name>[^/]+)/[0-9a-f]+$")
+MAX_EVENT_ID = 128  # CloudTrail's are UUIDs; a DynamoDB partition key is at most 2,048 bytes
 #: Reads the snapshot at a location (a path or an s3:// URI).
 Reader = Callable[[str], Snapshot]
 NO_ATTRIBUTION = (
@@ -226,6 +227,11 @@ def choose_before_change(
     wanted = event_id.strip()
     if not wanted:
         raise InvalidInput("--before-change needs a CloudTrail event id (see albrules history)")
+    if len(wanted) > MAX_EVENT_ID:
+        raise InvalidInput(
+            f"{wanted[:40]}... is not a CloudTrail event id (those are UUIDs, 36 characters); "
+            "copy one from albrules history"
+        )
     found = catalog.find_event(wanted)
     if found is None:
         raise RestoreRefused(

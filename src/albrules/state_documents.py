@@ -189,8 +189,9 @@ class RestoreRequest(_Strict):
     :mod:`albrules.history`)."""
 
     snapshot: str | None = Field(default=None, min_length=1)
-    at: str | None = Field(default=None, min_length=1)
-    before_change: str | None = Field(default=None, min_length=1)
+    at: str | None = Field(default=None, min_length=1, max_length=64)
+    # a CloudTrail eventID (a UUID); bounded well under DynamoDB's 2,048-byte partition key
+    before_change: str | None = Field(default=None, min_length=1, max_length=128)
     listener_arn: str | None = None
     mode: Literal["full", "selective"] | None = None
     priorities: list[int] | None = None

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -267,6 +268,8 @@ def test_before_change_refusals() -> None:
     source = CatalogVersions(catalog)  # type: ignore[arg-type]
     with pytest.raises(RestoreRefused, match="recorded CloudTrail event nope; nothing was changed"):
         choose(source, listener_arn=None, at=None, before_change="nope")
+    with pytest.raises(InvalidInput, match="is not a CloudTrail event id"):
+        choose(source, listener_arn=None, at=None, before_change="x" * 129)
     other = LISTENER.replace("fedcba9876543210", "0000000000000001")
     with pytest.raises(RestoreRefused, match=f"changed listener {LISTENER}, not {other}"):
         choose(source, listener_arn=other, at=None, before_change="e-bad")
@@ -284,3 +287,46 @@ def test_before_change_refusals() -> None:
 def test_zulu_keeps_milliseconds_only_when_there_are_some() -> None:
     assert zulu(NOW) == "2026-12-03T12:00:00Z"
     assert zulu(NOW + timedelta(milliseconds=5)) == "2026-12-03T12:00:00.005Z"
+
+
+# --- the restore machine's input and messages ------------------------------------------------
+
+
+def test_the_restore_input_names_one_snapshot_or_one_way_to_choose_it() -> None:
+    from albrules.state_documents import RestoreRequest, parse
+
+    ok = parse(RestoreRequest, {"listener_arn": f" {LISTENER}\n", "at": "90m"}, "input")
+    assert (ok.snapshot, ok.at, ok.listener_arn) == (None, "90m", LISTENER)
+    assert parse(RestoreRequest, {"before_change": "e-1"}, "input").before_change == "e-1"
+    assert parse(RestoreRequest, {"snapshot": "k"}, "input").snapshot == "k"  # as before
+    for payload, words in [
+        ({}, "give one of snapshot (an S3 key, s3:// URI or catalog id), at (with listener_arn)"),
+        ({"snapshot": "k", "before_change": "e"}, "not snapshot and before_change"),
+        ({"at": "1h"}, "at needs listener_arn"),
+        ({"listener_arn": LISTENER, "at": "soon"}, "at 'soon' is not a time albrules can read"),
+        ({"listener_arn": LISTENER, "at": "2999-01-01"}, "in the future"),
+        ({"before_change": "x" * 129}, "at most 128 characters"),
+    ]:
+        with pytest.raises(InvalidInput, match=re.escape(words)):
+            parse(RestoreRequest, payload, "the restore input")
+
+
+def test_messages_say_why_the_snapshot_was_chosen() -> None:
+    from albrules import notifications
+    from albrules.state_documents import RestoreState
+
+    reason = "the latest snapshot at or before 2026-12-03T10:30:00Z: s3://b/k.json, taken ..."
+    state = RestoreState(
+        request={"listener_arn": LISTENER, "at": "2026-12-03T10:30:00Z"},
+        execution_arn="arn:aws:states:us-east-1:123456789012:execution:r:1",
+        listener_arn=LISTENER,
+        snapshot_location="s3://b/k.json",
+        snapshot_choice={"snapshot": "s3://b/k.json", "reason": reason},
+    )
+    for note in (
+        notifications.approval_request(state, {}, 0),
+        notifications.restore_outcome(state, "RESTORED"),
+    ):
+        assert f"Chosen as {reason}" in note.message
+    plain = state.model_copy(update={"snapshot_choice": None})
+    assert "Chosen as" not in notifications.restore_outcome(plain, "RESTORED").message
