@@ -31,6 +31,7 @@ from .drift import ListenerDrift, RuleDrift, compare_snapshots
 from .errors import InvalidInput, RestoreRefused
 from .models import Snapshot, utc_stamp_iso
 from .moments import moment_of, parse_time, zulu
+from .store import Entry as StoreEntry
 from .store import Store
 from .versions import ChangeEvent, Version
 
@@ -80,15 +81,22 @@ class StoreVersions:
 
     store: Store
     attributed: bool = False
+    _listed: list[StoreEntry] | None = field(default=None, repr=False)
 
     @property
     def where(self) -> str:
         return self.store.location
 
+    def _entries(self) -> list[StoreEntry]:
+        """The store's snapshot files, newest first (listed once)."""
+        if self._listed is None:
+            self._listed = self.store.list()
+        return self._listed
+
     def versions(self, listener_arn: str) -> list[Version]:
         parsed = parse_listener_arn(listener_arn)
         found = []
-        for entry in self.store.list():  # newest first
+        for entry in self._entries():
             if (entry.account, entry.region, entry.load_balancer, entry.listener_id) != (
                 parsed.account,
                 parsed.region,
@@ -112,7 +120,7 @@ class StoreVersions:
         balancer = _LOAD_BALANCER_NAME.search(load_balancer)
         name = balancer["name"] if balancer else load_balancer
         newest: dict[str, str] = {}
-        for entry in self.store.list():  # newest first
+        for entry in self._entries():
             if entry.load_balancer == name:
                 newest.setdefault(
                     f"{entry.account}/{entry.region}/{entry.listener_id}", entry.location
@@ -223,7 +231,11 @@ def choose_before_change(
 ) -> Choice:
     """The latest snapshot taken before the CloudTrail event ``event_id`` and before the
     version that recorded it; RestoreRefused (one sentence) when the event is unknown, names
-    another listener, or no snapshot comes before it."""
+    another listener, or no snapshot comes before it.
+
+    Given ``listener_arn``, the version is the listener's first that lists the event (an event
+    such as DeleteLoadBalancer is recorded by several listeners, the index names one of them);
+    without it, the one the catalog's event index names."""
     wanted = event_id.strip()
     if not wanted:
         raise InvalidInput("--before-change needs a CloudTrail event id (see albrules history)")
@@ -232,26 +244,34 @@ def choose_before_change(
             f"{wanted[:40]}... is not a CloudTrail event id (those are UUIDs, 36 characters); "
             "copy one from albrules history"
         )
-    found = catalog.find_event(wanted)
-    if found is None:
-        raise RestoreRefused(
-            f"no version in the catalog table {catalog.table} recorded CloudTrail event "
-            f"{wanted}; nothing was changed, check the id (albrules history lists them)"
-        )
-    changed = str(found.get("listener_arn") or "")
-    if listener_arn is not None and parse_listener_arn(listener_arn).arn != changed:
-        raise RestoreRefused(
-            f"CloudTrail event {wanted} changed listener {changed}, not {listener_arn}; "
-            "nothing was changed, drop the listener or give that one"
-        )
     source = CatalogVersions(catalog)
-    versions = source.versions(changed)
-    recorded = next((v for v in versions if v.sort_key == found.get("version")), None)
-    if recorded is None:
-        raise RestoreRefused(
-            f"the catalog indexes CloudTrail event {wanted} under a version of {changed} it no "
-            "longer holds; nothing was changed"
+    recorded: Version | None = None
+    if listener_arn is not None:  # one event may change several listeners (DeleteLoadBalancer)
+        changed = parse_listener_arn(listener_arn).arn
+        versions = source.versions(changed)
+        recorded = next(
+            (v for v in reversed(versions) if any(e.id == wanted for e in v.events)), None
         )
+    if recorded is None:
+        found = catalog.find_event(wanted)
+        if found is None:
+            raise RestoreRefused(
+                f"no version in the catalog table {catalog.table} recorded CloudTrail event "
+                f"{wanted}; nothing was changed, check the id (albrules history lists them)"
+            )
+        changed = str(found.get("listener_arn") or "")
+        if listener_arn is not None and parse_listener_arn(listener_arn).arn != changed:
+            raise RestoreRefused(
+                f"CloudTrail event {wanted} changed listener {changed}, not {listener_arn}; "
+                "nothing was changed, drop the listener or give that one"
+            )
+        versions = source.versions(changed)
+        recorded = next((v for v in versions if v.sort_key == found.get("version")), None)
+        if recorded is None:
+            raise RestoreRefused(
+                f"the catalog indexes CloudTrail event {wanted} under a version of {changed} it "
+                "no longer holds; nothing was changed"
+            )
     event = next((e for e in recorded.events if e.id == wanted), None)
     limit = min(_taken(recorded), moment_of(event.time)) if event else _taken(recorded)
     position = (_taken(recorded), recorded.sort_key)

@@ -330,3 +330,18 @@ def test_messages_say_why_the_snapshot_was_chosen() -> None:
         assert f"Chosen as {reason}" in note.message
     plain = state.model_copy(update={"snapshot_choice": None})
     assert "Chosen as" not in notifications.restore_outcome(plain, "RESTORED").message
+
+
+def test_an_event_several_listeners_recorded_is_found_in_the_listener_given() -> None:
+    """DeleteLoadBalancer changes every listener of the balancer; the event index names one
+    of them. Given the listener, its own version that lists the event is the one."""
+    catalog = before_change_world()
+    other = LISTENER.replace("fedcba9876543210", "0000000000000001")
+    catalog.events["e-bad"] = {"listener_arn": other, "version": "SNAPSHOT#elsewhere"}
+    choice = choose(
+        CatalogVersions(catalog),  # type: ignore[arg-type]
+        listener_arn=LISTENER,
+        at=None,
+        before_change="e-bad",
+    )
+    assert choice.version.snapshot_id == "a" * 12 and choice.how["listener_arn"] == LISTENER
