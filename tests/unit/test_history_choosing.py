@@ -80,7 +80,7 @@ class FakeCatalog:
         return self.events.get(event_id)
 
     def history(self, listener_arn: str, since: str | None = None) -> list[Version]:
-        return Versions(self.listed).versions(listener_arn)
+        return Versions(self.listed).versions(listener_arn) if listener_arn == LISTENER else []
 
 
 def at(minutes: float) -> datetime:
