@@ -15,6 +15,14 @@ Choosing a version:
   it, a sweep say, may already hold the change, so it is never chosen).
 
 TIME is read by :mod:`albrules.moments` (ISO 8601 or relative, like ``90m``).
+
+About CloudTrail (the "CloudTrail record contents" page): ``eventTime`` is when the request
+*completed*, in UTC, from the clock of the service's host (NTP-synchronised); ``eventID`` is a
+GUID (CloudTrail Data's ``AuditEventResultEntry``: 1 to 128 characters of ``[-_A-Za-z0-9]``,
+hence :data:`MAX_EVENT_ID`). Not stated anywhere we found: the precision of ``eventTime``; the
+examples show whole seconds, so a snapshot taken within the event's second is treated as
+possibly after it (never chosen "before" it), and a host's clock skew against the snapshot
+function's is assumed to be under a second.
 """
 
 from __future__ import annotations
