@@ -373,3 +373,21 @@ def test_more_refusals(hist, calls):
         "no snapshot with catalog id",
     )
     refused(hist, calls, ["diff", hist.files[0], "/does/not/exist.json"], "does not exist")
+
+
+def test_diff_names_moved_rules_and_changed_default_actions(hist, tmp_path):
+    world, listener = hist.world, hist.listener
+    world.elb.modify_listener(ListenerArn=listener, DefaultActions=[fixed("503")])
+    rules = {r["Priority"]: r["RuleArn"] for r in world.rules(listener)}
+    world.elb.set_rule_priorities(RulePriorities=[{"RuleArn": rules["30"], "Priority": 35}])
+    later = Store(str(tmp_path / "later")).save(build_snapshot(world.state(listener)))
+    code, out, err = run("diff", hist.files[2], later.location, "--json")
+    assert code == 5, err
+    report = json.loads(out)
+    assert report["counts"] == {
+        "added": 0, "removed": 0, "changed": 0, "moved": 1, "default_actions": 1,
+    }  # fmt: skip
+    moved = next(c for c in report["changes"] if c["kind"] == "moved")
+    assert (moved["old_priority"], moved["priority"]) == (30, 35)
+    code, out, _ = run("diff", hist.files[2], later.location)
+    assert "1 moved, default actions changed" in out and "priority 30 -> 35" in out
