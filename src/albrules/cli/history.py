@@ -103,8 +103,6 @@ def _listeners(
     read: Reader,
     listener_arn: list[str] | None,
     load_balancer: str | None,
-    profile: str | None,
-    region: str | None,
 ) -> list[str]:
     if listener_arn:
         return list(dict.fromkeys(parse_listener_arn(a).arn for a in listener_arn))
@@ -217,7 +215,7 @@ def history(
             region=region,
             arn=arns[0] if arns else load_balancer,
         )
-        listeners = _listeners(source, read, listener_arn, load_balancer, profile, region)
+        listeners = _listeners(source, read, listener_arn, load_balancer)
         found = {arn: listener_history(source, arn, read, since=after) for arn in listeners}
         if as_json:
             print_json([entry.public() for entries in found.values() for entry in entries])
