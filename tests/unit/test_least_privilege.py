@@ -20,7 +20,8 @@ FUNCTIONS = [k for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::F
 # What each function's code reads or writes in the table (src/albrules/catalog.py's families).
 CATALOG_NEEDS = {
     "SnapshotListenersFunction": {"LISTENER#*", "SNAPSHOT#*"},
-    "AcquireLockFunction": {"LISTENER#*", "SNAPSHOT#*", "LOCK#*", "RESTORE#*"},
+    # a snapshot by id or chosen from the history (at, before_change: EVENT#), its lock, audit
+    "AcquireLockFunction": {"LISTENER#*", "SNAPSHOT#*", "EVENT#*", "LOCK#*", "RESTORE#*"},
     "RequestApprovalFunction": {"APPROVAL#*", "RESTORE#*"},
     "ReleaseLockFunction": {"LOCK#*", "RESTORE#*"},
     "ApprovalFunction": {"APPROVAL#*"},
