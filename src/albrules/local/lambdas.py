@@ -148,6 +148,11 @@ def configure_server(port: int, host: str = "127.0.0.1") -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
+def serving() -> bool:
+    """Whether this process is the local AWS server (:func:`configure_server` ran)."""
+    return _server_endpoint is not None
+
+
 def handler_file(handler: str) -> str:
     """The file a handler's module is in, inside a package: ``app.handler`` -> ``app.py``."""
     module = handler.rpartition(".")[0]
