@@ -50,9 +50,9 @@ Delivery is synchronous, in the thread that puts the event (CloudTrail's events:
 thread, :mod:`albrules.local.cloudtrail`; status changes: the thread whose change caused it,
 right after the status is set): when DescribeExecution first shows an execution ended, its
 event's targets may still be running (AWS delivers later still, "best effort"), so tests wait
-for the effect. Not reproduced: AWS's retries of failed deliveries and of failed asynchronous invocations
-(twice), dead-letter queues, and the resource policy that lets EventBridge invoke the function
-(the local AWS enforces no resource policies).
+for the effect. Not reproduced: AWS's retries of failed deliveries and of failed asynchronous
+invocations (twice), dead-letter queues, and the resource policy that lets EventBridge invoke
+the function (the local AWS enforces no resource policies).
 """
 
 from __future__ import annotations
