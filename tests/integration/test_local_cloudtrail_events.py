@@ -15,6 +15,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -386,3 +387,34 @@ def test_patterns_match_as_eventbridge_documents(session) -> None:
     assert paths("not-alice") == ["/b"]
     assert paths("in-array") == ["/a", "/b"]
     assert paths("failed") == []
+
+
+def test_a_deployed_bus_policy_admits_the_accounts_it_names(session) -> None:
+    """AWS::Events::EventBus and AWS::Events::EventBusPolicy as the local deployer makes them
+    (twice: an update keeps one statement per StatementId)."""
+    from albrules.local.deploy import _Deployer
+
+    deployer = _Deployer(session, "albrules", REGION, ACCOUNT, Path("."))
+    statement = {"Effect": "Allow", "Principal": {"AWS": MEMBER}, "Action": "events:PutEvents"}
+    for _ in range(2):
+        name, attributes = deployer.event_bus("ChangeBus", {"Name": "albrules-changes"})
+        deployer.event_bus_policy(
+            "ChangeBusPolicy",
+            {"EventBusName": name, "StatementId": "members", "Statement": statement},
+        )
+    policy = json.loads(session.client("events").describe_event_bus(Name=name)["Policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["members"]
+    assert policy["Statement"][0]["Resource"] == attributes["Arn"]
+    events, sqs = session.client("events"), session.client("sqs")
+    url = sqs.create_queue(QueueName="central")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    events.put_rule(Name="central", EventBusName=name, EventPattern=json.dumps(EVERY_ELB_CALL))
+    events.put_targets(
+        Rule="central", EventBusName=name, Targets=[{"Id": "q", "Arn": queue["QueueArn"]}]
+    )
+    for account in (MEMBER, "333333333333"):
+        member = in_account(session, account)
+        forward_rule(member, attributes["Arn"])
+        _, listener = a_listener(member)
+        member.client("elbv2").create_rule(ListenerArn=listener, **path_rule(1, "/" + account))
+    assert [e["account"] for e in received(session, url)] == [MEMBER]
