@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from moto import mock_aws
 
 from albrules.local import cloudtrail, faults, lambdas
@@ -418,3 +419,89 @@ def test_a_deployed_bus_policy_admits_the_accounts_it_names(session) -> None:
         _, listener = a_listener(member)
         member.client("elbv2").create_rule(ListenerArn=listener, **path_rule(1, "/" + account))
     assert [e["account"] for e in received(session, url)] == [MEMBER]
+
+
+# --- functions act as their execution roles -----------------------------------------------------
+
+
+def test_a_functions_calls_carry_its_execution_roles_session(session) -> None:
+    from albrules import accounts
+
+    accounts.forget()
+    _, listener = a_listener(session)
+    url = queue_rule(session, "every", EVERY_ELB_CALL)
+    fns = Lambdas(session)
+    fns.function("whoami", f"{SELFTEST}.whoami")
+    fns.function("other-whoami", f"{SELFTEST}.whoami")
+    fns.function("tagger", f"{SELFTEST}.tag_listener")
+    role = f"arn:aws:iam::{ACCOUNT}:role/selftest"
+
+    assert fns.invoke("whoami", {}) == (
+        None,
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/selftest/whoami",
+    )
+    assert fns.invoke("other-whoami", {})[1].endswith(":assumed-role/selftest/other-whoami")
+    assert fns.invoke("tagger", {"listener_arn": listener}) == (None, None)
+    (tagged,) = [
+        e["detail"] for e in received(session, url) if e["detail"]["eventName"] == "AddTags"
+    ]
+    identity = tagged["userIdentity"]
+    assert identity["type"] == "AssumedRole"
+    assert identity["arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/selftest/tagger"
+    assert identity["sessionContext"]["sessionIssuer"]["arn"] == role
+    # Outside an invocation the process's own credentials are used, as before.
+    outside = accounts.home().client("sts").get_caller_identity()["Arn"]
+    assert outside == f"arn:aws:sts::{ACCOUNT}:user/moto"
+    # The role's session is reused while fresh: one session per function, not per call.
+    fns.invoke("whoami", {})
+    from moto.sts.models import sts_backends
+
+    names = [r.session_name for r in sts_backends[ACCOUNT]["aws"].assumed_roles]
+    assert sorted(names) == ["other-whoami", "tagger", "whoami"]
+    accounts.forget()
+
+
+def test_the_restore_clis_own_changes_count_as_its_callers(session, tmp_path, monkeypatch) -> None:
+    from cli_runs import cli
+    from rule_builders import path
+
+    world, listener = a_listener(session)
+    for priority, value in ((10, "/a/*"), (20, "/b/*")):
+        world.rule(listener, priority, [path(value)], [fixed("200")])
+    target = tmp_path / "s.json"
+    assert (
+        cli("backup", "--listener-arn", listener, "--region", REGION, "--out", str(target))[0] == 0
+    )
+    first = world.rules(listener)[0]["RuleArn"]
+    world.elb.delete_rule(RuleArn=first)
+    url = queue_rule(session, "changes", SUCCESSFUL_CHANGES)
+    iam = session.client("iam")
+    iam.create_user(UserName="operator")
+    key = iam.create_access_key(UserName="operator")["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    code, _, stderr = cli("restore", str(target), "--region", REGION, "--yes")
+    assert code == 0, stderr
+
+    changes = [e["detail"] for e in received(session, url)]
+    assert "CreateRule" in [d["eventName"] for d in changes]
+    assert {d["userIdentity"]["arn"] for d in changes} == {f"arn:aws:iam::{ACCOUNT}:user/operator"}
+    assert all(d["requestParameters"] for d in changes)
+
+
+def test_a_call_that_took_effect_before_its_invocation_was_cut_off_is_recorded(session) -> None:
+    _, listener = a_listener(session)
+    every = queue_rule(session, "every", EVERY_ELB_CALL)
+    fns = Lambdas(session)
+    fns.function("tagger", f"{SELFTEST}.tag_listener")
+    faults.inject_lambda("tagger", after_calls=1)
+    once = session.client("lambda", config=Config(retries={"total_max_attempts": 1}))
+    with pytest.raises(once.exceptions.ServiceException):
+        once.invoke(FunctionName="tagger", Payload=json.dumps({"listener_arn": listener}))
+    tags = session.client("elbv2").describe_tags(ResourceArns=[listener])["TagDescriptions"]
+    assert tags[0]["Tags"] == [{"Key": "by", "Value": "function"}]  # it took effect
+    (tagged,) = [
+        e["detail"] for e in received(session, every) if e["detail"]["eventName"] == "AddTags"
+    ]
+    assert "errorCode" not in tagged
+    assert tagged["userIdentity"]["arn"].endswith(":assumed-role/selftest/tagger")
