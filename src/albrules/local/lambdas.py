@@ -48,7 +48,8 @@ Every other function keeps moto's behaviour.
 In the server process (``python -m albrules.local.server``) the handler's own boto3 calls must
 reach that same server: :func:`configure_server` (called once at server start) points the
 process's default endpoint and credentials at it, and each invocation environment carries
-them too. In-process under ``mock_aws`` moto intercepts the handler's boto3 calls itself.
+the endpoint too (and its role's credentials, above). In-process under ``mock_aws`` moto
+intercepts the handler's boto3 calls itself.
 
 Tests can run code just before a function runs: :func:`before_invoke` / :func:`clear_hooks`.
 """
