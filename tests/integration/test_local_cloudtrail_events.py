@@ -324,6 +324,31 @@ def test_another_accounts_change_reaches_a_bus_whose_policy_allows_it(session) -
     )
 
 
+def test_a_bus_in_another_region_of_the_account_gets_the_event_as_it_left(session) -> None:
+    far = boto3.Session(region_name="eu-west-1")
+    bus = far.client("events").create_event_bus(Name="central")["EventBusArn"]
+    url = far.client("sqs").create_queue(QueueName="far")["QueueUrl"]
+    arn = far.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    far.client("events").put_rule(
+        Name="far", EventBusName="central", EventPattern=json.dumps(EVERY_ELB_CALL)
+    )
+    far.client("events").put_targets(
+        Rule="far",
+        EventBusName="central",
+        Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}],
+    )
+    events = session.client("events")
+    events.put_rule(Name="to-eu", EventPattern=json.dumps(SUCCESSFUL_CHANGES))
+    role = f"arn:aws:iam::{ACCOUNT}:role/forwarder"
+    events.put_targets(Rule="to-eu", Targets=[{"Id": "eu", "Arn": bus, "RoleArn": role}])
+    _, listener = a_listener(session)
+    session.client("elbv2").create_rule(ListenerArn=listener, **path_rule(1, "/eu"))
+
+    (event,) = received(far, url)
+    assert (event["account"], event["region"]) == (ACCOUNT, REGION)
+    assert event["detail"]["awsRegion"] == REGION
+
+
 def test_an_organization_condition_admits_its_members_only(session) -> None:
     bus, url = central_bus(session)
     org = session.client("organizations")
