@@ -530,3 +530,28 @@ def test_a_call_that_took_effect_before_its_invocation_was_cut_off_is_recorded(s
     ]
     assert "errorCode" not in tagged
     assert tagged["userIdentity"]["arn"].endswith(":assumed-role/selftest/tagger")
+
+
+def test_no_client_secret_is_recorded_or_delivered(session) -> None:
+    from oidc_cases import oidc
+
+    world, listener = a_listener(session)
+    every = queue_rule(session, "every", EVERY_ELB_CALL)
+    secret = "s3cret-that-must-stay-in-secrets-manager"
+    group = world.target_group("app")
+    actions = [oidc(secret), {"Type": "forward", "TargetGroupArn": group, "Order": 2}]
+    rule = session.client("elbv2").create_rule(
+        ListenerArn=listener,
+        Priority=1,
+        Conditions=[{"Field": "path-pattern", "Values": ["/o"]}],
+        Actions=actions,
+    )["Rules"][0]["RuleArn"]
+    session.client("elbv2").modify_rule(RuleArn=rule, Actions=actions)
+
+    delivered = received(session, every)
+    assert [e["detail"]["eventName"] for e in delivered][-2:] == ["CreateRule", "ModifyRule"]
+    history = session.client("cloudtrail").lookup_events()["Events"]
+    assert secret not in json.dumps(delivered) and secret not in json.dumps(history, default=str)
+    config = delivered[-1]["detail"]["requestParameters"]["actions"][0]["authenticateOidcConfig"]
+    assert config["clientSecret"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+    assert config["clientId"] == "shop-client"

@@ -16,8 +16,8 @@ Recorded here:
   ``requestParameters`` and ``responseElements`` are the request and the answer in the shape
   of the API's model with lowerCamelCase member names (``listenerArn``, ``rulePriorities``,
   ``resourceArns``, ``dNSName``), lists as JSON arrays, timestamps as CloudTrail writes them
-  for ELB (``Apr 11, 2016 5:23:50 PM``), members the model marks sensitive (OIDC client
-  secrets) as ``HIDDEN_DUE_TO_SECURITY_REASONS``, and ``responseElements`` null for calls
+  for ELB (``Apr 11, 2016 5:23:50 PM``), members the model marks sensitive, and OIDC client
+  secrets (which it does not), as ``HIDDEN_DUE_TO_SECURITY_REASONS``, and ``responseElements`` null for calls
   that answer nothing (DeleteRule), as in the ELB guide's DeleteLoadBalancer example;
   ``apiVersion`` is ``2015-12-01``.
 
@@ -49,9 +49,10 @@ StartExecution event (it is sensitive data in the API model, so it is recorded h
 ``HIDDEN_DUE_TO_SECURITY_REASONS``), and the exact ``Resources`` AWS lists for it (here the
 state machine and the execution); the ``errorCode`` of a failed ELBv2 call (here the API's
 error code, ``RuleNotFound``, where some services prefix or suffix it); the timestamp format
-inside ELBv2 ``responseElements`` beyond the guide's one example; and which ELBv2 event
-``Resources`` LookupEvents lists (here the ARNs the request names). LookupAttributes
-supported: EventName, EventSource, Username, ResourceName, AccessKeyId, EventId, ReadOnly.
+inside ELBv2 ``responseElements`` beyond the guide's one example; whether AWS hides an
+``authenticate-oidc`` action's ``clientSecret`` (hidden here: no secret in any record); which
+ELBv2 event ``Resources`` LookupEvents lists (here the ARNs the request and the answer name).
+LookupAttributes supported: EventName, EventSource, Username, ResourceName, AccessKeyId, EventId, ReadOnly.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ RECORDED: dict[tuple[str, str], str] = {
 SENSITIVE = {("stepfunctions", "StartExecution"): ("input",)}
 HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
 ELB_SOURCE = "elasticloadbalancing.amazonaws.com"
+#: ELBv2 members never recorded, though the API model does not mark them sensitive.
+ELB_HIDDEN = frozenset({"ClientSecret"})
 ELB_API_VERSION = "2015-12-01"
 DETAIL_TYPE = "AWS API Call via CloudTrail"
 RESOURCE_TYPES = {  # ELBv2 request parameter naming a resource -> its CloudFormation type
@@ -458,7 +461,11 @@ def shaped(value: Any, shape: Any) -> Any:
     kind = shape.type_name
     if kind == "structure" and isinstance(value, dict):
         members = shape.members
-        return {_lower(k): shaped(v, members.get(k)) for k, v in value.items() if k in members}
+        return {
+            _lower(k): HIDDEN if k in ELB_HIDDEN and v is not None else shaped(v, members.get(k))
+            for k, v in value.items()
+            if k in members
+        }
     if kind == "list" and isinstance(value, list | tuple):
         return [shaped(v, shape.member) for v in value]
     if kind == "map" and isinstance(value, dict):
