@@ -6,7 +6,8 @@ Sessions are cached per (role, region) for the life of a Lambda container; assum
 credentials last an hour (the most role chaining allows), longer than any one task runs. This
 account's own session is made once per region too (AWS's advice: SDK clients outside the
 handler): each new session would read and parse its services' models again, tens of
-milliseconds of every invocation.
+milliseconds of every invocation. On the local AWS each function gets its role's credentials in
+its invocation's environment, not the process's, so that session is made per credentials too.
 """
 
 from __future__ import annotations

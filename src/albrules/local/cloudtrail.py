@@ -17,9 +17,9 @@ Recorded here:
   of the API's model with lowerCamelCase member names (``listenerArn``, ``rulePriorities``,
   ``resourceArns``, ``dNSName``), lists as JSON arrays, timestamps as CloudTrail writes them
   for ELB (``Apr 11, 2016 5:23:50 PM``), members the model marks sensitive, and OIDC client
-  secrets (which it does not), as ``HIDDEN_DUE_TO_SECURITY_REASONS``, and ``responseElements`` null for calls
-  that answer nothing (DeleteRule), as in the ELB guide's DeleteLoadBalancer example;
-  ``apiVersion`` is ``2015-12-01``.
+  secrets (which it does not), as ``HIDDEN_DUE_TO_SECURITY_REASONS``, and
+  ``responseElements`` null for calls that answer nothing (DeleteRule), as in the ELB guide's
+  DeleteLoadBalancer example; ``apiVersion`` is ``2015-12-01``.
 
 Each event's ``userIdentity`` is that of the request's access key
 (:mod:`albrules.local.identities`: an IAM user, or an assumed role's session with its
@@ -52,7 +52,8 @@ error code, ``RuleNotFound``, where some services prefix or suffix it); the time
 inside ELBv2 ``responseElements`` beyond the guide's one example; whether AWS hides an
 ``authenticate-oidc`` action's ``clientSecret`` (hidden here: no secret in any record); which
 ELBv2 event ``Resources`` LookupEvents lists (here the ARNs the request and the answer name).
-LookupAttributes supported: EventName, EventSource, Username, ResourceName, AccessKeyId, EventId, ReadOnly.
+LookupAttributes supported: EventName, EventSource, Username, ResourceName, AccessKeyId,
+EventId, ReadOnly.
 """
 
 from __future__ import annotations
