@@ -9,10 +9,10 @@ a page, filtered by at most one lookup attribute and a time range.
 Recorded here:
 
 - **Step Functions** ``StartExecution`` (:data:`RECORDED`), when moto answers it successfully.
-- **ELBv2**: every mutating call (:data:`ELBV2_WRITES`: every operation of the API but
+- **ELBv2**: every mutating call (:func:`elbv2_writes`: every operation of the API but
   ``Describe*`` and ``Get*``), successful or not. A failed call carries ``errorCode`` and
   ``errorMessage`` (the API's error code and message) and no ``responseElements``, as AWS
-  records failed calls; a call refused before moto ran it (an unknown key) is recorded too.
+  records failed calls (moto's own access check, when enabled, is inside what is recorded).
   ``requestParameters`` and ``responseElements`` are the request and the answer in the shape
   of the API's model with lowerCamelCase member names (``listenerArn``, ``rulePriorities``,
   ``resourceArns``, ``dNSName``), lists as JSON arrays, timestamps as CloudTrail writes them
