@@ -1143,6 +1143,54 @@ class _Deployer:
             self.note(f"the EventBridge rule {name} has a schedule, which never fires locally")
         return name, {"Arn": arn}
 
+    def event_bus(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """CreateEventBus (the Ref of an AWS::Events::EventBus is its name), with its
+        ``Policy`` if given."""
+        events = self.client("events")
+        name = _text(props["Name"])
+        try:
+            arn = events.create_event_bus(Name=name)["EventBusArn"]
+        except ClientError as err:
+            if _code(err) != "ResourceAlreadyExistsException":
+                raise
+            arn = events.describe_event_bus(Name=name)["Arn"]
+        if props.get("Policy"):
+            policy = props["Policy"]
+            text = policy if isinstance(policy, str) else json.dumps(policy)
+            events.put_permission(EventBusName=name, Policy=text)
+        return name, {"Arn": arn, "Name": name}
+
+    def event_bus_policy(
+        self, logical_id: str, props: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        """One statement of a bus's resource policy (AWS::Events::EventBusPolicy): its
+        ``Statement`` (the bus ARN its default ``Resource``), or the older ``Action``,
+        ``Principal`` and ``Condition``; the bus's other statements are kept."""
+        events = self.client("events")
+        bus = _text(props.get("EventBusName") or "default")
+        sid = _text(props["StatementId"])
+        if "Statement" not in props:
+            kwargs: dict[str, Any] = {
+                "EventBusName": bus,
+                "StatementId": sid,
+                "Action": _text(props.get("Action", "events:PutEvents")),
+                "Principal": _text(props["Principal"]),
+            }
+            if props.get("Condition"):
+                kwargs["Condition"] = props["Condition"]
+            events.put_permission(**kwargs)
+            return sid, {}
+        found = events.describe_event_bus(Name=bus)
+        others = [
+            statement
+            for statement in json.loads(found.get("Policy") or "{}").get("Statement", [])
+            if statement.get("Sid") != sid
+        ]
+        statement = {"Sid": sid, "Resource": found["Arn"], **props["Statement"]}
+        policy = {"Version": "2012-10-17", "Statement": [*others, statement]}
+        events.put_permission(EventBusName=bus, Policy=json.dumps(policy))
+        return sid, {}
+
     def state_machine(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         sfn = self.client("stepfunctions")
         name = props.get("StateMachineName") or self.name(logical_id, 80)
@@ -1318,6 +1366,8 @@ CREATORS: dict[str, Callable[[_Deployer, str, dict[str, Any]], tuple[str, dict[s
     "AWS::CloudWatch::Dashboard": _Deployer.dashboard,
     "AWS::Scheduler::Schedule": _Deployer.schedule,
     "AWS::Events::Rule": _Deployer.events_rule,
+    "AWS::Events::EventBus": _Deployer.event_bus,
+    "AWS::Events::EventBusPolicy": _Deployer.event_bus_policy,
     "AWS::StepFunctions::StateMachine": _Deployer.state_machine,
 }
 
