@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from albrules.local import faults
 from albrules.local.lambdas import LambdaContext
 from albrules.runtime_env import INVOCATION_ENV
 from albrules.state_documents import BackupState, BatchResult, ListenerResult, RestoreState, dump
+from albrules.tasks import backup as backup_task
 from lambda_apps import LOGICAL_IDS, backup, restore
 from lambda_apps import approval as approval_handler
 from lambda_apps import decision as decision_handler
@@ -710,8 +712,6 @@ def url_event_for_json(body: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-
-
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -719,3 +719,25 @@ def signing_key(stack: Stack) -> bytes:
     arn = stack.deployment.physical_id("ApprovalSigningSecret")
     secret = stack.session.client("secretsmanager").get_secret_value(SecretId=arn)
     return str(secret["SecretString"]).encode()
+
+
+def test_a_batch_reuses_a_fresh_description_from_discovery_and_reads_a_stale_one_again(
+    stack: Stack, call: Functions, calls: Calls
+) -> None:
+    listener = shop(stack, "shop", 2)
+    live = stack.world.elb.describe_listeners(ListenerArns=[listener])["Listeners"][0]
+    wrong = {**live, "DefaultActions": [fixed("418")]}  # what a stale description could hold
+    old = (datetime.now(UTC) - timedelta(seconds=backup_task.DESCRIPTION_MAX_AGE + 60)).isoformat()
+
+    calls.clear()
+    [stale] = backed_up(call, item(listener, stack, description=wrong, described_at=old))
+
+    made = calls.of("elasticloadbalancing")
+    assert made == ["DescribeListeners", "DescribeRules", "DescribeTags"]
+    document = stack.read_json(key_of(stack, stale["location"]))
+    assert document["default_actions"][0]["FixedResponseConfig"]["StatusCode"] == "404"
+
+    now = datetime.now(UTC).isoformat()
+    calls.clear()
+    backed_up(call, item(listener, stack, description=live, described_at=now))
+    assert calls.of("elasticloadbalancing") == ["DescribeRules", "DescribeTags"]  # reused
