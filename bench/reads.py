@@ -22,11 +22,10 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+import workflows as backup_workflow
 from albrules import accounts, workflows
 from albrules.local import elbv2 as fidelity
 from albrules.local.deploy import deploy
-
-import workflows as backup_workflow
 
 HEADING = "## Reads: read calls per sweep against the fleet minimum"
 BATCH_SIZE = 10  # template.yaml's BackupBatchSize default
@@ -116,7 +115,9 @@ def _run(shape: Shape) -> dict[str, Any]:
                 "BackupBatchSize": str(BATCH_SIZE),
                 "DescribeCallsPerSecond": str(RATE),
             }
-            deployment = deploy(backup_workflow.ROOT / "template.yaml", parameters, aws=session, save=False)
+            deployment = deploy(
+                backup_workflow.ROOT / "template.yaml", parameters, aws=session, save=False
+            )
             _fleet(session, shape)
             sfn = session.client("stepfunctions")
             payload = {"targets": [{"account_id": "123456789012", "region": "us-east-1"}]}
@@ -168,7 +169,9 @@ def section(rows: list[dict[str, Any]]) -> list[str]:
         shape, made = row["shape"], row["made"]
         minimum = fleet_minimum(shape)
         cells = [
-            f"{made.get(op, 0)} ({minimum[op]})" if made.get(op, 0) != minimum[op] else str(minimum[op])
+            f"{made.get(op, 0)} ({minimum[op]})"
+            if made.get(op, 0) != minimum[op]
+            else str(minimum[op])
             for op in minimum
         ]
         lines.append(
@@ -194,10 +197,26 @@ def section(rows: list[dict[str, Any]]) -> list[str]:
         "- **Consistency.** A listener's snapshot takes its description from discovery's "
         "DescribeListeners only when that was read at most 30 s before its batch starts; "
         "otherwise the batch reads it again, so a snapshot's parts are read close together even "
-        "when a large sweep runs for an hour. Its tags are read right after its rules (a "
-        "DescribeTags batch goes as soon as it holds 20 rule ARNs).",
+        "when a large sweep runs for an hour. Its tags are read in the same invocation after its "
+        "rules (a DescribeTags batch goes as soon as 20 rule ARNs are waiting, the rest at the "
+        "end of the batch).",
         "- **Pacing.** Each batch takes DescribeCallsPerSecond divided by the batches that run "
         "at once (MaxConcurrency, or fewer batches); the time above includes that pacing.",
+        "- **Before**, for the first shape, is 32 through the machine (discovery's 2 calls, "
+        "then 3 a listener); the CLI's `albrules backup --load-balancer` took 22 (no discovery, "
+        "but a DescribeTags per listener) and now takes 13 "
+        "(tests/integration/test_fleet_reads.py; the machine's 13: "
+        "tests/workflows/test_fleet_reads.py).",
+        "- **Documented** ([Request throttling for the ELB API]"
+        "(https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/elb-api-throttling"
+        ".html)): ELBv2 throttles each account per Region with token buckets; Describe calls "
+        "have a bucket of 40 refilled at 10 a second; the console's and other tools' calls draw "
+        "on it; services calling on your behalf (EC2, ECS, Auto Scaling, CloudFormation) have "
+        "their own. **Not documented**: whether every Describe action shares one bucket or each "
+        "has its own (albrules assumes one), whether an account-level bucket over all ELB "
+        "calls binds first, and how many ARNs one DescribeListeners may name or whether they "
+        "may span load balancers (albrules sends a batch's, at most BackupBatchSize; moto "
+        "accepts any).",
         "",
     ]
     return lines
@@ -209,7 +228,9 @@ def replace_section(document: str, heading: str, lines: list[str], before: str =
     parts = document.split("\n")
     if heading in parts:
         start = parts.index(heading)
-        end = next((i for i in range(start + 1, len(parts)) if parts[i].startswith("## ")), len(parts))
+        end = next(
+            (i for i in range(start + 1, len(parts)) if parts[i].startswith("## ")), len(parts)
+        )
     else:
         start = end = parts.index(before) if before in parts else len(parts)
     return "\n".join([*parts[:start], *lines, *parts[end:]])
