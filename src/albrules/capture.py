@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from .arns import ListenerArn, is_load_balancer_arn, parse_listener_arn
 from .aws import Aws, as_albrules_error
 from .canonical import canonical_actions, canonical_rule
-from .errors import AlbRulesError, InvalidInput, ListenerNotFound
+from .errors import AlbRulesError, AwsThrottled, InvalidInput, ListenerNotFound
 from .models import ListenerState, Source
 from .snapshot import pydantic_problems
 
@@ -156,7 +156,7 @@ def read_listeners(
     DescribeRules each, then DescribeTags in batches of 20 rule ARNs across the listeners (a
     batch is sent as soon as it is full, so a listener's tags follow its rules closely; the
     rest at the end). A listener that cannot be read gets its error, and the others go on; a
-    DescribeTags batch that fails is the error of each listener with a rule in it. Not
+    DescribeTags batch that fails is sent again per listener (throttled: the error of each). Not
     ``isolate``: the first error is raised at once."""
     results: dict[str, ListenerState | AlbRulesError] = {}
     raw: dict[str, list[dict[str, Any]]] = {}
@@ -168,10 +168,15 @@ def read_listeners(
         try:
             tags.update(describe_tags(aws, batch, f"listener {owner[batch[0]]}"))
         except AlbRulesError as err:
+            listeners = list(dict.fromkeys(owner[rule] for rule in batch))
             if not isolate:
                 raise
-            for arn in dict.fromkeys(owner[rule] for rule in batch):
-                results.setdefault(arn, err)
+            if len(listeners) == 1 or isinstance(err, AwsThrottled):
+                for arn in listeners:
+                    results.setdefault(arn, err)
+                return
+            for arn in listeners:  # one listener's rule gone since: only that one fails
+                send([rule for rule in batch if owner[rule] == arn])
 
     for done, (parsed, _listener) in enumerate(items, start=1):
         try:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from albrules.capture import capture_load_balancer
+from albrules.arns import parse_listener_arn
+from albrules.capture import capture_load_balancer, describe_listeners, read_listeners
 from albrules.cli import app
+from albrules.errors import AlbRulesError
 from albrules.local import faults
 from rule_builders import fixed, path
 
@@ -67,3 +69,24 @@ def test_a_failed_read_stops_a_cli_capture_at_once(world, calls):
     assert result.exit_code != 0 and "elasticloadbalancing:DescribeRules" in result.stderr
     assert calls.of("elasticloadbalancing").count("DescribeRules") == 1  # not one per listener
     assert "DescribeTags" not in calls.of("elasticloadbalancing")
+
+
+def test_a_failed_tags_batch_is_sent_again_per_listener_so_only_one_listener_fails(world, calls):
+    """As when a rule is deleted between its listener's DescribeRules and the shared
+    DescribeTags (what AWS answers then is not confirmed; moto answers without the rule), the
+    batch of 6 rule ARNs fails, and then the first listener's own 2 fail again."""
+    first, second, third = fleet(world, "race", 3, 2)  # 6 rules: one DescribeTags for all
+    described = describe_listeners(world.aws, [first, second, third])
+    items = [(parse_listener_arn(arn), listener) for arn, listener in described.items()]
+    faults.inject("DescribeTags", code="RuleNotFound", times=2)
+
+    calls.clear()
+    results = read_listeners(world.aws, items)
+
+    assert isinstance(results[first], AlbRulesError), results[first]
+    for listener in (second, third):
+        state = results[listener]
+        assert not isinstance(state, AlbRulesError), state
+        n = (state.source.port or 0) - 8000
+        assert [r.tags for r in state.rules] == [{"id": f"{n}.1"}, {"id": f"{n}.2"}]
+    assert calls.of("elasticloadbalancing").count("DescribeTags") == 4  # 1 for 6, then 1 each
