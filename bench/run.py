@@ -1,14 +1,16 @@
 """``make bench``: mutating calls, throttle-bound time, gaps, read calls, plan time, the backup
 state machine's cost per listener and batch size (``bench/workflows.py``), the Lambda
-package's size and handler import time (``bench/lambda_package.py``), and the time and memory
+package's size and handler import time (``bench/lambda_package.py``), the time and memory
 of reading the largest snapshot accepted and refusing the ones that are not
-(``bench/snapshot_reading.py``).
+(``bench/snapshot_reading.py``), the sweep's read calls against the fleet minimum
+(``bench/reads.py``) and the monthly cost of change-triggered backups against an hourly
+schedule (``bench/cost.py``).
 
 Every number is measured on the embedded local AWS (moto + the fidelity layer, in process):
 our restore and a naive one (delete every rule, then recreate every rule) are both run for
 real, their calls counted with a botocore hook, and the listener inspected after each call.
 Writes docs/benchmarks.md. ``python bench/run.py --only snapshot-reading`` measures that part
-alone and rewrites only its section of the file.
+alone and rewrites only its section of the file; so do ``--only reads`` and ``--only cost``.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ from albrules.snapshot import build_snapshot  # noqa: E402
 from albrules.store import Store  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cost  # noqa: E402
 import lambda_package  # noqa: E402
+import reads as fleet_reads  # noqa: E402
 import snapshot_reading  # noqa: E402
 import workflows as backup_workflow  # noqa: E402
 
@@ -292,7 +296,9 @@ def main() -> None:
     print("measured the Lambda package", file=sys.stderr)
     reading = snapshot_reading.measure()
     print("measured reading snapshots", file=sys.stderr)
-    write(rows, reads, plans, flows, package, reading, time.perf_counter() - started)
+    sweep_reads = fleet_reads.measure()
+    print("measured the sweep's read calls", file=sys.stderr)
+    write(rows, reads, plans, flows, package, reading, sweep_reads, time.perf_counter() - started)
 
 
 def only_snapshot_reading() -> None:
@@ -300,6 +306,21 @@ def only_snapshot_reading() -> None:
     section = snapshot_reading.section(snapshot_reading.measure())
     OUT.write_text(snapshot_reading.replace_section(OUT.read_text(), section))
     print(f"rewrote the snapshot-reading section of {OUT}", file=sys.stderr)
+
+
+def only_section(heading: str, lines: list[str], what: str) -> None:
+    """Rewrite only one section of docs/benchmarks.md (inserted before the notes if new)."""
+    OUT.write_text(fleet_reads.replace_section(OUT.read_text(), heading, lines))
+    print(f"rewrote the {what} section of {OUT}", file=sys.stderr)
+
+
+ONLY = {
+    "snapshot-reading": only_snapshot_reading,
+    "reads": lambda: only_section(
+        fleet_reads.HEADING, fleet_reads.section(fleet_reads.measure()), "reads"
+    ),
+    "cost": lambda: only_section(cost.HEADING, cost.section(), "cost"),
+}
 
 
 def package_section(package: dict[str, Any] | None) -> list[str]:
@@ -347,6 +368,7 @@ def write(
     flows: list[dict],
     package: dict[str, Any] | None,
     reading: dict[str, Any],
+    sweep_reads: list[dict[str, Any]],
     elapsed: float,
 ) -> None:
     lines = [
@@ -409,6 +431,8 @@ def write(
     lines += ["", *backup_workflow.section(flows)]
     lines += package_section(package)
     lines += snapshot_reading.section(reading)
+    lines += fleet_reads.section(sweep_reads)
+    lines += cost.section()
     lines += [
         "## Notes",
         "",
@@ -424,9 +448,10 @@ def write(
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--only", "snapshot-reading"]:
-        only_snapshot_reading()
+    if len(sys.argv) == 3 and sys.argv[1] == "--only" and sys.argv[2] in ONLY:
+        local.install()
+        ONLY[sys.argv[2]]()
     elif sys.argv[1:]:
-        sys.exit("usage: python bench/run.py [--only snapshot-reading]")
+        sys.exit(f"usage: python bench/run.py [--only {'|'.join(ONLY)}]")
     else:
         main()

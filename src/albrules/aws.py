@@ -55,9 +55,10 @@ _IAM_ACTION = {
 }
 
 
-def retry_config() -> Config:
-    """botocore retries for throttling: standard (or AWS_RETRY_MODE) mode, 8 attempts."""
-    mode = os.environ.get("AWS_RETRY_MODE", "standard")
+def retry_config(mode: str | None = None) -> Config:
+    """botocore retries for throttling: ``mode``, else standard (or AWS_RETRY_MODE) mode, 8
+    attempts (or AWS_MAX_ATTEMPTS)."""
+    mode = mode or os.environ.get("AWS_RETRY_MODE", "standard")
     if mode not in ("standard", "adaptive", "legacy"):
         mode = "standard"
     attempts = os.environ.get("AWS_MAX_ATTEMPTS", "")
@@ -67,14 +68,19 @@ def retry_config() -> Config:
     return Config(retries={"mode": mode, "total_max_attempts": max_attempts})
 
 
+_MAKING = threading.Lock()
+
+
 @dataclass
 class Aws:
     """One boto3 session (one account and region) and its cached clients."""
 
     session: boto3.Session
+    retry_mode: str | None = None  # None: retry_config()'s default ("adaptive" for the sweep)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
-    # A boto3 session is not thread-safe (its clients are): one client is made at a time.
-    _making: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # A boto3 session is not thread-safe (its clients are): one client is made at a time, in
+    # the process (several Aws may share a session).
+    _making: threading.Lock = field(default=_MAKING, repr=False, compare=False)
 
     @property
     def region(self) -> str | None:
@@ -85,7 +91,7 @@ class Aws:
             with self._making:
                 if service not in self._clients:
                     try:
-                        made = self.session.client(service, config=retry_config())
+                        made = self.session.client(service, config=retry_config(self.retry_mode))
                     except NoRegionError:
                         raise InvalidInput(
                             "no AWS region is set; pass --region or set AWS_DEFAULT_REGION"

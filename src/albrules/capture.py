@@ -1,9 +1,12 @@
 """Capture listeners from AWS with the fewest read calls the API allows.
 
-Per listener: ``DescribeRules`` pages of 400 (the API maximum) and ``DescribeTags`` batches
-of 20 rule ARNs (the API maximum). ``DescribeListeners`` is shared by all the listeners of
-one request (by ARN list, or by load balancer). The account, region and load balancer come
-from the listener ARN itself, so no further call is needed.
+``DescribeListeners`` is shared by all the listeners of one request (by ARN list, or one call
+for all the listeners of a load balancer). Per listener, ``DescribeRules`` in pages of 400
+(the API maximum). ``DescribeTags`` in batches of 20 rule ARNs (the API maximum) across the
+listeners, not per listener. The account, region and load balancer come from the listener ARN
+itself, so no further call is needed. So a load balancer of 10 listeners of 2 rules each takes
+13 calls: DescribeLoadBalancers (for its name), DescribeListeners, 10 DescribeRules and 1
+DescribeTags.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pydantic import ValidationError
 from .arns import ListenerArn, is_load_balancer_arn, parse_listener_arn
 from .aws import Aws, as_albrules_error
 from .canonical import canonical_actions, canonical_rule
-from .errors import AlbRulesError, InvalidInput, ListenerNotFound
+from .errors import AlbRulesError, AwsThrottled, InvalidInput, ListenerNotFound
 from .models import ListenerState, Source
 from .snapshot import pydantic_problems
 
@@ -87,12 +90,19 @@ def describe_listeners(aws: Aws, arns: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _state(aws: Aws, parsed: ListenerArn, listener: dict[str, Any]) -> ListenerState:
+ListenerRead = tuple[ListenerArn, dict[str, Any]]  # a listener ARN and its description
+# Called before a listener's rules are read; an AlbRulesError it raises is that listener's.
+BeforeListener = Callable[[str], None]
+
+
+def _state(
+    parsed: ListenerArn,
+    listener: dict[str, Any],
+    raw_rules: list[dict[str, Any]],
+    tags: dict[str, dict[str, str]],
+) -> ListenerState:
     where = f"listener {parsed.arn}"
-    raw_rules = describe_rules(aws, parsed.arn)
     default_rule_arn = next((r["RuleArn"] for r in raw_rules if r.get("IsDefault")), None)
-    rule_arns = [r["RuleArn"] for r in raw_rules if not r.get("IsDefault")]
-    tags = describe_tags(aws, rule_arns, where)
     rules = []
     for raw in raw_rules:
         if raw.get("IsDefault"):
@@ -134,6 +144,88 @@ def _state(aws: Aws, parsed: ListenerArn, listener: dict[str, Any]) -> ListenerS
         ) from None
 
 
+def read_listeners(
+    aws: Aws,
+    items: list[ListenerRead],
+    *,
+    progress: OnProgress | None = None,
+    before: BeforeListener | None = None,
+    isolate: bool = True,
+) -> dict[str, ListenerState | AlbRulesError]:
+    """Capture listeners already described (one account and region): one paginated
+    DescribeRules each, then DescribeTags in batches of 20 rule ARNs across the listeners (a
+    batch is sent as soon as it is full, so a listener's tags follow its rules closely; the
+    rest at the end). A listener that cannot be read gets its error, and the others go on; a
+    DescribeTags batch that fails is sent again per listener (throttled: the error of each). Not
+    ``isolate``: the first error is raised at once."""
+    results: dict[str, ListenerState | AlbRulesError] = {}
+    raw: dict[str, list[dict[str, Any]]] = {}
+    owner: dict[str, str] = {}  # rule ARN -> listener ARN
+    tags: dict[str, dict[str, str]] = {}
+    pending: list[str] = []
+
+    def send(batch: list[str]) -> None:
+        try:
+            tags.update(describe_tags(aws, batch, f"listener {owner[batch[0]]}"))
+        except AlbRulesError as err:
+            listeners = list(dict.fromkeys(owner[rule] for rule in batch))
+            if not isolate:
+                raise
+            if len(listeners) == 1 or isinstance(err, AwsThrottled):
+                for arn in listeners:
+                    results.setdefault(arn, err)
+                return
+            for arn in listeners:  # one listener's rule gone since: only that one fails
+                send([rule for rule in batch if owner[rule] == arn])
+
+    for done, (parsed, _listener) in enumerate(items, start=1):
+        try:
+            if before is not None:
+                before(parsed.arn)
+            rules = describe_rules(aws, parsed.arn)
+        except AlbRulesError as err:
+            if not isolate:
+                raise
+            results[parsed.arn] = err
+        else:
+            raw[parsed.arn] = rules
+            for rule in rules:
+                if not rule.get("IsDefault"):
+                    owner[rule["RuleArn"]] = parsed.arn
+                    pending.append(rule["RuleArn"])
+            while len(pending) >= TAGS_BATCH:
+                send(pending[:TAGS_BATCH])
+                del pending[:TAGS_BATCH]
+        if progress:
+            progress(done, len(items))
+    if pending:
+        send(pending)
+    for parsed, listener in items:
+        if parsed.arn in results:
+            continue
+        try:
+            results[parsed.arn] = _state(parsed, listener, raw[parsed.arn], tags)
+        except AlbRulesError as err:
+            if not isolate:
+                raise
+            results[parsed.arn] = err
+    return results
+
+
+def _states(
+    aws: Aws, items: list[ListenerRead], progress: OnProgress | None
+) -> list[ListenerState]:
+    """The listeners' states in order; the first listener's error, if any, is raised."""
+    results = read_listeners(aws, items, progress=progress, isolate=False)
+    states = []
+    for parsed, _listener in items:
+        result = results[parsed.arn]
+        if isinstance(result, AlbRulesError):
+            raise result
+        states.append(result)
+    return states
+
+
 def capture_listeners(
     aws: Aws, listener_arns: Iterable[str], progress: OnProgress | None = None
 ) -> list[ListenerState]:
@@ -143,17 +235,6 @@ def capture_listeners(
         return []
     listeners = describe_listeners(aws, [p.arn for p in parsed])
     return _states(aws, [(p, listeners[p.arn]) for p in parsed], progress)
-
-
-def _states(
-    aws: Aws, items: list[tuple[ListenerArn, dict[str, Any]]], progress: OnProgress | None
-) -> list[ListenerState]:
-    states = []
-    for parsed, listener in items:
-        states.append(_state(aws, parsed, listener))
-        if progress:
-            progress(len(states), len(items))
-    return states
 
 
 def capture_listener(aws: Aws, listener_arn: str) -> ListenerState:

@@ -1,4 +1,5 @@
-"""Which listeners a scheduled backup covers in one account and region."""
+"""Which listeners a scheduled backup covers in one account and region, with their descriptions
+(one DescribeListeners per load balancer, which the backup then need not repeat)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,11 @@ def discover_listeners(
     load_balancers: list[str] | None = None,
     listener_arns: list[str] | None = None,
     tags: dict[str, str] | None = None,
-) -> list[str]:
-    """Listener ARNs: those named, else those of the load balancers named, else of every ALB;
-    ``tags`` keeps only listeners whose load balancer carries all of them."""
-    found: list[str] = []
+) -> dict[str, dict[str, Any] | None]:
+    """Listener ARNs and their DescribeListeners descriptions: those named (no description:
+    not read here), else those of the load balancers named, else of every ALB; ``tags`` keeps
+    only listeners whose load balancer carries all of them."""
+    found: dict[str, dict[str, Any] | None] = {}
     if listener_arns:
         for arn in listener_arns:
             parsed = parse_listener_arn(arn)
@@ -39,20 +41,21 @@ def discover_listeners(
                     f"listener {arn} is not in account {account_id} region {region}; list it "
                     "under the target of its own account and region"
                 )
-            found.append(parsed.arn)
+            found.setdefault(parsed.arn, None)
     else:
         if load_balancers:
             balancers = [resolve_load_balancer(aws, name) for name in load_balancers]
         else:
             balancers = application_load_balancers(aws)
         for balancer in balancers:
-            found += [item["ListenerArn"] for item in load_balancer_listeners(aws, balancer)]
+            for item in load_balancer_listeners(aws, balancer):
+                found.setdefault(item["ListenerArn"], item)
     if tags:
         owners = {arn: parse_listener_arn(arn).load_balancer_arn for arn in found}
         tagged = describe_tags(aws, sorted(set(owners.values())), "load balancer tags")
-        found = [
-            arn
-            for arn in found
+        found = {
+            arn: listener
+            for arn, listener in found.items()
             if all(tagged.get(owners[arn], {}).get(k) == v for k, v in tags.items())
-        ]
-    return list(dict.fromkeys(found))
+        }
+    return found

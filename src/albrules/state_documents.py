@@ -78,6 +78,13 @@ class ListenerItem(_Strict):
     role_arn: str | None = None
     location: str
     execution_arn: str | None = None
+    # The listener as discovery's DescribeListeners gave it (the fields a snapshot takes) and
+    # when: the batch reuses it while fresh instead of describing the listener again.
+    description: dict[str, Any] | None = None
+    described_at: str | None = None
+    # This batch's share of the account's Describe budget (DescribeCallsPerSecond divided
+    # among the batches that run at once).
+    describe_calls_per_second: float | None = Field(default=None, gt=0)
 
 
 class ListenerBatch(_Strict):

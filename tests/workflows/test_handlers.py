@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -30,8 +31,10 @@ from albrules.errors import (
 )
 from albrules.local import faults
 from albrules.local.lambdas import LambdaContext
+from albrules.pacing import TokenBucket
 from albrules.runtime_env import INVOCATION_ENV
 from albrules.state_documents import BackupState, BatchResult, ListenerResult, RestoreState, dump
+from albrules.tasks import backup as backup_task
 from lambda_apps import LOGICAL_IDS, backup, restore
 from lambda_apps import approval as approval_handler
 from lambda_apps import decision as decision_handler
@@ -710,8 +713,6 @@ def url_event_for_json(body: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-
-
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -719,3 +720,54 @@ def signing_key(stack: Stack) -> bytes:
     arn = stack.deployment.physical_id("ApprovalSigningSecret")
     secret = stack.session.client("secretsmanager").get_secret_value(SecretId=arn)
     return str(secret["SecretString"]).encode()
+
+
+def test_a_batch_reuses_a_fresh_description_from_discovery_and_reads_a_stale_one_again(
+    stack: Stack, call: Functions, calls: Calls
+) -> None:
+    listener = shop(stack, "shop", 2)
+    live = stack.world.elb.describe_listeners(ListenerArns=[listener])["Listeners"][0]
+    wrong = {**live, "DefaultActions": [fixed("418")]}  # what a stale description could hold
+    old = (datetime.now(UTC) - timedelta(seconds=backup_task.DESCRIPTION_MAX_AGE + 60)).isoformat()
+
+    calls.clear()
+    [stale] = backed_up(call, item(listener, stack, description=wrong, described_at=old))
+
+    made = calls.of("elasticloadbalancing")
+    assert made == ["DescribeListeners", "DescribeRules", "DescribeTags"]
+    document = stack.read_json(key_of(stack, stale["location"]))
+    assert document["default_actions"][0]["FixedResponseConfig"]["StatusCode"] == "404"
+
+    now = datetime.now(UTC).isoformat()
+    calls.clear()
+    backed_up(call, item(listener, stack, description=live, described_at=now))
+    assert calls.of("elasticloadbalancing") == ["DescribeRules", "DescribeTags"]  # reused
+
+
+def test_every_describe_call_of_a_backup_goes_through_its_token_bucket(
+    stack: Stack, call: Functions, calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listeners = [shop(stack, "shop", 2), shop(stack, "api", 3)]
+    taken: list[tuple[float, float]] = []
+    take = TokenBucket.take
+
+    def counted(self: TokenBucket) -> float:
+        taken.append((self.rate, self.capacity))
+        return take(self)
+
+    monkeypatch.setattr(TokenBucket, "take", counted)
+    calls.clear()
+    state = backup_state("d9", {"targets": [{"account_id": ACCOUNT, "region": REGION}]})
+    out = BackupState.model_validate(call(backup.discover_listeners, state))
+    discovered = len(calls.of("elasticloadbalancing"))
+    assert discovered == 3 and len(taken) == 3  # DescribeLoadBalancers, 2 DescribeListeners
+    assert set(taken) == {(5.0, 20.0)}  # the whole DescribeCallsPerSecond (template default)
+    items = stack.read_json(out.items.key if out.items else "")
+    assert {i["describe_calls_per_second"] for i in items} == {5.0}  # one batch: all of it
+
+    taken.clear()
+    backed_up(call, *items)
+    made = calls.of("elasticloadbalancing")[discovered:]
+    assert made == ["DescribeRules", "DescribeRules", "DescribeTags"]
+    assert len(taken) == len(made)
+    assert sorted(i["listener_arn"] for i in items) == sorted(listeners)

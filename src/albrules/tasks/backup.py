@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from ..capture import capture_listener
+from ..arns import parse_listener_arn
+from ..aws import Aws
+from ..capture import capture_listener, describe_listeners, read_listeners
 from ..catalog import Catalog
 from ..discovery import discover_listeners as find_listeners
 from ..drift import ListenerDrift, compare
-from ..errors import AlbRulesError, AwsThrottled
+from ..errors import AlbRulesError, AwsThrottled, ListenerNotFound
 from ..models import ListenerState, Snapshot, utc_stamp_iso
 from ..notifications import SHOWN_LISTENERS, backup_notifications
+from ..pacing import Pacer
 from ..records import drift_key, run_listeners_key, run_summary_key
 from ..snapshot import build_snapshot, dumps, loads
 from ..state_documents import (
@@ -40,6 +45,11 @@ MAX_LISTED_FAILURES = 50
 THROTTLE_RETRIES = 2  # a throttled listener is tried again this many times within its batch
 THROTTLE_PAUSE = 5.0  # seconds before the first retry; doubled for the next
 SPARE_SECONDS = 15.0  # a listener is not started with less time than this left
+# A listener's description from discovery is reused by its batch when read at most this many
+# seconds before the batch starts; older, the batch describes the listener again, so that a
+# snapshot's parts are read close together (a sweep of many batches runs for minutes).
+DESCRIPTION_MAX_AGE = 30.0
+DESCRIPTION_FIELDS = ("ListenerArn", "LoadBalancerArn", "Port", "Protocol", "DefaultActions")
 DRIFT_LINES = 5  # changes spelled out per drifted listener in a message
 DRIFT_LINE_CHARS = 160
 
@@ -47,18 +57,28 @@ DRIFT_LINE_CHARS = 160
 def discover_listeners(state: BackupState) -> BackupState:
     """Find the listeners of every target; write them to S3 (the Map's items) and count them.
 
+    Each item carries the listener's description (one DescribeListeners per load balancer)
+    and its batch's share of the Describe budget. Discovery's own calls are paced to the
+    whole of DescribeCallsPerSecond (it runs alone), one bucket per account and region.
     A target that cannot be read (role not assumable, access denied) is recorded as a
     discovery failure and the other targets go on.
     """
     request = parse(BackupRequest, state.request, "the backup input")
     settings = Settings.load()
+    rate = settings.describe_calls_per_second
+    pacer = Pacer(rate)
     location = request.location or f"s3://{settings.bucket}/snapshots"
     items: dict[str, ListenerItem] = {}
     failures = []
     for target in request.targets:
         try:
-            aws = settings.aws_in(target.account_id, target.region, target.role_arn)
-            arns = find_listeners(
+            aws = pacer.aws(
+                target.account_id,
+                target.region,
+                target.role_arn,
+                partial(settings.aws_in, target.account_id, target.region, target.role_arn),
+            )
+            found = find_listeners(
                 aws,
                 account_id=target.account_id,
                 region=target.region,
@@ -74,7 +94,8 @@ def discover_listeners(state: BackupState) -> BackupState:
                 DiscoveryFailure(account_id=target.account_id, region=target.region, error=str(err))
             )
             continue
-        for arn in arns:
+        described_at = utc_stamp_iso(datetime.now(UTC))
+        for arn, listener in found.items():
             items.setdefault(
                 arn,
                 ListenerItem(
@@ -84,9 +105,15 @@ def discover_listeners(state: BackupState) -> BackupState:
                     role_arn=target.role_arn,
                     location=location,
                     execution_arn=state.execution_arn,
+                    description=_kept(listener),
+                    described_at=described_at if listener is not None else None,
                 ),
             )
-    listed = [dump(item) for item in items.values()]
+    share = batch_share(rate, len(items), state.settings.batch_size, state.settings.max_concurrency)
+    listed = [
+        dump(item.model_copy(update={"describe_calls_per_second": share}))
+        for item in items.values()
+    ]
     key = run_listeners_key(state.execution_arn)
     settings.put_json(key, listed)
     metrics.add_metric(name="ListenersDiscovered", unit=MetricUnit.Count, value=len(listed))
@@ -100,11 +127,28 @@ def discover_listeners(state: BackupState) -> BackupState:
     )
 
 
-def back_up_listener(settings: Settings, item: ListenerItem) -> ListenerResult:
-    """Capture one listener, check the document reads back valid, store it unless unchanged,
-    and catalog it; when stored, note what changed since its previous snapshot (drift)."""
-    aws = settings.aws_in(item.account_id, item.region, item.role_arn)
-    state = capture_listener(aws, item.listener_arn)
+def batch_share(rate: float, listeners: int, batch_size: int, max_concurrency: int) -> float:
+    """Each batch's Describe calls a second: ``rate`` divided among the batches that can run at
+    once (the Map's MaxConcurrency, or fewer when there are fewer batches). Conservative when
+    the batches span several accounts or regions (each has a budget of its own)."""
+    batches = max(1, -(-listeners // max(1, batch_size)))
+    return rate / max(1, min(max_concurrency, batches))
+
+
+def _kept(listener: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The fields of a DescribeListeners item that a snapshot takes (the item stays small)."""
+    if listener is None:
+        return None
+    return {k: listener[k] for k in DESCRIPTION_FIELDS if k in listener}
+
+
+class BatchOutOfTime(AlbRulesError):
+    """Too little of the invocation's time is left to start another listener."""
+
+
+def store_listener(settings: Settings, item: ListenerItem, state: ListenerState) -> ListenerResult:
+    """Check a captured listener's document reads back valid, store it unless unchanged, and
+    catalog it; when stored, note what changed since its previous snapshot (drift)."""
     snapshot = build_snapshot(state)
     loads(dumps(snapshot), f"the snapshot of {item.listener_arn}")  # what we store must read back
     sealer = settings.sealer()
@@ -155,49 +199,153 @@ def back_up_listener(settings: Settings, item: ListenerItem) -> ListenerResult:
     return result
 
 
+def back_up_listener(settings: Settings, item: ListenerItem) -> ListenerResult:
+    """Capture one listener (read fresh, unpaced) and store it (:func:`store_listener`)."""
+    aws = settings.aws_in(item.account_id, item.region, item.role_arn)
+    return store_listener(settings, item, capture_listener(aws, item.listener_arn))
+
+
 def back_up_batch(
     batch: ListenerBatch,
     remaining_seconds: Any = None,
     sleep: Any = time.sleep,
+    now: Any = None,
 ) -> BatchResult:
-    """Back up each listener of a batch. One broken listener never loses the others: its
-    failure is its result (``failed``, with the error's class and sentence). A throttled one
-    is tried again after a pause while time is left (``remaining_seconds()``: the invocation's
-    time left, None to ignore); a listener is not started when too little time is left, and
-    is recorded as failed for that reason, so a batch ends before Lambda stops it."""
+    """Back up the listeners of a batch, reading them with the fewest calls: per account and
+    region, the descriptions discovery handed over (when fresh: :data:`DESCRIPTION_MAX_AGE`)
+    or one DescribeListeners for the others, one paginated DescribeRules per listener, and
+    DescribeTags in batches of 20 rule ARNs across the listeners; every Describe call paced to
+    the batch's share of the budget (:mod:`albrules.pacing`).
+
+    One broken listener never loses the others: its failure is its result (``failed``, with
+    the error's class and sentence). Throttled ones are tried again after a pause while time
+    is left (``remaining_seconds()``: the invocation's time left, None to ignore); a listener
+    is not started when too little time is left, and is recorded as failed for that reason
+    (``BatchOutOfTime``), so a batch ends before Lambda stops it."""
     settings = Settings.load()
-    results: list[ListenerResult] = []
+    rate = batch.items[0].describe_calls_per_second or settings.describe_calls_per_second
+    pacer = Pacer(rate)
+    moment = now() if now is not None else datetime.now(UTC)
+    groups: dict[tuple[str, str, str | None], list[ListenerItem]] = {}
     for item in batch.items:
-        results.append(_back_up_one(settings, item, remaining_seconds, sleep))
-    return BatchResult(results=results)
+        groups.setdefault((item.account_id, item.region, item.role_arn), []).append(item)
+    results: dict[str, ListenerResult] = {}
+    for (account_id, region, role_arn), items in groups.items():
+        try:
+            aws = pacer.aws(
+                account_id,
+                region,
+                role_arn,
+                partial(settings.aws_in, account_id, region, role_arn),
+            )
+        except AlbRulesError as err:
+            for item in items:
+                results[item.listener_arn] = _failed(item, type(err).__name__, str(err))
+            continue
+        read = _read_group(aws, items, moment, remaining_seconds, sleep)
+        for item in items:
+            outcome = read[item.listener_arn]
+            if isinstance(outcome, ListenerResult):
+                results[item.listener_arn] = outcome
+                continue
+            try:
+                results[item.listener_arn] = store_listener(settings, item, outcome)
+            except AlbRulesError as err:
+                results[item.listener_arn] = _failed_with(item, err)
+    return BatchResult(results=[results[item.listener_arn] for item in batch.items])
 
 
 def _left(remaining_seconds: Any) -> float:
     return float(remaining_seconds()) if remaining_seconds is not None else float("inf")
 
 
-def _back_up_one(
-    settings: Settings, item: ListenerItem, remaining_seconds: Any, sleep: Any
-) -> ListenerResult:
+def _fresh(item: ListenerItem, moment: datetime) -> bool:
+    if item.description is None or item.described_at is None:
+        return False
+    try:
+        described = datetime.fromisoformat(item.described_at.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return 0 <= (moment - described).total_seconds() <= DESCRIPTION_MAX_AGE
+
+
+def _describe(aws: Aws, arns: list[str], errors: dict[str, AlbRulesError]) -> dict[str, Any]:
+    """The listeners' descriptions in one DescribeListeners; if one of them is gone (the call
+    then fails as a whole), one call each, so that only that one fails."""
+    try:
+        return describe_listeners(aws, arns)
+    except ListenerNotFound:
+        if len(arns) == 1:
+            errors[arns[0]] = ListenerNotFound(
+                f"listener {arns[0]} does not exist; check the ARN, --region and --profile"
+            )
+            return {}
+    except AlbRulesError as err:
+        errors.update({arn: err for arn in arns})
+        return {}
+    found: dict[str, Any] = {}
+    for arn in arns:
+        found.update(_describe(aws, [arn], errors))
+    return found
+
+
+def _read_group(
+    aws: Aws,
+    items: list[ListenerItem],
+    moment: datetime,
+    remaining_seconds: Any,
+    sleep: Any,
+) -> dict[str, ListenerState | ListenerResult]:
+    """Each listener's captured state, or its failed result (one account and region)."""
+    described: dict[str, Any] = {i.listener_arn: i.description for i in items if _fresh(i, moment)}
+    out: dict[str, ListenerState | ListenerResult] = {}
+
+    def check_time(_arn: str) -> None:
+        if _left(remaining_seconds) < SPARE_SECONDS:
+            raise BatchOutOfTime("the batch ran out of time before this listener")
+
+    todo = list(items)
     pause = THROTTLE_PAUSE
     for attempt in range(THROTTLE_RETRIES + 1):
-        if _left(remaining_seconds) < SPARE_SECONDS:
-            return _failed(item, "BatchOutOfTime", "the batch ran out of time before this listener")
-        try:
-            return back_up_listener(settings, item)
-        except AwsThrottled as err:
-            if attempt == THROTTLE_RETRIES or _left(remaining_seconds) < SPARE_SECONDS + pause:
-                return _failed(item, type(err).__name__, str(err))
-            logger.warning("listener throttled; trying again", extra={"pause": pause})
-            sleep(pause)
-            pause *= 2
-        except AlbRulesError as err:
-            logger.warning(
-                "listener not backed up",
-                extra={"listener_arn": item.listener_arn, "error_type": type(err).__name__},
-            )
-            return _failed(item, type(err).__name__, str(err))
-    raise AssertionError("unreachable")  # pragma: no cover
+        errors: dict[str, AlbRulesError] = {}
+        need = [i.listener_arn for i in todo if i.listener_arn not in described]
+        if need:
+            try:
+                check_time(need[0])
+                described.update(_describe(aws, need, errors))
+            except BatchOutOfTime as err:
+                errors.update({arn: err for arn in need})
+        ready = [
+            (parse_listener_arn(i.listener_arn), described[i.listener_arn])
+            for i in todo
+            if i.listener_arn in described and i.listener_arn not in errors
+        ]
+        for arn, result in read_listeners(aws, ready, before=check_time).items():
+            if isinstance(result, AlbRulesError):
+                errors[arn] = result
+            else:
+                out[arn] = result
+        again = attempt < THROTTLE_RETRIES and _left(remaining_seconds) >= SPARE_SECONDS + pause
+        throttled = [i for i in todo if isinstance(errors.get(i.listener_arn), AwsThrottled)]
+        for item in todo:
+            problem = errors.get(item.listener_arn)
+            if problem is not None and not (again and isinstance(problem, AwsThrottled)):
+                out[item.listener_arn] = _failed_with(item, problem)
+        if not again or not throttled:
+            break
+        logger.warning("listeners throttled; trying again", extra={"pause": pause})
+        sleep(pause)
+        pause *= 2
+        todo = throttled
+    return out
+
+
+def _failed_with(item: ListenerItem, err: AlbRulesError) -> ListenerResult:
+    logger.warning(
+        "listener not backed up",
+        extra={"listener_arn": item.listener_arn, "error_type": type(err).__name__},
+    )
+    return _failed(item, type(err).__name__, str(err))
 
 
 def _failed(item: ListenerItem, error: str, cause: str) -> ListenerResult:

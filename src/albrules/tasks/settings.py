@@ -24,6 +24,7 @@ from ..aws import Aws, as_albrules_error
 from ..catalog import Catalog
 from ..errors import InvalidInput
 from ..oidc_secrets import DEFAULT_PREFIX, SecretScope, check_prefix
+from ..pacing import AWS_DESCRIBE_REFILL, DEFAULT_DESCRIBE_CALLS_PER_SECOND
 from ..records import RestoreRecords, stack_restore_records
 from ..runtime_env import getenv
 from ..seal import Kind, Sealer, digest, need_key
@@ -60,6 +61,7 @@ class Settings:
     member_read_role_name: str | None = None
     restore_targets_text: str = ""  # RestoreTargets, parsed when a restore needs it
     snapshot_lock_days: str = ""  # SnapshotLockDays, parsed when a backup needs it
+    describe_calls_text: str = ""  # DescribeCallsPerSecond, parsed when a backup needs it
 
     @classmethod
     def load(cls) -> Settings:
@@ -86,6 +88,7 @@ class Settings:
             seal_key_id=getenv("ALBRULES_SEAL_KEY_ID") or None,
             restore_targets_text=getenv("ALBRULES_RESTORE_TARGETS") or "",
             snapshot_lock_days=getenv("ALBRULES_SNAPSHOT_LOCK_DAYS") or "",
+            describe_calls_text=getenv("ALBRULES_DESCRIBE_CALLS_PER_SECOND") or "",
         )
 
     @property
@@ -97,6 +100,25 @@ class Settings:
     def snapshot_lock(self) -> SnapshotLock | None:
         """How long the backup locks each snapshot it writes (None: not at all)."""
         return parse_lock_days(self.snapshot_lock_days, "ALBRULES_SNAPSHOT_LOCK_DAYS")
+
+    @property
+    def describe_calls_per_second(self) -> float:
+        """The sweep's Describe calls a second in each account and region (the template's
+        DescribeCallsPerSecond; 5 when unset)."""
+        text = self.describe_calls_text.strip()
+        if not text:
+            return DEFAULT_DESCRIBE_CALLS_PER_SECOND
+        try:
+            rate = float(text)
+        except ValueError:
+            rate = 0.0
+        if not 0 < rate <= AWS_DESCRIBE_REFILL:
+            raise InvalidInput(
+                f"ALBRULES_DESCRIBE_CALLS_PER_SECOND is {text!r}, not a number of calls a second "
+                f"above 0 and at most {AWS_DESCRIBE_REFILL:g}; set the stack's "
+                "DescribeCallsPerSecond parameter to one"
+            )
+        return rate
 
     # -- the stack's own stores, in this account --
     def home(self) -> Aws:
