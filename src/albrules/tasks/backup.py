@@ -32,7 +32,7 @@ from ..state_documents import (
     dump,
     parse,
 )
-from ..store import Store, read_bytes, read_snapshot
+from ..store import Saved, Store, read_bytes, read_snapshot
 from .runtime import MetricUnit, logger, metrics
 from .settings import Settings
 
@@ -100,20 +100,30 @@ def discover_listeners(state: BackupState) -> BackupState:
     )
 
 
-def back_up_listener(settings: Settings, item: ListenerItem) -> ListenerResult:
-    """Capture one listener, check the document reads back valid, store it unless unchanged,
-    and catalog it; when stored, note what changed since its previous snapshot (drift)."""
-    aws = settings.aws_in(item.account_id, item.region, item.role_arn)
-    state = capture_listener(aws, item.listener_arn)
+def store_snapshot(
+    settings: Settings, location: str, state: ListenerState
+) -> tuple[Snapshot, Saved]:
+    """Build the listener's snapshot, check it reads back valid, and store it (sealed, under
+    the stack's key and lock) unless the newest stored one is the same."""
     snapshot = build_snapshot(state)
-    loads(dumps(snapshot), f"the snapshot of {item.listener_arn}")  # what we store must read back
+    listener = state.source.listener_arn
+    loads(dumps(snapshot), f"the snapshot of {listener}")  # what we store must read back
     sealer = settings.sealer()
-    saved = Store(item.location, settings.home()).save(
+    saved = Store(location, settings.home()).save(
         snapshot,
         kms_key_id=settings.kms_key_id,
         seal=lambda body: sealer.metadata("snapshot", body),
         lock=settings.snapshot_lock,
     )
+    return snapshot, saved
+
+
+def back_up_listener(settings: Settings, item: ListenerItem) -> ListenerResult:
+    """Capture one listener, check the document reads back valid, store it unless unchanged,
+    and catalog it; when stored, note what changed since its previous snapshot (drift)."""
+    aws = settings.aws_in(item.account_id, item.region, item.role_arn)
+    state = capture_listener(aws, item.listener_arn)
+    snapshot, saved = store_snapshot(settings, item.location, state)
     snapshot_id = snapshot.checksum[:12]
     drift = None
     if saved.written:
@@ -126,6 +136,8 @@ def back_up_listener(settings: Settings, item: ListenerItem) -> ListenerResult:
             checksum=snapshot.checksum,
             rules=len(state.rules),
             created_at=utc_stamp_iso(snapshot.created_at),
+            trigger=item.trigger,
+            execution_arn=item.execution_arn,
         )
         metrics.add_metric(name="SnapshotsStored", unit=MetricUnit.Count, value=1)
     else:
