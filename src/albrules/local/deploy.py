@@ -445,7 +445,10 @@ def parameter_values(template: dict[str, Any], overrides: dict[str, Any] | None)
         if allowed and value not in [_text(a) for a in allowed]:
             raise InvalidInput(f"parameter {name} must be one of {allowed}, not {value!r}")
         pattern = spec.get("AllowedPattern")
-        if pattern and not re.fullmatch(pattern, value):
+        # A CommaDelimitedList's pattern applies to each of its values (CloudFormation User
+        # Guide, Parameters: AllowedPattern).
+        items = [v.strip() for v in value.split(",")] if kind == "CommaDelimitedList" else [value]
+        if pattern and not all(re.fullmatch(pattern, item) for item in items):
             raise InvalidInput(f"parameter {name}={value!r} does not match {pattern}")
         values[name] = value
     return values
@@ -1143,6 +1146,50 @@ class _Deployer:
             self.note(f"the EventBridge rule {name} has a schedule, which never fires locally")
         return name, {"Arn": arn}
 
+    def event_bus(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """CreateEventBus (the Ref of an AWS::Events::EventBus is its name)."""
+        events = self.client("events")
+        name = _text(props["Name"])
+        kwargs = {k: _text(props[k]) for k in ("Description", "KmsKeyIdentifier") if k in props}
+        try:
+            arn = events.create_event_bus(Name=name, **kwargs)["EventBusArn"]
+        except ClientError as err:
+            if _code(err) != "ResourceAlreadyExistsException":
+                raise
+            arn = events.describe_event_bus(Name=name)["Arn"]
+        return name, {"Arn": arn, "Name": name}
+
+    def event_bus_policy(
+        self, logical_id: str, props: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        """One statement of a bus's resource policy (AWS::Events::EventBusPolicy), as
+        CloudFormation puts it: with ``Statement``, the statement (Sid = StatementId) replaces
+        any of that Sid in the bus's policy (PutPermission with the whole policy); otherwise
+        PutPermission with Action, Principal and Condition. The Ref is the StatementId."""
+        events = self.client("events")
+        bus = _text(props.get("EventBusName") or "default")
+        sid = _text(props["StatementId"])
+        if "Statement" in props:
+            current = events.describe_event_bus(Name=bus).get("Policy")
+            policy: dict[str, Any] = (
+                json.loads(current) if current else {"Version": "2012-10-17", "Statement": []}
+            )
+            statements: list[dict[str, Any]] = policy.get("Statement", [])
+            kept = [st for st in statements if st.get("Sid") != sid]
+            policy["Statement"] = [*kept, {"Sid": sid, **props["Statement"]}]
+            events.put_permission(EventBusName=bus, Policy=json.dumps(policy))
+        else:
+            kwargs: dict[str, Any] = {
+                "EventBusName": bus,
+                "StatementId": sid,
+                "Action": _text(props.get("Action", "events:PutEvents")),
+                "Principal": _text(props["Principal"]),
+            }
+            if props.get("Condition"):
+                kwargs["Condition"] = props["Condition"]
+            events.put_permission(**kwargs)
+        return sid, {}
+
     def state_machine(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         sfn = self.client("stepfunctions")
         name = props.get("StateMachineName") or self.name(logical_id, 80)
@@ -1318,6 +1365,8 @@ CREATORS: dict[str, Callable[[_Deployer, str, dict[str, Any]], tuple[str, dict[s
     "AWS::CloudWatch::Dashboard": _Deployer.dashboard,
     "AWS::Scheduler::Schedule": _Deployer.schedule,
     "AWS::Events::Rule": _Deployer.events_rule,
+    "AWS::Events::EventBus": _Deployer.event_bus,
+    "AWS::Events::EventBusPolicy": _Deployer.event_bus_policy,
     "AWS::StepFunctions::StateMachine": _Deployer.state_machine,
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Literal
 
 from ..capture import capture_listener
 from ..catalog import Catalog
@@ -16,6 +16,8 @@ from ..errors import AlbRulesError, AwsThrottled
 from ..models import ListenerState, Snapshot, utc_stamp_iso
 from ..notifications import SHOWN_LISTENERS, backup_notifications
 from ..records import drift_key, run_listeners_key, run_summary_key
+from ..requester import started_by
+from ..runtime_env import getenv
 from ..snapshot import build_snapshot, dumps, loads
 from ..state_documents import (
     BackupRequest,
@@ -53,6 +55,7 @@ def discover_listeners(state: BackupState) -> BackupState:
     request = parse(BackupRequest, state.request, "the backup input")
     settings = Settings.load()
     location = request.location or f"s3://{settings.bucket}/snapshots"
+    trigger = run_trigger(settings, state.execution_arn)
     items: dict[str, ListenerItem] = {}
     failures = []
     for target in request.targets:
@@ -84,6 +87,7 @@ def discover_listeners(state: BackupState) -> BackupState:
                     role_arn=target.role_arn,
                     location=location,
                     execution_arn=state.execution_arn,
+                    trigger=trigger,
                 ),
             )
     listed = [dump(item) for item in items.values()]
@@ -98,6 +102,25 @@ def discover_listeners(state: BackupState) -> BackupState:
             "discovery_failures": failures,
         }
     )
+
+
+def run_trigger(settings: Settings, execution_arn: str) -> Literal["schedule", "manual"]:
+    """``manual`` when the run's StartExecution (CloudTrail) was not made by the schedule's
+    role; ``schedule`` when it was, and when CloudTrail cannot tell yet (it delivers within
+    about 5 minutes, not guaranteed): the schedule starts most runs."""
+    schedule_role = getenv("ALBRULES_SCHEDULE_ROLE_ARN")
+    try:
+        who = started_by(settings.home().client("cloudtrail"), execution_arn)
+    except AlbRulesError as err:
+        logger.warning("who started the backup is unknown", extra={"error": str(err)})
+        return "schedule"
+    if who is None:
+        logger.info("the backup's StartExecution is not in CloudTrail yet; taken as the schedule's")
+        return "schedule"
+    if schedule_role and schedule_role in (who.issuer, who.arn):
+        return "schedule"
+    logger.info("a manual backup", extra={"started_by": who.arn})
+    return "manual"
 
 
 def store_snapshot(
