@@ -8,8 +8,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from local_world import REGION
+
 ACCOUNT = "123456789012"
-REGION = "eu-west-1"
+__all__ = ["ACCOUNT", "REGION", "assumed_role", "cloudtrail_event", "rule_of", "user"]
 
 
 def user(name: str = "alice", account: str = ACCOUNT) -> dict[str, Any]:

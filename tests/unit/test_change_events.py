@@ -92,7 +92,7 @@ def test_a_record_of_another_account_than_its_event_is_dropped() -> None:
 
 
 def test_a_listener_of_another_region_is_dropped() -> None:
-    elsewhere = LISTENER.replace(REGION, "us-east-1")
+    elsewhere = LISTENER.replace(REGION, "eu-west-3")
     found = read_event(cloudtrail_event("ModifyListener", {"listenerArn": elsewhere}))
     assert isinstance(found, Ignored)
 

@@ -211,10 +211,10 @@ def back_up_changed_listener(state: ChangeState, now: float | None = None) -> Ch
     try:
         live = capture_listener(aws, listener)
     except ListenerNotFound:
-        deletions = [e for e in events if e.name in ("DeleteListener", "DeleteLoadBalancer")]
-        when = (deletions or events)[-1].time if events else utc_stamp_iso(_utc(moment))
+        # When the deletion was seen (the events keep their own times): after every version
+        # taken before it, even within the same second as the event.
         version = catalog.record_deletion(
-            listener_arn=listener, deleted_at=_stamp(when), events=events
+            listener_arn=listener, deleted_at=utc_stamp_iso(_utc(time.time())), events=events
         )
         status = "deleted"
         metrics.add_metric(name="ListenersDeleted", unit=MetricUnit.Count, value=1)
@@ -267,15 +267,6 @@ def back_up_changed_listener(state: ChangeState, now: float | None = None) -> Ch
 
 def _utc(moment: float) -> datetime:
     return datetime.fromtimestamp(moment, UTC)
-
-
-def _stamp(text: str) -> str:
-    """A CloudTrail eventTime (``2026-12-03T10:30:00Z``) as the catalog's times are written
-    (milliseconds), so that versions sort by time as text."""
-    try:
-        return utc_stamp_iso(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        return text
 
 
 def _message(
