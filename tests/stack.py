@@ -41,6 +41,8 @@ PARAMETERS = {
     "ApprovalTimeoutSeconds": "600",
     "ApprovalPolicy": "optional",
     "AllowSelfApproval": "true",
+    # Change-triggered backups settle quickly here (the default is 30 s).
+    "ChangeSettleSeconds": "2",
 }
 
 
@@ -249,9 +251,10 @@ def session_stack(parameters: dict[str, str] | None = None) -> Iterator[Stack]:
         values = PARAMETERS if parameters is None else parameters
         deployment = deploy(ROOT / "template.yaml", values, aws=session, save=False)
         stack = Stack(session, deployment)
+        keys = [*workflows.OUTPUT_KEYS.values(), "ChangeBackupStateMachineArn"]
         stack.machines = {  # the deployed definitions, to put back after each test
             arn: stack.sfn.describe_state_machine(stateMachineArn=arn)["definition"]
-            for arn in (stack.outputs[key] for key in workflows.OUTPUT_KEYS.values())
+            for arn in (stack.outputs[key] for key in keys)
         }
         stack.secrets = _secret_names(stack)
         stack.functions = _function_settings(stack)
