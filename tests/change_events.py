@@ -8,9 +8,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from local_world import REGION
-
 ACCOUNT = "123456789012"
+REGION = "us-east-1"  # local_world.REGION (not imported: the unit tier loads no emulator)
 __all__ = ["ACCOUNT", "REGION", "assumed_role", "cloudtrail_event", "rule_of", "user"]
 
 
