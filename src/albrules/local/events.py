@@ -18,6 +18,19 @@ change events, and rules with Lambda targets.
   (or its ``Input``, ``InputPath`` or ``InputTransformer`` shape) as the payload; the time is
   an ISO 8601 string, as AWS sends it. A disabled rule delivers nothing.
 
+- **Event bus targets in another account.** moto re-puts the event on the other bus as if
+  that account had sent it (``account`` becomes the receiver's) and ignores the receiving
+  bus's resource policy. AWS keeps the sender's ``account`` (a receiver's rules match
+  ``"account": [SENDER]``; "Sending and receiving events between AWS accounts in Amazon
+  EventBridge"), and delivers only what the receiving bus's policy allows the sending account
+  to put (``events:PutEvents``; principals as account IDs or root ARNs, ``"*"``; conditions on
+  ``events:source``, ``events:detail-type``, ``aws:PrincipalAccount``; ``aws:PrincipalOrgID``
+  never holds here: the local AWS has no organization). Here such a target is delivered that
+  way, to the receiving bus's rules, keeping the event's ``id``, ``time``, ``account``,
+  ``region``, ``source``, ``detail-type``, ``resources`` and ``detail``. Not modelled: the rule
+  role's own ``events:PutEvents`` permission (IAM is not evaluated), and AWS's refusal to pass
+  a received event on to a third account.
+
 Delivery is synchronous, in the thread whose status change caused the event, right after the
 status is set: when DescribeExecution first shows an execution ended, its event's targets may
 still be running (AWS delivers later still, "best effort"), so tests wait for the effect.
@@ -32,7 +45,7 @@ import copy
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 _installed = False
 log = logging.getLogger(__name__)
@@ -180,6 +193,64 @@ def invoke_lambda_target(target: dict[str, Any], event: dict[str, Any]) -> None:
         log.exception("the event %s was not delivered to %s", event.get("id"), target["Arn"])
 
 
+def _is_bus(arn: str) -> bool:
+    parts = arn.split(":")
+    return len(parts) > 5 and parts[2] == "events" and parts[5].startswith("event-bus/")
+
+
+def bus_admits(policy: str | None, bus_arn: str, sender: str, event: dict[str, Any]) -> bool:
+    """Whether a bus's resource policy lets account ``sender`` put ``event`` on it."""
+    from .policies import Unsupported, evaluate
+
+    if not policy:
+        return False
+    document = json.loads(policy)
+    statements = []
+    for statement in document.get("Statement", []):
+        statement = dict(statement)
+        principal = statement.get("Principal")
+        if isinstance(principal, dict) and "AWS" in principal:
+            wanted = principal["AWS"] if isinstance(principal["AWS"], list) else [principal["AWS"]]
+            statement["Principal"] = {
+                "AWS": [f"arn:aws:iam::{w}:root" if str(w).isdigit() else w for w in wanted]
+            }
+        statements.append(statement)
+    context = {
+        "aws:PrincipalArn": f"arn:aws:iam::{sender}:root",
+        "aws:PrincipalAccount": sender,
+        "events:source": str(event.get("source", "")),
+        "events:detail-type": str(event.get("detail-type", "")),
+    }
+    try:
+        return evaluate({"Statement": statements}, "events:PutEvents", bus_arn, context) == "Allow"
+    except Unsupported:
+        log.warning("the policy of %s uses what the local AWS cannot evaluate: refused", bus_arn)
+        return False
+
+
+def deliver_to_bus(target: dict[str, Any], event: dict[str, Any], sender: str) -> None:
+    """Put ``event`` (sent by account ``sender``) on the target bus, as EventBridge does."""
+    from moto.events.models import events_backends
+
+    parts = target["Arn"].split(":")
+    region, account, name = parts[3], parts[4], parts[5].split("/", 1)[1]
+    try:
+        bus = events_backends[account][region].describe_event_bus(name)
+    except Exception:
+        log.warning("the event %s was not delivered: no bus %s", event.get("id"), target["Arn"])
+        return
+    if account != sender and not bus_admits(bus.policy, target["Arn"], sender, event):
+        log.warning(
+            "the event %s was not delivered: the policy of %s does not admit account %s",
+            event.get("id"),
+            target["Arn"],
+            sender,
+        )
+        return
+    for rule in list(bus.rules.values()):
+        rule.send_to_targets(cast(Any, copy.deepcopy(event)))
+
+
 def _install_lambda_targets() -> None:
     from moto.events.models import Rule
 
@@ -188,8 +259,12 @@ def _install_lambda_targets() -> None:
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
         if getattr(self, "state", "ENABLED") != "ENABLED":
             return
+        buses = [t for t in self.targets if _is_bus(t["Arn"])]
+        if buses and self.event_pattern.matches_event(original_event):
+            for target in buses:
+                deliver_to_bus(target, original_event, str(original_event.get("account")))
         lambdas = [t for t in self.targets if t["Arn"].split(":")[2:3] == ["lambda"]]
-        others = [t for t in self.targets if t not in lambdas]
+        others = [t for t in self.targets if t not in lambdas and t not in buses]
         if others:
             rest = copy.copy(self)
             rest.targets = others
