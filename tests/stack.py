@@ -79,6 +79,7 @@ class Stack:
         _restore_machines(self)
         _restore_functions(self)
         _delete_test_resources(self)
+        self.change_rules(False)
 
     def set_setting(self, kind: str, name: str, value: int) -> None:
         """The machine with another value substituted for one of its parameters (read by its
@@ -113,6 +114,21 @@ class Stack:
         if server is not None:
             server.shutdown()
             self._served = None
+
+    def change_rules(self, enabled: bool) -> None:
+        """Turn the change-triggered backups' EventBridge rules on or off. The session stack
+        keeps them off between tests: a test's own ELBv2 calls (CloudTrail events, once the
+        local AWS emits them) would otherwise start change backups that store snapshots and
+        versions beside the ones the test asserts; tests/workflows/test_changes.py turns them
+        on."""
+        events = self.session.client("events")
+        for resource in self.deployment.resources.values():
+            if resource.type != "AWS::Events::Rule" or "ListenerChange" not in resource.physical_id:
+                continue
+            kwargs = {"Name": resource.physical_id}
+            if "MemberAccount" in resource.physical_id:  # the rule on the changes bus
+                kwargs["EventBusName"] = self.outputs["ChangesEventBusArn"]
+            (events.enable_rule if enabled else events.disable_rule)(**kwargs)
 
     def start(self, kind: str, payload: dict[str, Any]) -> str:
         arn = self.outputs[workflows.OUTPUT_KEYS[kind]]
@@ -258,6 +274,7 @@ def session_stack(parameters: dict[str, str] | None = None) -> Iterator[Stack]:
         }
         stack.secrets = _secret_names(stack)
         stack.functions = _function_settings(stack)
+        stack.change_rules(False)
         yield stack
         stack.stop_serving()
     finally:

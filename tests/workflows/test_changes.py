@@ -12,11 +12,19 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from albrules.catalog import Catalog
 from albrules.versions import Version
 from change_events import ACCOUNT, REGION, cloudtrail_event, rule_of, user
 from rule_builders import fixed
-from stack import Stack, received, shop, subscribe
+from stack import Stack, break_listener, checksum, received, shop, subscribe
+
+
+@pytest.fixture(autouse=True)
+def changes_on(stack: Stack) -> None:
+    """The change rules, which the session stack keeps off between tests (tests/stack.py)."""
+    stack.change_rules(True)
 
 
 def deliver(stack: Stack, event: dict[str, Any], bus: str = "default") -> None:
@@ -128,3 +136,19 @@ def test_a_backup_started_by_a_person_records_manual_versions(stack: Stack) -> N
     assert outcome.status == "SUCCEEDED"
     [version] = Catalog(stack.world.aws, stack.table).history(listener)
     assert version.trigger == "manual" and version.execution_arn == outcome.execution_arn
+
+
+def test_a_restores_pre_restore_snapshot_is_a_version_of_the_listener(stack: Stack) -> None:
+    listener = shop(stack)
+    assert stack.run("backup", stack.backup_targets()).status == "SUCCEEDED"
+    [backup] = Catalog(stack.world.aws, stack.table).history(listener)
+    break_listener(stack, listener)
+    broken = checksum(stack, listener)
+
+    result = stack.run("restore", {"snapshot": str(backup.location)})
+
+    assert result.status == "SUCCEEDED", result.cause
+    newest = Catalog(stack.world.aws, stack.table).history(listener)[0]
+    assert newest.trigger == "pre-restore" and newest.execution_arn == result.execution_arn
+    assert newest.checksum == broken
+    assert newest.location and "/pre-restore/" in newest.location
