@@ -7,6 +7,7 @@ with a clock of its own (``now``)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -258,4 +259,29 @@ def test_an_event_from_another_account_naming_this_accounts_listener_is_dropped(
 def test_a_failed_call_is_not_noted(stack: Stack) -> None:
     listener = shop(stack)
     assert note(stack, modify(listener, error="AccessDenied")) == []
+    assert pending(stack, listener) is None and executions(stack) == []
+
+
+def test_nobody_can_put_a_forged_cloudtrail_event_on_a_bus(stack: Stack) -> None:
+    """aws.* sources are AWS's own: PutEvents refuses them, on the default and the changes
+    bus alike (the other entries go on), so a forged change never reaches the note."""
+    listener = shop(stack)
+    event = modify(listener, user("alice"))
+    events = stack.session.client("events")
+    for bus in ("default", stack.outputs["ChangesEventBusArn"]):
+        answer = events.put_events(
+            Entries=[
+                {
+                    "Source": "aws.elasticloadbalancing",
+                    "DetailType": "AWS API Call via CloudTrail",
+                    "Detail": json.dumps(event["detail"]),
+                    "EventBusName": bus,
+                },
+                {"Source": "my.app", "DetailType": "hello", "Detail": "{}", "EventBusName": bus},
+            ]
+        )
+        assert answer["FailedEntryCount"] == 1
+        assert answer["Entries"][0]["ErrorCode"] == "NotAuthorizedForSourceException"
+        assert "EventId" in answer["Entries"][1]
+    time.sleep(1)
     assert pending(stack, listener) is None and executions(stack) == []

@@ -31,6 +31,13 @@ change events, and rules with Lambda targets.
   role's own ``events:PutEvents`` permission (IAM is not evaluated), and AWS's refusal to pass
   a received event on to a third account.
 
+- **Sources reserved to AWS.** An ``aws.*`` source is AWS's services' own: a PutEvents entry
+  with one is refused (``NotAuthorizedForSourceException``, "You do not have permissions to
+  publish events with this source onto this event bus", PutEventsResultEntry), so nobody can
+  forge a CloudTrail event by hand; moto accepts it. Here such an entry is refused in the
+  API's answer (the other entries go on); the local AWS's own services put their events on
+  the buses directly, as AWS's do.
+
 Delivery is synchronous, in the thread whose status change caused the event, right after the
 status is set: when DescribeExecution first shows an execution ended, its event's targets may
 still be running (AWS delivers later still, "best effort"), so tests wait for the effect.
@@ -62,7 +69,31 @@ def install() -> None:
         return
     _install_status_change_events()
     _install_lambda_targets()
+    _install_reserved_sources()
     _installed = True
+
+
+REFUSED_SOURCE = {
+    "ErrorCode": "NotAuthorizedForSourceException",
+    "ErrorMessage": "Not authorized for the source.",
+}
+
+
+def _install_reserved_sources() -> None:
+    from moto.events.responses import EventsHandler
+
+    def put_events(self: Any) -> str:
+        entries = self._get_param("Entries") or []
+        allowed = [e for e in entries if not str(e.get("Source", "")).startswith("aws.")]
+        answers = iter(self.events_backend.put_events(allowed) if allowed else [])
+        results = [
+            dict(REFUSED_SOURCE) if str(e.get("Source", "")).startswith("aws.") else next(answers)
+            for e in entries
+        ]
+        failed = sum(1 for r in results if "ErrorCode" in r)
+        return json.dumps({"FailedEntryCount": failed, "Entries": results})
+
+    EventsHandler.put_events = put_events  # type: ignore[method-assign]
 
 
 # --- Step Functions -> EventBridge ---------------------------------------------------------------
