@@ -108,7 +108,7 @@ EXIT_CODES = {
     "execution ARN; 1 anything else, or still running at --timeout (the execution goes on)",
     "drift": "0 no drift; 5 drift found; 2 bad options, a missing location, or a listener with "
     "no snapshot there; 1 anything else (AWS refused or failed)",
-    "graph": "0 printed; 2 no such file, not an ASL definition, or not backup/restore",
+    "graph": "0 printed; 2 no such file, not an ASL definition, or not backup/restore/changes",
     "local up": "0 started (or already running); 1 it could not start",
     "local down": "0 stopped, or nothing was running",
     "local status": "0 running; 1 not running",
@@ -571,6 +571,7 @@ def iam_tables() -> str:
 BLOCKS: dict[str, tuple[Path, Callable[[], str]]] = {
     "graph-backup": (README, lambda: diagram("backup")),
     "graph-restore": (README, lambda: diagram("restore")),
+    "graph-changes": (README, lambda: diagram("changes")),
     "cli-reference": (README, cli_reference),
     "iam-roles": (IAM, iam_tables),
 }
