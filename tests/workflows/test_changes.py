@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 
 from albrules.catalog import Catalog
+from albrules.local import cloudtrail
 from albrules.versions import Version
 from change_events import ACCOUNT, REGION, cloudtrail_event, rule_of, user
 from rule_builders import fixed
+from security.people import arn_of, person
 from stack import Stack, break_listener, checksum, received, shop, subscribe
 
 
@@ -152,3 +154,30 @@ def test_a_restores_pre_restore_snapshot_is_a_version_of_the_listener(stack: Sta
     assert newest.trigger == "pre-restore" and newest.execution_arn == result.execution_arn
     assert newest.checksum == broken
     assert newest.location and "/pre-restore/" in newest.location
+
+
+# Once the local AWS emits ELBv2 CloudTrail events (issue 12's "trail" part), the whole path
+# runs end to end: a person's boto3 call, CloudTrail, EventBridge, the note, the machine.
+TRAIL = any(operation == "ModifyRule" for _, operation in cloudtrail.RECORDED)
+
+
+@pytest.mark.skipif(not TRAIL, reason="the local AWS does not emit ELBv2 CloudTrail events yet")
+def test_another_users_change_is_in_the_history_within_a_minute_with_their_arn(
+    stack: Stack,
+) -> None:
+    listener = shop(stack)
+    dana = person(stack, "dana")
+    rule = stack.world.rules(listener)[0]["RuleArn"]
+    started = time.monotonic()
+
+    dana.client("elbv2").modify_rule(RuleArn=rule, Actions=[fixed("503")])
+
+    catalog = Catalog(stack.world.aws, stack.table)
+    while time.monotonic() - started < 60:
+        hers = [v for v in catalog.history(listener) if arn_of(dana) in v.changed_by]
+        if hers:
+            break
+        time.sleep(0.2)
+    assert hers, "no version with dana's change within a minute"
+    assert hers[0].trigger == "change"
+    assert [e.name for e in hers[0].events if e.by == arn_of(dana)] == ["ModifyRule"]
