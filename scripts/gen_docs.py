@@ -85,10 +85,12 @@ EXIT_CODES = {
     "seal": "0 sealed; 2 missing, unreadable or not a valid snapshot, or no seal key found; "
     "1 AWS refused or failed (no kms:GenerateMac on the key, access denied)",
     "plan": "0 plan shown (with or without changes); 2 bad input, or the restore would be "
-    "refused; 1 AWS failure",
+    "refused (with --at/--before-change: no such version, an unknown event, a time in the "
+    "future or unreadable); 1 AWS failure",
     "restore": "0 restored, nothing to change, or dry run; 2 bad input or refused before any "
-    "change (not confirmed, stale plan, conflicts); 3 failed and rolled back (the listener is "
-    "as it was); 4 the rollback failed too; 1 anything else",
+    "change (not confirmed, stale plan, conflicts; with --at/--before-change no such version, "
+    "an unknown event, a time in the future or unreadable); 3 failed and rolled back (the "
+    "listener is as it was); 4 the rollback failed too; 1 anything else",
     "version": "0",
     "run": "0 succeeded (or started, with --no-wait); for a restore 2 refused before any change "
     "(RestoreRefused, ListenerLocked, ListenerChanged, ApprovalRejected, ApprovalTimedOut), "
@@ -108,6 +110,11 @@ EXIT_CODES = {
     "execution ARN; 1 anything else, or still running at --timeout (the execution goes on)",
     "drift": "0 no drift; 5 drift found; 2 bad options, a missing location, or a listener with "
     "no snapshot there; 1 anything else (AWS refused or failed)",
+    "history": "0 printed (even no versions); 2 neither or both of --listener-arn and "
+    "--load-balancer, an unreadable --since, a --from that is not a directory or prefix, no "
+    "stack or table found; 1 AWS failure",
+    "diff": "0 the two snapshots route the same; 5 they differ; 2 missing, unreadable or not a "
+    "valid snapshot, or a catalog id not in the catalog; 1 AWS failure",
     "graph": "0 printed; 2 no such file, not an ASL definition, or not backup/restore/changes",
     "local up": "0 started (or already running); 1 it could not start",
     "local down": "0 stopped, or nothing was running",
@@ -148,6 +155,8 @@ def command_names() -> list[str]:
 
 
 def _metavar(param: Any) -> str:
+    if param.metavar:  # the command's own word for the value (TIME, EVENT_ID)
+        return str(param.metavar)
     annotation = param.type_descriptor.annotation
     inner = getattr(annotation, "__args__", (annotation,))[0]
     if inner is int:

@@ -15,6 +15,7 @@ caller it authenticated: four eyes against the requester CloudTrail recorded
 (:mod:`albrules.requester`), the decision recorded before it is delivered, delivery retried by
 the next identical decision if Step Functions throttled it.
 """
+
 from __future__ import annotations
 
 import base64

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import InvalidInput
 from .labels import describe_actions, describe_conditions
-from .models import ListenerState, Snapshot
+from .models import ListenerState, LiveRule, Snapshot
 from .notifications import listener_label
 from .plan import RuleChange, plan_restore
 from .resolve import desired_from_snapshot
@@ -243,3 +243,23 @@ def compare(live: ListenerState, snapshot: Snapshot, location: str) -> ListenerD
         live_checksum=build_snapshot(live).checksum,
         changes=changes,
     )
+
+
+def as_listener(snapshot: Snapshot) -> ListenerState:
+    """A snapshot as if it were a live listener (its rules named by their priority), so that
+    two snapshots compare the way a snapshot and a live listener do."""
+    arn = snapshot.source.listener_arn
+    return ListenerState(
+        source=snapshot.source,
+        default_actions=snapshot.default_actions,
+        rules=[
+            LiveRule(arn=f"{arn}/snapshot-rule/{rule.priority}", **dict(rule))
+            for rule in snapshot.rules
+        ],
+    )
+
+
+def compare_snapshots(before: Snapshot, before_location: str, after: Snapshot) -> ListenerDrift:
+    """What changed from ``before`` (stored at ``before_location``) to ``after``, in drift's
+    words: "added" is in ``after`` and not in ``before``."""
+    return compare(as_listener(after), before, before_location)

@@ -346,6 +346,13 @@ def _who(state: RestoreState) -> list[str]:
     return lines
 
 
+def _chosen(state: RestoreState) -> list[str]:
+    """Why this snapshot, when the input chose it by time or by event (``at``,
+    ``before_change``): the restore's own words, from the catalog."""
+    reason = (state.snapshot_choice or {}).get("reason")
+    return [f"Chosen as {reason}"] if reason else []
+
+
 def approval_request(
     state: RestoreState, links: dict[str, str] | None, expires_at: int
 ) -> Notification:
@@ -356,6 +363,7 @@ def approval_request(
         f"Listener: {state.listener_arn}",
         *_who(state),
         f"Snapshot: {state.snapshot_location}",
+        *_chosen(state),
         f"Expires: {_when(expires_at)} (no decision by then: the restore ends, nothing changed)",
     ]
     decide = []
@@ -413,6 +421,7 @@ def restore_outcome(state: RestoreState, outcome: str) -> Notification:
         f"Listener: {state.listener_arn or 'not known (the input was refused)'}",
         *_who(state),
         f"Snapshot: {state.snapshot_location or state.request.get('snapshot')}",
+        *_chosen(state),
     ]
     if state.pre_restore_location:
         facts.append(f"Pre-restore snapshot: {state.pre_restore_location}")

@@ -158,8 +158,10 @@ def audit_opened(
     request: dict[str, Any],
     listener_arn: str,
     snapshot: str,
+    chosen: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The audit record's fields when a restore starts."""
+    """The audit record's fields when a restore starts (``chosen``: the snapshot chosen from
+    the listener's history for an ``at``/``before_change`` input, and why)."""
     return {
         "started_at": started_at,
         "requested_by": requested_by or "not given in the input",
@@ -167,6 +169,7 @@ def audit_opened(
         "request": request,
         "listener_arn": listener_arn,
         "snapshot": snapshot,
+        **({"snapshot_choice": chosen} if chosen else {}),
         "outcome": "RUNNING",
     }
 

@@ -7,12 +7,14 @@ counts, never whole snapshots: a Step Functions payload is capped at 256 KiB.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .arns import parse_listener_arn
 from .errors import InvalidInput
+from .moments import parse_time
 from .outcomes import RestoreOutcomeName
 from .snapshot import pydantic_problems
 
@@ -183,7 +185,16 @@ class BackupState(_Strict):
 
 
 class RestoreRequest(_Strict):
-    snapshot: str = Field(min_length=1)
+    """What a restore is asked to do. The snapshot is named (``snapshot``: an S3 key or URI in
+    the stack's bucket, or a catalog id) or chosen from the listener's history in the catalog:
+    ``at`` (the latest snapshot of ``listener_arn`` taken at or before that time) or
+    ``before_change`` (the latest snapshot before that CloudTrail event; see
+    :mod:`albrules.history`)."""
+
+    snapshot: str | None = Field(default=None, min_length=1)
+    at: str | None = Field(default=None, min_length=1, max_length=64)
+    # a CloudTrail eventID (a UUID); bounded well under DynamoDB's 2,048-byte partition key
+    before_change: str | None = Field(default=None, min_length=1, max_length=128)
     listener_arn: str | None = None
     mode: Literal["full", "selective"] | None = None
     priorities: list[int] | None = None
@@ -206,6 +217,30 @@ class RestoreRequest(_Strict):
             return parse_listener_arn(value).arn
         except InvalidInput as err:
             raise ValueError(str(err)) from None
+
+    @field_validator("at")
+    @classmethod
+    def _readable_time(cls, value: str | None) -> str | None:
+        """A time the restore can read, and not in the future (chosen at the lock step)."""
+        if value is not None:
+            try:
+                parse_time(value, now=datetime.now(UTC), what="at")
+            except InvalidInput as err:
+                raise ValueError(str(err).split("; ")[0]) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_snapshot(self) -> RestoreRequest:
+        given = [n for n in ("snapshot", "at", "before_change") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give one of snapshot (an S3 key, s3:// URI or catalog id), at (with "
+                "listener_arn) or before_change (a CloudTrail event id)"
+                + (f", not {' and '.join(given)}" if given else "")
+            )
+        if self.at is not None and self.listener_arn is None:
+            raise ValueError("at needs listener_arn: the listener whose history to choose from")
+        return self
 
 
 class RestoreSettings(_Strict):
@@ -277,6 +312,8 @@ class RestoreState(_Strict):
     settings: RestoreSettings = Field(default_factory=RestoreSettings)
     listener_arn: str | None = None
     snapshot_location: str | None = None
+    # input ``at``/``before_change``: the snapshot chosen from the catalog, and why
+    snapshot_choice: dict[str, Any] | None = None
     snapshot_sha256: str | None = None  # of the snapshot's bytes, read and seal-checked once
     pre_restore_location: str | None = None
     pre_restore_sha256: str | None = None  # of the pre-restore snapshot's bytes, as written

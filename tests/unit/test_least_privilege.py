@@ -25,7 +25,8 @@ CATALOG_NEEDS = {
     # Notes changes (CHANGES#), a deleted load balancer's listeners (LB#), the restore's lock.
     "NoteListenerChangeFunction": {"CHANGES#*", "LB#*", "LOCK#*"},
     "BackUpChangedListenerFunction": {"LISTENER#*", "SNAPSHOT#*", "LB#*", "EVENT#*", "CHANGES#*"},
-    "AcquireLockFunction": {"LISTENER#*", "SNAPSHOT#*", "LOCK#*", "RESTORE#*"},
+    # a snapshot by id or chosen from the history (at, before_change: EVENT#), its lock, audit
+    "AcquireLockFunction": {"LISTENER#*", "SNAPSHOT#*", "EVENT#*", "LOCK#*", "RESTORE#*"},
     "RequestApprovalFunction": {"APPROVAL#*", "RESTORE#*"},
     "ReleaseLockFunction": {"LOCK#*", "RESTORE#*"},
     "ApprovalFunction": {"APPROVAL#*"},

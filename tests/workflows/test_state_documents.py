@@ -19,8 +19,10 @@ from albrules import approval, workflows
 from albrules.aws import Aws
 from albrules.catalog import Catalog
 from albrules.local import seed as seeding
+from albrules.moments import moment_of
 from albrules.snapshot import build_snapshot
 from albrules.state_documents import BackupRequest, RestoreRequest, dump, parse
+from albrules.versions import ChangeEvent, Version
 from local_world import REGION
 from stack import ROOT, Stack, deployed_stack, received, subscribe
 
@@ -36,6 +38,8 @@ MODELS = {
     "restore-dry-run.json": RestoreRequest,
     "restore-selective.json": RestoreRequest,
     "restore-approval.json": RestoreRequest,
+    "restore-at.json": RestoreRequest,
+    "restore-before-change.json": RestoreRequest,
 }
 
 COVERED: set[str] = set()
@@ -371,6 +375,74 @@ def test_approval_samples_wait_then_the_decision_function_approves(
     assert record["outcome"] == "RESTORED"
     assert record["approval"]["by"] == "arn:aws:iam::123456789012:user/bob"
     assert invoke_approval(stack, event)["statusCode"] == 409  # the link says it was decided
+
+
+# --- point in time (issue 12: history) ----------------------------------------------------------
+
+
+def two_versions(shop: Shop) -> tuple[Version, Version, dict[int, dict[str, Any]]]:
+    """A snapshot of shop-web:80 (the rules before), the demo's bad deploy, a snapshot of it a
+    second later: the two versions (oldest first) and the rules of the first."""
+    shop.back_up_web()
+    before = shop.rules()
+    time.sleep(1.1)  # CloudTrail's times are whole seconds: the change comes after the first
+    shop.break_web()
+    shop.back_up_web()
+    newer, older = shop.catalog().history(shop.web)
+    return older, newer, before
+
+
+@runs("restore-at.json")
+def test_restore_at_sample_restores_the_version_of_that_moment(stack: Stack, shop: Shop) -> None:
+    older, newer, before = two_versions(shop)
+    between = (
+        moment_of(older.taken_at) + (moment_of(newer.taken_at) - moment_of(older.taken_at)) / 2
+    )
+    payload = {**sample("restore-at.json"), "listener_arn": shop.web, "at": between.isoformat()}
+
+    result = stack.run("restore", payload)
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert shop.rules() == before
+    choice = result.output["snapshot_choice"]
+    assert result.output["snapshot_location"] == choice["snapshot"] == older.location
+    assert choice["reason"].startswith("the latest snapshot at or before ")
+    assert f"{older.location}, taken " in choice["reason"]
+    assert shop.audit(result.execution_arn)["snapshot_choice"] == choice
+
+
+@runs("restore-before-change.json")
+def test_restore_before_change_sample_restores_the_version_before_the_event(
+    stack: Stack, shop: Shop
+) -> None:
+    older, newer, before = two_versions(shop)
+    event = ChangeEvent(
+        id=sample("restore-before-change.json")["before_change"],
+        name="DeleteRule",
+        time=moment_of(newer.taken_at).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        by="arn:aws:iam::123456789012:user/bob",
+    )
+    # the version the change backup would have recorded for that event
+    assert newer.snapshot_id and newer.location and newer.checksum and newer.rules is not None
+    shop.catalog().record_snapshot(
+        snapshot_id=newer.snapshot_id,
+        listener_arn=shop.web,
+        location=newer.location,
+        checksum=newer.checksum,
+        rules=newer.rules,
+        created_at=newer.taken_at,
+        trigger="change",
+        events=[event],
+    )
+
+    result = stack.run("restore", sample("restore-before-change.json"))
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert shop.rules() == before
+    choice = result.output["snapshot_choice"]
+    assert choice["snapshot"] == older.location and choice["before_change"] == event.id
+    assert f"CloudTrail event {event.id} (DeleteRule by {event.by}" in choice["reason"]
+    assert shop.audit(result.execution_arn)["listener_arn"] == shop.web
 
 
 # --- helpers for the approval flow -------------------------------------------------------------

@@ -5,9 +5,9 @@ Exit codes (a contract): 0 done or no changes, 2 invalid input or refused before
 else. Errors are one sentence on stderr; ``--debug`` adds the traceback.
 
 Each command group is a module of this package (``snapshots``, ``restores``, ``workflows``,
-``watch``, ``drift``, ``graph``, ``audit``, ``local``); what they share is in ``common``. This
-module builds the Typer app and registers their commands, in the order ``--help`` lists them. No
-command module imports this one.
+``watch``, ``drift``, ``history`` (history and diff), ``graph``, ``audit``, ``local``); what they
+share is in ``common``. This module builds the Typer app and registers their commands, in the
+order ``--help`` lists them. No command module imports this one.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import typer
 
 from .. import __version__
-from . import audit, drift, graph, local, restores, snapshots, watch, workflows
+from . import audit, drift, graph, history, local, restores, snapshots, watch, workflows
 from .common import out_console
 
 app = typer.Typer(
@@ -57,6 +57,8 @@ COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("audit", audit.audit),
     ("watch", watch.watch),
     ("drift", drift.drift),
+    ("history", history.history),
+    ("diff", history.diff),
     ("graph", graph.graph),
 )
 LOCAL_COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (

@@ -204,6 +204,10 @@ def local_session(port: int) -> Any:
         def client(service: str) -> Any:
             return session.client(service, endpoint_url=env["AWS_ENDPOINT_URL"])
 
+        @property
+        def s3(self) -> Any:  # as Aws.s3: snapshots in the local stack's bucket are read so
+            return self.client("s3")
+
     return _Local()
 
 
@@ -258,3 +262,35 @@ def stack_clients(
         return local_session(found), lambda: load_deployment(stack_name).outputs
     aws = open_aws(profile, region, arn)
     return aws, lambda: workflows.stack_outputs(aws.client("cloudformation"), stack_name)
+
+
+def stack_catalog(
+    local: bool | None,
+    port: int | None,
+    profile: str | None,
+    region: str | None,
+    stack_name: str,
+    table: str | None,
+    arn: str | None = None,
+) -> tuple[Any, Any]:
+    """The clients of the stack's account (local AWS or real AWS) and its catalog
+    (``--table``, else the stack's CatalogTableName output); InvalidInput when there is none."""
+    from ..catalog import Catalog
+
+    clients, outputs = stack_clients(local, port, profile, region, stack_name, arn)
+    name = table
+    if not name:
+        try:
+            name = outputs().get("CatalogTableName")
+        except (AlbRulesError, ClientError, BotoCoreError) as err:
+            found = str(as_albrules_error(err)).split("; ")[0]  # what failed, not the advice
+            raise InvalidInput(
+                f"stack {stack_name} not found ({found}); give --stack-name NAME or --table "
+                "TABLE (its CatalogTableName), or --from a directory or s3:// prefix of snapshots"
+            ) from None
+        if not name:
+            raise InvalidInput(
+                f"stack {stack_name} has no CatalogTableName output; check --stack-name or give "
+                "--table TABLE"
+            )
+    return clients, Catalog(clients, name)

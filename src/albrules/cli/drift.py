@@ -30,7 +30,7 @@ MARKS = {
 }
 
 
-def _change_view(change: RuleDrift) -> Text:
+def change_view(change: RuleDrift) -> Text:
     mark, color = MARKS[change.kind]
     kind = "changed" if change.kind == "default-actions" else change.kind
     text = Text(f"  {mark} {kind:<8} {change.where()}", style=color)
@@ -58,7 +58,7 @@ def drift_view(report: ListenerDrift) -> Group:
         Text(f"  listener {report.listener_arn}", style="dim"),
         Text(f"  snapshot {report.snapshot}", style="dim"),
     ]
-    parts += [_change_view(change) for change in report.changes]
+    parts += [change_view(change) for change in report.changes]
     return Group(*parts)
 
 

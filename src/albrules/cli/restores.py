@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..aws import Aws, as_albrules_error
 from ..catalog import Catalog
 from ..errors import AlbRulesError, InvalidInput, RestoreRefused
+from ..history import Choice, check_chosen, choose
 from ..locks import RestoreLock, cli_owner
 from ..oidc_secrets import DEFAULT_PREFIX, SecretScope, check_prefix, parse_secret_arn
 from ..plan import Selector, choose_selection
@@ -43,6 +44,7 @@ from .common import (
     print_json,
     stack_clients,
 )
+from .history import open_source
 
 TargetListener = Annotated[
     str | None, typer.Option("--target-listener-arn", help="Restore into this listener instead.")
@@ -58,6 +60,45 @@ PriorityOpt = Annotated[
 MatchOpt = Annotated[
     list[str] | None,
     typer.Option("--match", help="Select rules with a condition value, FIELD=VALUE (repeatable)."),
+]
+SnapshotArg = Annotated[
+    str | None,
+    typer.Argument(help="Snapshot path or S3 URI (or choose one with --at or --before-change)."),
+]
+AtOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        metavar="TIME",
+        help="Use the latest snapshot of --listener-arn taken at or before TIME (ISO 8601, no "
+        "zone = UTC, or relative: 90m, 2h, 1d), from the stack's catalog or --from.",
+    ),
+]
+BeforeChangeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--before-change",
+        metavar="EVENT_ID",
+        help="Use the latest snapshot taken before this CloudTrail event (its eventID, as "
+        "`albrules history` lists it), from the stack's catalog.",
+    ),
+]
+FromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        metavar="LOCATION",
+        help="With --at: choose among the snapshot files of this directory or s3:// prefix "
+        "instead of the stack's catalog.",
+    ),
+]
+CatalogTable = Annotated[
+    str | None,
+    typer.Option(
+        "--table",
+        help="The stack's catalog table, which holds the restore locks and the listeners' "
+        "histories (its CatalogTableName); skips the stack lookup.",
+    ),
 ]
 
 
@@ -168,8 +209,58 @@ def _restore_lock(
     return lock, {"locked": True, "table": table, "owner": lock.owner}
 
 
+@dataclass(frozen=True)
+class PointInTime:
+    """``--at TIME`` or ``--before-change EVENT_ID`` (instead of a snapshot), and ``--from``."""
+
+    at: str | None = None
+    before_change: str | None = None
+    from_location: str | None = None
+
+    @property
+    def given(self) -> bool:
+        return self.at is not None or self.before_change is not None
+
+
+def _document(
+    snapshot: str | None,
+    when: PointInTime,
+    listener_arn: str | None,
+    options: LockOptions,
+    profile: str | None,
+    region: str | None,
+) -> tuple[Any, str, Choice | None]:
+    """The snapshot to restore (read and validated), where it is, and, when it was chosen by
+    time or by event, the choice (said on stdout unless --json)."""
+    if snapshot is not None:
+        if when.given:
+            raise InvalidInput("give a SNAPSHOT, or --at TIME / --before-change EVENT_ID, not both")
+        if when.from_location is not None:
+            raise InvalidInput("--from applies to --at; drop it or drop the SNAPSHOT")
+        return load_snapshot(snapshot, profile, region), snapshot, None
+    if not when.given:
+        raise InvalidInput(
+            "give a SNAPSHOT (a path or s3:// URI), or --listener-arn ARN --at TIME, or "
+            "--before-change EVENT_ID"
+        )
+    source, read = open_source(
+        when.from_location,
+        stack_name=options.stack_name,
+        table=options.table,
+        local=options.local,
+        port=options.port,
+        profile=profile,
+        region=region,
+        arn=listener_arn,
+    )
+    choice = choose(source, listener_arn=listener_arn, at=when.at, before_change=when.before_change)
+    document = read(choice.location)
+    check_chosen(choice, document)
+    return document, choice.location, choice
+
+
 def _run(
-    snapshot: str,
+    snapshot: str | None,
     *,
     listener_arn: str | None,
     target_listener_arn: str | None,
@@ -186,14 +277,20 @@ def _run(
     profile: str | None,
     region: str | None,
     locking: LockOptions | None = None,
+    when: PointInTime | None = None,
 ) -> None:
-    """The one restore pipeline of both commands: check, plan, show, (lock, confirm, apply).
+    """The one restore pipeline of both commands: (choose,) check, plan, show, (lock, confirm,
+    apply).
 
     A restore that may change the listener holds its lock from before the plan to the end
     (released on every way out, Ctrl-C included); a dry run takes none."""
     _selection(mode, priority, match)  # option mistakes first, before any file or AWS access
     secrets = _oidc(oidc_secret)
-    document = load_snapshot(snapshot, profile, region)
+    document, snapshot, choice = _document(
+        snapshot, when or PointInTime(), listener_arn, locking or LockOptions(), profile, region
+    )
+    if choice is not None and not as_json:
+        out_console.print(f"chose {choice.reason}", markup=False)
     target = choose_target(document.source.listener_arn, listener_arn, target_listener_arn)
     scope.check_all(secrets, target)  # a secret out of scope is refused before any AWS call
     lock, lock_info = (
@@ -220,7 +317,8 @@ def _run(
     if as_json:
         plan = prepared.plan.public()
         lock_part = {"lock": lock_info} if lock_info else {}
-        print_json({**plan, **outcome.model_dump(mode="json"), "plan": plan, **lock_part})
+        chosen = {"choice": choice.public()} if choice else {}
+        print_json({**plan, **outcome.model_dump(mode="json"), "plan": plan, **lock_part, **chosen})
     else:
         stream = out_console if outcome.exit_code == 0 else err_console
         stream.print(outcome_view(outcome))
@@ -248,8 +346,11 @@ def _apply(
 
 
 def plan(
-    snapshot: Annotated[str, typer.Argument(help="Snapshot path or S3 URI.")],
+    snapshot: SnapshotArg = None,
     listener_arn: ListenerArn = None,
+    at: AtOpt = None,
+    before_change: BeforeChangeOpt = None,
+    from_location: FromOpt = None,
     target_listener_arn: TargetListener = None,
     mode: ModeOpt = None,
     priority: PriorityOpt = None,
@@ -258,6 +359,10 @@ def plan(
     oidc_secret: OidcSecret = None,
     oidc_secret_prefix: OidcSecretPrefix = DEFAULT_PREFIX,
     any_oidc_secret: AnyOidcSecret = False,
+    stack_name: StackName = "albrules",
+    local: Where = None,
+    port: LocalPort = None,
+    table: CatalogTable = None,
     as_json: JsonOut = False,
     profile: Profile = None,
     region: Region = None,
@@ -265,7 +370,9 @@ def plan(
 ) -> None:
     """Show what a restore would change: the operations, in order, and a per-rule diff.
 
-    Exactly `albrules restore --dry-run`: the same checks, refusals, output and exit codes."""
+    Exactly `albrules restore --dry-run`: the same checks, refusals, output and exit codes.
+    --listener-arn ARN --at TIME or --before-change EVENT_ID choose the snapshot from the
+    stack's catalog (--stack-name, --table) and say which and why."""
     with handled(debug):
         _run(
             snapshot,
@@ -283,12 +390,17 @@ def plan(
             as_json=as_json,
             profile=profile,
             region=region,
+            locking=LockOptions(False, table, stack_name, local, port),
+            when=PointInTime(at, before_change, from_location),
         )
 
 
 def restore(
-    snapshot: Annotated[str, typer.Argument(help="Snapshot path or S3 URI.")],
+    snapshot: SnapshotArg = None,
     listener_arn: ListenerArn = None,
+    at: AtOpt = None,
+    before_change: BeforeChangeOpt = None,
+    from_location: FromOpt = None,
     target_listener_arn: TargetListener = None,
     mode: ModeOpt = None,
     priority: PriorityOpt = None,
@@ -316,14 +428,7 @@ def restore(
     stack_name: StackName = "albrules",
     local: Where = None,
     port: LocalPort = None,
-    table: Annotated[
-        str | None,
-        typer.Option(
-            "--table",
-            help="The stack's catalog table, which holds the restore locks (its "
-            "CatalogTableName); skips the stack lookup.",
-        ),
-    ] = None,
+    table: CatalogTable = None,
     as_json: JsonOut = False,
     profile: Profile = None,
     region: Region = None,
@@ -333,7 +438,9 @@ def restore(
 
     The restore holds the listener's lock in the stack's catalog (--stack-name, or the local
     deploy), the lock the restore state machine takes: while another restore holds it, this
-    one exits 2 naming it. Without a stack it says so and restores without a lock."""
+    one exits 2 naming it. Without a stack it says so and restores without a lock.
+    --listener-arn ARN --at TIME or --before-change EVENT_ID choose the snapshot from that
+    catalog (or --at from the files of --from) and say which and why, before the plan."""
     with handled(debug):
         _run(
             snapshot,
@@ -352,4 +459,5 @@ def restore(
             profile=profile,
             region=region,
             locking=LockOptions(no_lock, table, stack_name, local, port),
+            when=PointInTime(at, before_change, from_location),
         )

@@ -71,9 +71,7 @@ def decide(policy: dict[str, Any], action: str, resource: str, context: dict[str
 
     result = PermissionResult.NEUTRAL
     for statement in as_list(policy.get("Statement", [])):
-        if "aws:principalarn" in condition_keys(statement) and (
-            "aws:PrincipalArn" not in context
-        ):
+        if "aws:principalarn" in condition_keys(statement) and ("aws:PrincipalArn" not in context):
             continue  # no principal the local AWS can name: see the module docstring
         try:
             applies = statement_applies(statement, action, resource, context)

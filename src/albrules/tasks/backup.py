@@ -236,9 +236,7 @@ def _back_up_one(
 
 
 def _failed(item: ListenerItem, error: str, cause: str) -> ListenerResult:
-    return ListenerResult(
-        listener_arn=item.listener_arn, status="failed", error=error, cause=cause
-    )
+    return ListenerResult(listener_arn=item.listener_arn, status="failed", error=error, cause=cause)
 
 
 def _drift_since_previous(

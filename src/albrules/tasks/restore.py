@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from .. import approval, notifications
+from .. import approval, history, notifications
 from ..arns import parse_listener_arn
 from ..aws import Aws
 from ..capture import capture_listener
@@ -144,15 +144,31 @@ def plan_summary(plan: Plan) -> PlanSummary:
 
 
 def lock_listener(state: RestoreState) -> RestoreState:
-    """Check the input, choose the target listener, open the audit record, take the lock."""
+    """Check the input, find the snapshot (named, or chosen from the listener's history by
+    ``at``/``before_change``), choose the target listener, open the audit record, take the
+    lock."""
     request = state.parsed_request()
     choose_selection(request.mode, request.priorities, request.match, INPUT_NAMES)
     settings = Settings.load()
-    location, catalogued = _snapshot_location(request.snapshot, settings)
+    choice = None
+    if request.snapshot is not None:
+        location, catalogued = _snapshot_location(request.snapshot, settings)
+        named = f"id {request.snapshot}"
+    else:  # at / before_change: chosen from the listener's history, as the CLI chooses
+        choice = history.choose(
+            history.CatalogVersions(settings.catalog()),
+            listener_arn=request.listener_arn,
+            at=request.at,
+            before_change=request.before_change,
+            names=history.INPUT_NAMES,
+        )
+        location, catalogued = choice.location, choice.version.checksum
+        named = f"version {choice.version.sort_key} of {choice.version.listener_arn}"
+        logger.info("snapshot chosen", extra={"choice": choice.reason})
     snapshot, sha256 = _read_snapshot(settings, location)
-    if catalogued is not None and snapshot.checksum != catalogued:
+    if catalogued and snapshot.checksum != catalogued:
         raise IntegrityFailed(
-            f"{location} is not the snapshot the catalog records for id {request.snapshot} "
+            f"{location} is not the snapshot the catalog records for {named} "
             f"(its checksum is {snapshot.checksum[:12]}..., the catalog's {catalogued[:12]}...); "
             "nothing was changed"
         )
@@ -172,13 +188,19 @@ def lock_listener(state: RestoreState) -> RestoreState:
             request=state.request,
             listener_arn=target,
             snapshot=location,
+            chosen=choice.public() if choice else None,
         ),
     )
     seconds = workflow_lock_seconds(state.settings.approval_timeout_seconds)
     catalog.acquire_lock(target, state.execution_arn, seconds)
     logger.append_keys(listener_arn=target)
     return state.model_copy(
-        update={"listener_arn": target, "snapshot_location": location, "snapshot_sha256": sha256}
+        update={
+            "listener_arn": target,
+            "snapshot_location": location,
+            "snapshot_sha256": sha256,
+            "snapshot_choice": choice.public() if choice else None,
+        }
     )
 
 
