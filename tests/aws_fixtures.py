@@ -12,8 +12,8 @@ from botocore.client import BaseClient
 from moto import mock_aws
 
 from albrules.aws import Aws
+from albrules.local import cloudtrail, faults
 from albrules.local import elbv2 as fidelity
-from albrules.local import faults
 from local_world import REGION, Calls, World
 
 
@@ -32,6 +32,7 @@ def clean_local_aws() -> Iterator[None]:
 def session() -> Iterator[boto3.Session]:
     with mock_aws():
         yield boto3.Session(region_name=REGION)
+        cloudtrail.drain(10)  # the test's CloudTrail events delivered while its AWS exists
 
 
 @pytest.fixture

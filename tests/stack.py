@@ -66,6 +66,8 @@ class Stack:
 
     def reset(self) -> None:
         """Everything a test may have added or changed, gone: the stack as deployed."""
+        cloudtrail.drain(10)  # the test's CloudTrail events delivered before the reset
+        self.change_rules(False)  # first: the reset's own ELBv2 calls start no change backup
         lambdas.clear_hooks()
         accounts.forget()
         faults.clear()
@@ -79,7 +81,7 @@ class Stack:
         _restore_machines(self)
         _restore_functions(self)
         _delete_test_resources(self)
-        self.change_rules(False)
+        cloudtrail.drain(10)  # and the reset's own (the deleted load balancers)
 
     def set_setting(self, kind: str, name: str, value: int) -> None:
         """The machine with another value substituted for one of its parameters (read by its

@@ -6,7 +6,8 @@ Sessions are cached per (role, region) for the life of a Lambda container; assum
 credentials last an hour (the most role chaining allows), longer than any one task runs. This
 account's own session is made once per region too (AWS's advice: SDK clients outside the
 handler): each new session would read and parse its services' models again, tens of
-milliseconds of every invocation.
+milliseconds of every invocation. On the local AWS each function gets its role's credentials in
+its invocation's environment, not the process's, so that session is made per credentials too.
 """
 
 from __future__ import annotations
@@ -18,18 +19,32 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import Aws, as_albrules_error
+from .runtime_env import getenv, invocation_credentials
 
 SESSION_SECONDS = 3600
 _cache: dict[tuple[str, str], tuple[float, Aws]] = {}
-_homes: dict[str | None, Aws] = {}
+_homes: dict[tuple[str | None, str | None], Aws] = {}
 
 
 def home(region: str | None = None) -> Aws:
     """This account (the function's own role, or the caller's), in ``region`` or the default
-    one: one session and its clients for the life of the process."""
-    aws = _homes.get(region)
+    one: one session and its clients for the life of the process, per set of credentials (the
+    local AWS hands each function its role's session in its invocation's environment)."""
+    given = invocation_credentials()
+    key = (region, given[0] if given else None)
+    aws = _homes.get(key)
     if aws is None:
-        aws = _homes.setdefault(region, Aws(boto3.Session(region_name=region)))
+        if given:
+            access_key, secret, token = given
+            session = boto3.Session(
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret,
+                aws_session_token=token,
+                region_name=region or getenv("AWS_DEFAULT_REGION"),
+            )
+        else:
+            session = boto3.Session(region_name=region)
+        aws = _homes.setdefault(key, Aws(session))
     return aws
 
 
@@ -69,7 +84,8 @@ def aws_for(
     if external_id:
         kwargs["ExternalId"] = external_id
     try:
-        creds = boto3.client("sts", region_name=region).assume_role(**kwargs)["Credentials"]
+        sts = home(region).client("sts")  # as this function's own role (role chaining)
+        creds = sts.assume_role(**kwargs)["Credentials"]
     except (ClientError, BotoCoreError) as err:
         raise as_albrules_error(err, service="sts", where=role) from err
     session = boto3.Session(

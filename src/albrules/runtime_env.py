@@ -28,3 +28,14 @@ def getenv(name: str, default: str | None = None) -> str | None:
     if invocation is not None and name in invocation:
         return invocation[name]
     return os.environ.get(name, default)
+
+
+def invocation_credentials() -> tuple[str, str, str | None] | None:
+    """The credentials the local AWS gave the running function (its execution role's session:
+    access key, secret, session token), or None (on AWS: they are the process environment's,
+    which boto3 finds by itself)."""
+    invocation = INVOCATION_ENV.get() or {}
+    key, secret = invocation.get("AWS_ACCESS_KEY_ID"), invocation.get("AWS_SECRET_ACCESS_KEY")
+    if not key or not secret:
+        return None
+    return key, secret, invocation.get("AWS_SESSION_TOKEN")

@@ -173,3 +173,43 @@ def test_local_commands_find_the_local_aws_through_aws_endpoint_url(server):
     shown = albrules(env, "local", "notifications", "--topic-arn", topic)
     assert shown.returncode == 0, shown.stderr
     assert "Subject: found" in shown.stdout and "through AWS_ENDPOINT_URL" in shown.stdout
+
+
+def test_the_server_delivers_elb_changes_to_eventbridge_as_cloudtrail_would(server):
+    import urllib.request
+
+    port, _ = server
+    sqs, events = local_client(port, "sqs"), local_client(port, "events")
+    url = sqs.create_queue(QueueName="changes")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    pattern = {"source": ["aws.elasticloadbalancing"], "detail": {"eventName": ["CreateRule"]}}
+    events.put_rule(Name="changes", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="changes", Targets=[{"Id": "q", "Arn": arn["QueueArn"]}])
+    ec2, elb = local_client(port, "ec2"), local_client(port, "elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}")
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    lb = elb.create_load_balancer(Name="s", Subnets=[s["Subnet"]["SubnetId"] for s in subnets])
+    listener = elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancers"][0]["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]["ListenerArn"]
+    elb.create_rule(
+        ListenerArn=listener,
+        Priority=1,
+        Conditions=[{"Field": "path-pattern", "Values": ["/x"]}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}],
+    )
+    request = urllib.request.Request(
+        f"{process.endpoint(port)}/_albrules/cloudtrail/drain", data=b'{"timeout": 10}'
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert json.loads(answer.read()) == {"drained": True}
+    (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    detail = json.loads(message["Body"])["detail"]
+    assert detail["eventName"] == "CreateRule"
+    assert detail["requestParameters"]["listenerArn"] == listener

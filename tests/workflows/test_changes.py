@@ -23,9 +23,11 @@ from security.people import arn_of, person
 from stack import Stack, break_listener, checksum, received, shop, subscribe
 
 
-@pytest.fixture(autouse=True)
-def changes_on(stack: Stack) -> None:
-    """The change rules, which the session stack keeps off between tests (tests/stack.py)."""
+def listening(stack: Stack) -> None:
+    """The change rules on (the session stack keeps them off between tests, tests/stack.py),
+    once the CloudTrail events of the test's set-up have been delivered: from here on, the
+    changes the test makes are backed up."""
+    assert cloudtrail.drain(10)
     stack.change_rules(True)
 
 
@@ -73,6 +75,7 @@ def test_a_change_becomes_a_version_with_its_event_within_the_settle_time(stack:
     listener = shop(stack)
     rule = stack.world.rules(listener)[0]["RuleArn"]
     stack.world.elb.modify_rule(RuleArn=rule, Actions=[fixed("503")])
+    listening(stack)
     event = cloudtrail_event("ModifyRule", {"ruleArn": rule}, identity=user("alice"))
     started = time.monotonic()
 
@@ -91,6 +94,7 @@ def test_a_change_becomes_a_version_with_its_event_within_the_settle_time(stack:
 
 def test_a_failed_call_starts_nothing(stack: Stack) -> None:
     listener = shop(stack)
+    listening(stack)
     deliver(stack, cloudtrail_event("DeleteRule", {"ruleArn": rule_of(listener)}, error="x"))
     time.sleep(1)
     assert runs_for(stack, listener) == []
@@ -99,6 +103,7 @@ def test_a_failed_call_starts_nothing(stack: Stack) -> None:
 
 def test_a_change_forwarded_to_the_changes_bus_is_backed_up(stack: Stack) -> None:
     listener = shop(stack)
+    listening(stack)
     bus = stack.outputs["ChangesEventBusArn"].rsplit("/", 1)[-1]
     deliver(stack, cloudtrail_event("ModifyListener", {"listenerArn": listener}), bus=bus)
     [version] = versions(stack, listener)
@@ -113,10 +118,13 @@ def test_notify_on_change_names_the_listener_who_and_the_rules_changed(stack: St
     lam.update_function_configuration(FunctionName=name, Environment=environment)
     queue = subscribe(stack)
     listener = shop(stack)
+    listening(stack)
     deliver(stack, cloudtrail_event("ModifyListener", {"listenerArn": listener}))
     versions(stack, listener)
     received(stack, queue)  # the first snapshot's message: nothing to compare with yet
+    stack.change_rules(False)  # the rule below is made by "mallory" (the event delivered)
     stack.world.rule(listener, 99, [{"Field": "path-pattern", "Values": ["/rogue/*"]}])
+    listening(stack)
     event = cloudtrail_event(
         "CreateRule", {"listenerArn": listener}, identity=user("mallory")
     )
@@ -168,6 +176,7 @@ def test_another_users_change_is_in_the_history_within_a_minute_with_their_arn(
     listener = shop(stack)
     dana = person(stack, "dana")
     rule = stack.world.rules(listener)[0]["RuleArn"]
+    listening(stack)
     started = time.monotonic()
 
     dana.client("elbv2").modify_rule(RuleArn=rule, Actions=[fixed("503")])

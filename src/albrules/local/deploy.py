@@ -1147,38 +1147,32 @@ class _Deployer:
         return name, {"Arn": arn}
 
     def event_bus(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """CreateEventBus (the Ref of an AWS::Events::EventBus is its name)."""
+        """CreateEventBus (the Ref of an AWS::Events::EventBus is its name), with its
+        ``Policy`` if given."""
         events = self.client("events")
         name = _text(props["Name"])
-        kwargs = {k: _text(props[k]) for k in ("Description", "KmsKeyIdentifier") if k in props}
         try:
-            arn = events.create_event_bus(Name=name, **kwargs)["EventBusArn"]
+            arn = events.create_event_bus(Name=name)["EventBusArn"]
         except ClientError as err:
             if _code(err) != "ResourceAlreadyExistsException":
                 raise
             arn = events.describe_event_bus(Name=name)["Arn"]
+        if props.get("Policy"):
+            policy = props["Policy"]
+            text = policy if isinstance(policy, str) else json.dumps(policy)
+            events.put_permission(EventBusName=name, Policy=text)
         return name, {"Arn": arn, "Name": name}
 
     def event_bus_policy(
         self, logical_id: str, props: dict[str, Any]
     ) -> tuple[str, dict[str, Any]]:
-        """One statement of a bus's resource policy (AWS::Events::EventBusPolicy), as
-        CloudFormation puts it: with ``Statement``, the statement (Sid = StatementId) replaces
-        any of that Sid in the bus's policy (PutPermission with the whole policy); otherwise
-        PutPermission with Action, Principal and Condition. The Ref is the StatementId."""
+        """One statement of a bus's resource policy (AWS::Events::EventBusPolicy): its
+        ``Statement`` (the bus ARN its default ``Resource``), or the older ``Action``,
+        ``Principal`` and ``Condition``; the bus's other statements are kept."""
         events = self.client("events")
         bus = _text(props.get("EventBusName") or "default")
         sid = _text(props["StatementId"])
-        if "Statement" in props:
-            current = events.describe_event_bus(Name=bus).get("Policy")
-            policy: dict[str, Any] = (
-                json.loads(current) if current else {"Version": "2012-10-17", "Statement": []}
-            )
-            statements: list[dict[str, Any]] = policy.get("Statement", [])
-            kept = [st for st in statements if st.get("Sid") != sid]
-            policy["Statement"] = [*kept, {"Sid": sid, **props["Statement"]}]
-            events.put_permission(EventBusName=bus, Policy=json.dumps(policy))
-        else:
+        if "Statement" not in props:
             kwargs: dict[str, Any] = {
                 "EventBusName": bus,
                 "StatementId": sid,
@@ -1188,6 +1182,16 @@ class _Deployer:
             if props.get("Condition"):
                 kwargs["Condition"] = props["Condition"]
             events.put_permission(**kwargs)
+            return sid, {}
+        found = events.describe_event_bus(Name=bus)
+        others = [
+            statement
+            for statement in json.loads(found.get("Policy") or "{}").get("Statement", [])
+            if statement.get("Sid") != sid
+        ]
+        statement = {"Sid": sid, "Resource": found["Arn"], **props["Statement"]}
+        policy = {"Version": "2012-10-17", "Statement": [*others, statement]}
+        events.put_permission(EventBusName=bus, Policy=json.dumps(policy))
         return sid, {}
 
     def state_machine(self, logical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -1,5 +1,5 @@
 """EventBridge as AWS documents it, where moto 5.2.5 differs: Step Functions' execution status
-change events, and rules with Lambda targets.
+change events; rules with Lambda, SQS and other buses' targets; PutEvents' reserved sources.
 
 - **Step Functions emits events.** AWS sends a "Step Functions Execution Status Change" event
   (source ``aws.states``) to the account's default event bus each time a Standard workflow's
@@ -18,32 +18,41 @@ change events, and rules with Lambda targets.
   (or its ``Input``, ``InputPath`` or ``InputTransformer`` shape) as the payload; the time is
   an ISO 8601 string, as AWS sends it. A disabled rule delivers nothing.
 
-- **Event bus targets in another account.** moto re-puts the event on the other bus as if
-  that account had sent it (``account`` becomes the receiver's) and ignores the receiving
-  bus's resource policy. AWS keeps the sender's ``account`` (a receiver's rules match
-  ``"account": [SENDER]``; "Sending and receiving events between AWS accounts in Amazon
-  EventBridge"), and delivers only what the receiving bus's policy allows the sending account
-  to put (``events:PutEvents``; principals as account IDs or root ARNs, ``"*"``; conditions on
-  ``events:source``, ``events:detail-type``, ``aws:PrincipalAccount``; ``aws:PrincipalOrgID``
-  never holds here: the local AWS has no organization). Here such a target is delivered that
-  way, to the receiving bus's rules, keeping the event's ``id``, ``time``, ``account``,
-  ``region``, ``source``, ``detail-type``, ``resources`` and ``detail``. Not modelled: the rule
-  role's own ``events:PutEvents`` permission (IAM is not evaluated), and AWS's refusal to pass
-  a received event on to a third account.
+- **SQS targets** get the whole event (``account`` included; moto's own template drops it),
+  or its ``Input``/``InputPath``/``InputTransformer`` shape. The queue's policy is not checked.
+- **Other buses as targets** (another account's or Region's, with the target's ``RoleArn``):
+  the event arrives as it left, its ``id``, ``account``, ``region`` and ``time`` kept (moto
+  re-puts it as a new event of the receiving account). A bus in another account takes it only
+  if its resource policy (PutPermission, ``AWS::Events::EventBusPolicy``) allows
+  ``events:PutEvents`` on it to the sending account, by account id or root ARN, to the rule's
+  role, or to ``*`` under a condition such as ``aws:PrincipalOrgID`` (the sender's
+  organization in moto's Organizations); otherwise nothing is delivered and a warning is
+  logged, as AWS drops it (visible there only in the rule's FailedInvocations metric).
+  PutPermission with ``Principal`` ``*`` is stored as ``"Principal": "*"``, as AWS shows it.
+- **PutEvents** entries whose ``Source`` begins with ``aws.`` fail with
+  ``NotAuthorizedForSourceException`` (the other entries are put): the ``aws.`` sources are
+  AWS services' ("Customer-generated events can have any value here, as long as it doesn't
+  begin with 'aws.'"), so no customer can forge a CloudTrail event onto a bus. moto accepts
+  them. The error message ("Not authorized for the source.") is not confirmed.
 
-- **Sources reserved to AWS.** An ``aws.*`` source is AWS's services' own: a PutEvents entry
-  with one is refused (``NotAuthorizedForSourceException``, "You do not have permissions to
-  publish events with this source onto this event bus", PutEventsResultEntry), so nobody can
-  forge a CloudTrail event by hand; moto accepts it. Here such an entry is refused in the
-  API's answer (the other entries go on); the local AWS's own services put their events on
-  the buses directly, as AWS's do.
+Not confirmed against AWS: whether a forwarded event keeps its ``id`` (here it does), and
+that a cross-Region or organization-granted target without ``RoleArn`` is refused (AWS
+requires the role there; the local AWS does not check it).
 
-Delivery is synchronous, in the thread whose status change caused the event, right after the
-status is set: when DescribeExecution first shows an execution ended, its event's targets may
-still be running (AWS delivers later still, "best effort"), so tests wait for the effect.
-Not reproduced: AWS's retries of failed deliveries and of failed asynchronous invocations
-(twice), dead-letter queues, and the resource policy that lets EventBridge invoke the function
-(the local AWS enforces no resource policies).
+**Event patterns.** moto's matching of ``exists`` (``false``: the field is absent),
+``prefix``, ``suffix``, ``anything-but``, ``numeric``, ``equals-ignore-case``, ``wildcard`` and
+``$or`` follows EventBridge's documentation; but it treats an array of objects as one opaque
+value, where EventBridge matches a field inside the array's objects against every element's
+value (``"responseElements": {"rules": {"ruleArn": [...]}}``). Here arrays of objects are
+flattened as EventBridge does.
+
+Delivery is synchronous, in the thread that puts the event (CloudTrail's events: its delivery
+thread, :mod:`albrules.local.cloudtrail`; status changes: the thread whose change caused it,
+right after the status is set): when DescribeExecution first shows an execution ended, its
+event's targets may still be running (AWS delivers later still, "best effort"), so tests wait
+for the effect. Not reproduced: AWS's retries of failed deliveries and of failed asynchronous
+invocations (twice), dead-letter queues, and the resource policy that lets EventBridge invoke
+the function (the local AWS enforces no resource policies).
 """
 
 from __future__ import annotations
@@ -51,8 +60,9 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import time
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 _installed = False
 log = logging.getLogger(__name__)
@@ -69,31 +79,10 @@ def install() -> None:
         return
     _install_status_change_events()
     _install_lambda_targets()
-    _install_reserved_sources()
+    _install_put_events_sources()
+    _install_any_principal()
+    _install_array_matching()
     _installed = True
-
-
-REFUSED_SOURCE = {
-    "ErrorCode": "NotAuthorizedForSourceException",
-    "ErrorMessage": "Not authorized for the source.",
-}
-
-
-def _install_reserved_sources() -> None:
-    from moto.events.responses import EventsHandler
-
-    def put_events(self: Any) -> str:
-        entries = self._get_param("Entries") or []
-        allowed = [e for e in entries if not str(e.get("Source", "")).startswith("aws.")]
-        answers = iter(self.events_backend.put_events(allowed) if allowed else [])
-        results = [
-            dict(REFUSED_SOURCE) if str(e.get("Source", "")).startswith("aws.") else next(answers)
-            for e in entries
-        ]
-        failed = sum(1 for r in results if "ErrorCode" in r)
-        return json.dumps({"FailedEntryCount": failed, "Entries": results})
-
-    EventsHandler.put_events = put_events  # type: ignore[method-assign]
 
 
 # --- Step Functions -> EventBridge ---------------------------------------------------------------
@@ -224,62 +213,21 @@ def invoke_lambda_target(target: dict[str, Any], event: dict[str, Any]) -> None:
         log.exception("the event %s was not delivered to %s", event.get("id"), target["Arn"])
 
 
-def _is_bus(arn: str) -> bool:
-    parts = arn.split(":")
-    return len(parts) > 5 and parts[2] == "events" and parts[5].startswith("event-bus/")
+def send_to_queue(target: dict[str, Any], event: dict[str, Any]) -> None:
+    """Send the event (or its Input/InputPath/InputTransformer shape) to an SQS target, whole:
+    moto's own template drops ``account`` and pastes fields into a JSON string."""
+    from moto.sqs.models import sqs_backends
 
-
-def bus_admits(policy: str | None, bus_arn: str, sender: str, event: dict[str, Any]) -> bool:
-    """Whether a bus's resource policy lets account ``sender`` put ``event`` on it."""
-    from .policies import Unsupported, evaluate
-
-    if not policy:
-        return False
-    document = json.loads(policy)
-    statements = []
-    for statement in document.get("Statement", []):
-        statement = dict(statement)
-        principal = statement.get("Principal")
-        if isinstance(principal, dict) and "AWS" in principal:
-            wanted = principal["AWS"] if isinstance(principal["AWS"], list) else [principal["AWS"]]
-            statement["Principal"] = {
-                "AWS": [f"arn:aws:iam::{w}:root" if str(w).isdigit() else w for w in wanted]
-            }
-        statements.append(statement)
-    context = {
-        "aws:PrincipalArn": f"arn:aws:iam::{sender}:root",
-        "aws:PrincipalAccount": sender,
-        "events:source": str(event.get("source", "")),
-        "events:detail-type": str(event.get("detail-type", "")),
-    }
+    _, _, _, region, account, name = target["Arn"].split(":", 5)
+    group = (target.get("SqsParameters") or {}).get("MessageGroupId")
     try:
-        return evaluate({"Statement": statements}, "events:PutEvents", bus_arn, context) == "Allow"
-    except Unsupported:
-        log.warning("the policy of %s uses what the local AWS cannot evaluate: refused", bus_arn)
-        return False
-
-
-def deliver_to_bus(target: dict[str, Any], event: dict[str, Any], sender: str) -> None:
-    """Put ``event`` (sent by account ``sender``) on the target bus, as EventBridge does."""
-    from moto.events.models import events_backends
-
-    parts = target["Arn"].split(":")
-    region, account, name = parts[3], parts[4], parts[5].split("/", 1)[1]
-    try:
-        bus = events_backends[account][region].describe_event_bus(name)
-    except Exception:
-        log.warning("the event %s was not delivered: no bus %s", event.get("id"), target["Arn"])
-        return
-    if account != sender and not bus_admits(bus.policy, target["Arn"], sender, event):
-        log.warning(
-            "the event %s was not delivered: the policy of %s does not admit account %s",
-            event.get("id"),
-            target["Arn"],
-            sender,
+        payload = _target_payload(target, event)
+        body = payload if isinstance(payload, str) else json.dumps(payload)
+        sqs_backends[account][region].send_message(
+            queue_name=name, message_body=body, group_id=group
         )
-        return
-    for rule in list(bus.rules.values()):
-        rule.send_to_targets(cast(Any, copy.deepcopy(event)))
+    except Exception:
+        log.exception("the event %s was not delivered to %s", event.get("id"), target["Arn"])
 
 
 def _install_lambda_targets() -> None:
@@ -290,19 +238,184 @@ def _install_lambda_targets() -> None:
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
         if getattr(self, "state", "ENABLED") != "ENABLED":
             return
-        buses = [t for t in self.targets if _is_bus(t["Arn"])]
-        if buses and self.event_pattern.matches_event(original_event):
-            for target in buses:
-                deliver_to_bus(target, original_event, str(original_event.get("account")))
         lambdas = [t for t in self.targets if t["Arn"].split(":")[2:3] == ["lambda"]]
-        others = [t for t in self.targets if t not in lambdas and t not in buses]
+        queues = [t for t in self.targets if t["Arn"].split(":")[2:3] == ["sqs"]]
+        buses = [t for t in self.targets if _is_bus(t["Arn"])]
+        mine = lambdas + queues + buses
+        others = [t for t in self.targets if t not in mine]
         if others:
             rest = copy.copy(self)
             rest.targets = others
             original(rest, original_event, transform_input)
-        if lambdas and self.event_pattern.matches_event(original_event):
+        if mine and self.event_pattern.matches_event(original_event):
             event = _as_aws_event(copy.deepcopy(original_event))
             for target in lambdas:
                 invoke_lambda_target(target, event)
+            for target in queues:
+                send_to_queue(target, event)
+            for target in buses:
+                forward_to_bus(self, target, original_event)
 
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+# --- event buses: delivery, other accounts' and Regions' buses as targets -------------------------
+
+
+def deliver_to_bus(account: str, region: str, bus_name: str, message: dict[str, Any]) -> None:
+    """Hand an event (moto's message: ``time`` in epoch seconds) to every rule of a bus, as
+    EventBridge does once it has accepted it (each rule matches and delivers it)."""
+    from moto.events.models import events_backends
+
+    bus = events_backends[account][region].describe_event_bus(bus_name)
+    message = {**message, "ingestion-time": time.time()}  # moto's own field, never sent
+    for rule in list(bus.rules.values()):
+        rule.send_to_targets(copy.deepcopy(message))  # type: ignore[arg-type]
+
+
+def _is_bus(arn: str) -> bool:
+    parts = arn.split(":", 5)
+    return len(parts) == 6 and parts[2] == "events" and parts[5].startswith("event-bus/")
+
+
+def organization_of(account: str) -> str | None:
+    """The id of the AWS Organizations organization ``account`` belongs to (moto's), if any."""
+    from moto.organizations.models import organizations_backends
+
+    master, partition = organizations_backends.master_accounts.get(account, (account, "aws"))
+    backends: Any = organizations_backends
+    found: Any = backends.get(master) or {}
+    org = getattr(found.get(partition), "org", None)
+    return str(org.id) if org is not None else None
+
+
+def bus_accepts(bus: Any, sender_account: str, role_arn: str | None) -> bool:
+    """Whether a bus in another account takes events from ``sender_account``'s rule: its
+    resource policy must allow ``events:PutEvents`` on the bus to that account (by account id
+    or root ARN, the rule's role, or any principal under a condition such as
+    ``aws:PrincipalOrgID``); no policy, no delivery."""
+    from .policies import Unsupported, evaluate
+
+    if sender_account == bus.account_id:
+        return True
+    if not bus.policy:
+        return False
+    principal = role_arn or f"arn:aws:iam::{sender_account}:root"
+    context = {"aws:PrincipalArn": principal, "aws:PrincipalAccount": sender_account}
+    org = organization_of(sender_account)
+    if org:
+        context["aws:PrincipalOrgID"] = org
+    try:
+        decision = evaluate(json.loads(bus.policy), "events:PutEvents", bus.arn, context)
+    except Unsupported as err:
+        log.warning("the policy of %s uses %s, which the local AWS does not model", bus.arn, err)
+        return False
+    return decision == "Allow"
+
+
+def forward_to_bus(rule: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
+    """Deliver an event to another bus (another account's or Region's), as EventBridge does:
+    the event keeps its ``id``, ``account``, ``region`` and ``time``; a bus in another account
+    takes it only if its resource policy allows the rule's account. Errors are logged."""
+    from moto.events.models import events_backends
+
+    _, _, _, region, account, resource = target["Arn"].split(":", 5)
+    name = resource.removeprefix("event-bus/")
+    sender = str(rule.account_id)
+    try:
+        bus = events_backends[account][region].describe_event_bus(name)
+        if not bus_accepts(bus, sender, target.get("RoleArn")):
+            log.warning(
+                "the event %s was not delivered to %s: its policy does not allow account %s",
+                event.get("id"),
+                target["Arn"],
+                sender,
+            )
+            return
+        deliver_to_bus(account, region, name, event)
+    except Exception:
+        log.exception("the event %s was not delivered to %s", event.get("id"), target["Arn"])
+
+
+# --- PutEvents: the aws. sources are AWS's -------------------------------------------------------
+
+NOT_AUTHORIZED = {
+    "ErrorCode": "NotAuthorizedForSourceException",
+    "ErrorMessage": "Not authorized for the source.",
+}
+
+
+def _install_put_events_sources() -> None:
+    """A customer's PutEvents entry whose Source starts with ``aws.`` fails (moto accepts it):
+    only AWS services publish those sources, so no one can forge a CloudTrail event."""
+    from moto.events.responses import EventsHandler
+
+    original = EventsHandler.put_events
+
+    def put_events(self: Any) -> Any:
+        entries = self._get_param("Entries") or []
+        forged = [str(e.get("Source") or "").startswith("aws.") for e in entries]
+        if not any(forged):
+            return original(self)
+        allowed = [e for e, bad in zip(entries, forged, strict=True) if not bad]
+        accepted = iter(self.events_backend.put_events(allowed) if allowed else [])
+        results = [dict(NOT_AUTHORIZED) if bad else next(accepted) for bad in forged]
+        failed = len([r for r in results if "ErrorCode" in r])
+        return json.dumps({"FailedEntryCount": failed, "Entries": results})
+
+    EventsHandler.put_events = put_events  # type: ignore[method-assign]
+
+
+def _install_any_principal() -> None:
+    """PutPermission with ``Principal`` ``*`` (with a condition such as aws:PrincipalOrgID)
+    grants every principal, ``"Principal": "*"`` in the bus policy, as AWS stores it; moto
+    writes ``{"AWS": "arn:aws:iam::*:root"}``."""
+    from moto.events.models import EventBus
+
+    original = EventBus.add_permission
+
+    def add_permission(
+        self: Any, statement_id: str, action: str, principal: Any, condition: Any
+    ) -> None:
+        if isinstance(principal, dict) and str(principal.get("AWS", "")).endswith(":iam::*:root"):
+            principal = "*"
+        original(self, statement_id, action, principal, condition)
+
+    EventBus.add_permission = add_permission  # type: ignore[method-assign]
+
+
+def _add(found: dict[str, Any], key: str, value: Any) -> None:
+    values = value if isinstance(value, list) else [value]
+    if key in found:
+        before = found[key]
+        found[key] = (before if isinstance(before, list) else [before]) + values
+    else:
+        found[key] = list(values)
+
+
+def flatten(node: Any, prefix: str = "", found: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An event's leaves by dotted path, as EventBridge matches them: the values of a field
+    inside an array of objects are collected from every element."""
+    found = {} if found is None else found
+    if not isinstance(node, dict):
+        return found
+    for key, value in node.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict) and value:
+            flatten(value, path, found)
+        elif isinstance(value, list) and any(isinstance(item, dict) for item in value):
+            for item in value:
+                if isinstance(item, dict):
+                    for inner, leaf in flatten(item, path).items():
+                        _add(found, inner, leaf)
+                else:
+                    _add(found, path, item)
+        else:
+            found[path] = value
+    return found
+
+
+def _install_array_matching() -> None:
+    from moto.events.models import EventPattern
+
+    EventPattern._flatten_dict = staticmethod(flatten)  # type: ignore[assignment]

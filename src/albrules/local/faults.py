@@ -163,7 +163,11 @@ def _wrap(operation: str, handler: Any, error: Any = ELBClientError) -> Any:
                 _lambda_fault_due(before=True)
             response = handler(self)
             if operation in MUTATING:
-                _lambda_fault_due(before=False)
+                try:
+                    _lambda_fault_due(before=False)
+                except BaseException as aborted:  # the call took effect: CloudTrail records it
+                    aborted.response = response  # type: ignore[attr-defined]
+                    raise
             return response
         if fault.after:
             handler(self)

@@ -31,12 +31,25 @@ given), so moto's own check of AWS's rule applies: a reservation that would leav
 requests-per-second limit (ten times the concurrency) and the scaling rate; an asynchronous
 (``Event``) invocation beyond the reservation is throttled here too, where AWS would queue it.
 
+**Execution roles.** AWS runs a function with its execution role's temporary credentials
+(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN`` in its environment;
+the session is ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/FUNCTION``). Here each invocation's
+environment carries such a session of the function's role, from moto's STS
+(:func:`role_credentials`, one per function, reused until five minutes before it expires), and
+``albrules.accounts.home()`` builds its session from them (they are not in ``os.environ``:
+other invocations run in other threads). So a function's calls are its role's in CloudTrail
+(:mod:`albrules.local.cloudtrail`) and in the bucket policy's ``aws:PrincipalArn``
+(:mod:`albrules.local.s3`). moto evaluates no identity policy, so the role's permissions are
+not enforced; a boto3 client a handler makes by itself (not through ``accounts``) still uses
+the process's default credentials.
+
 Every other function keeps moto's behaviour.
 
 In the server process (``python -m albrules.local.server``) the handler's own boto3 calls must
 reach that same server: :func:`configure_server` (called once at server start) points the
 process's default endpoint and credentials at it, and each invocation environment carries
-them too. In-process under ``mock_aws`` moto intercepts the handler's boto3 calls itself.
+the endpoint too (and its role's credentials, above). In-process under ``mock_aws`` moto
+intercepts the handler's boto3 calls itself.
 
 Tests can run code just before a function runs: :func:`before_invoke` / :func:`clear_hooks`.
 """
@@ -59,6 +72,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -146,6 +160,11 @@ def configure_server(port: int, host: str = "127.0.0.1") -> None:
     for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
         os.environ.pop(name, None)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def serving() -> bool:
+    """Whether this process is the local AWS server (:func:`configure_server` ran)."""
+    return _server_endpoint is not None
 
 
 def handler_file(handler: str) -> str:
@@ -261,6 +280,55 @@ def _decode(body: Any) -> Any:
     return body
 
 
+ROLE_SESSION_SECONDS = 3600
+_role_sessions: dict[tuple[str, str, str], Any] = {}  # (account, role, function) -> AssumedRole
+
+
+def role_credentials(fn: Any) -> dict[str, str] | None:
+    """The function's execution role's temporary credentials, as Lambda gives a function
+    (session ``assumed-role/ROLE/FUNCTION``, from moto's STS), reused until five minutes before
+    they expire; None if the role cannot be assumed."""
+    role = str(getattr(fn, "role", "") or "")
+    if not role.startswith("arn:") or ":role/" not in role:
+        return None
+    from moto.sts.models import sts_backends
+
+    account = str(fn.account_id)
+    backend = sts_backends[account][role.split(":")[1]]
+    key = (account, role, str(fn.function_name))
+    with _lock:
+        session = _role_sessions.get(key)
+        fresh = (
+            session is not None
+            and session in backend.assumed_roles  # not from an earlier (reset) local AWS
+            and _expires(session) > time.time() + 300
+        )
+        if not fresh:
+            try:
+                session = backend.assume_role(
+                    region_name=fn.region,
+                    role_session_name=str(fn.function_name)[:64],
+                    role_arn=role,
+                    policy=None,  # type: ignore[arg-type]
+                    duration=ROLE_SESSION_SECONDS,
+                    external_id=None,  # type: ignore[arg-type]
+                )
+            except Exception:  # the function then runs with the local AWS's default credentials
+                return None
+            _role_sessions[key] = session
+    assert session is not None
+    return {
+        "AWS_ACCESS_KEY_ID": session.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+        "AWS_SESSION_TOKEN": session.session_token,
+    }
+
+
+def _expires(session: Any) -> float:
+    when = session.expiration  # moto's: naive UTC
+    return float(when.replace(tzinfo=when.tzinfo or UTC).timestamp())
+
+
 def _environment(fn: Any) -> dict[str, str]:
     env = {
         "AWS_REGION": fn.region,
@@ -277,6 +345,7 @@ def _environment(fn: Any) -> dict[str, str]:
         env["AWS_ENDPOINT_URL"] = _server_endpoint
         env["AWS_ACCESS_KEY_ID"] = env["AWS_SECRET_ACCESS_KEY"] = "test"
     env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
+    env.update(role_credentials(fn) or {})  # reserved: a function's variables cannot set them
     return env
 
 

@@ -2,9 +2,10 @@
 written from the IAM User Guide's policy-evaluation and condition-operator pages, independent
 of moto's engine (which evaluates no principal and only the StringEquals operator).
 
-Supported: ``Effect``; ``Principal`` ``"*"`` or ``{"AWS": ...}``; ``Action``/``NotAction`` and
-``Resource``/``NotResource`` with ``*`` and ``?`` wildcards; the condition operators
-``String(Not)Equals``, ``String(Not)EqualsIgnoreCase``, ``String(Not)Like``,
+Supported: ``Effect``; ``Principal`` ``"*"`` or ``{"AWS": ...}`` (an ARN, or an account id or
+its root ARN, which stands for every principal of the account: ``aws:PrincipalAccount``);
+``Action``/``NotAction`` and ``Resource``/``NotResource`` with ``*`` and ``?`` wildcards; the
+condition operators ``String(Not)Equals``, ``String(Not)EqualsIgnoreCase``, ``String(Not)Like``,
 ``Arn(Not)Equals``, ``Arn(Not)Like`` and ``Bool``, each with ``...IfExists``; several values of
 one key are ORed, several keys and operators ANDed. A key missing from the request context
 makes a positive operator false and a negated one true ("...IfExists" makes it true). An
@@ -94,8 +95,17 @@ def _principal_matches(statement: dict[str, Any], context: dict[str, str]) -> bo
     if isinstance(principal, dict) and "AWS" in principal:
         wanted = as_list(principal["AWS"])
         caller = context.get("aws:PrincipalArn")
-        return "*" in wanted or (caller is not None and caller in wanted)
+        if "*" in wanted or (caller is not None and caller in wanted):
+            return True
+        # An account (its id or root ARN) stands for every principal of that account.
+        account = context.get("aws:PrincipalAccount")
+        return account is not None and any(_account_principal(w) == account for w in wanted)
     return False
+
+
+def _account_principal(value: Any) -> str | None:
+    found = re.fullmatch(r"(\d{12})|arn:[^:]+:iam::(\d{12}):root", str(value))
+    return (found.group(1) or found.group(2)) if found else None
 
 
 def statement_applies(

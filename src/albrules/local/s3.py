@@ -11,11 +11,12 @@ with the request's context as the local AWS knows it:
   the SDKs use;
 - ``aws:PrincipalArn`` is the caller's ARN when the request is signed with an access key of an
   IAM user (the user's ARN) or of an assumed role (the role's ARN, as AWS gives for roles).
-  Requests signed with the local AWS's default credentials (``test``: the in-process Lambda
-  functions and the test harness) have no principal the local AWS can name: statements whose
-  conditions read ``aws:PrincipalArn`` are not applied to them. So locally the bucket policy
-  keeps IAM users out of the stack's prefixes, but does not tell the stack's functions apart
-  (they do not run as their roles here). See the README's "What is not confirmed" section.
+  The stack's functions run as their execution roles (:mod:`albrules.local.lambdas`), so
+  their requests carry their role's ARN and the bucket policy tells them apart as on AWS.
+  Requests signed with the local AWS's default credentials (``test``: the test harness, the
+  CLI against the local server) have no principal the local AWS can name: statements whose
+  conditions read ``aws:PrincipalArn`` are not applied to them. See the README's "What is not
+  confirmed" section.
 
 A statement the evaluator does not model is evaluated as moto does.
 """

@@ -8,6 +8,8 @@ the background). Besides the AWS APIs it answers, under ``/_albrules/``:
   clear injected ELBv2 faults;
 - ``GET|POST config`` - read or set ``{"rules_per_load_balancer": N}``;
 - ``GET notifications`` - what the SNS topics published (:mod:`albrules.local.inbox`);
+- ``POST cloudtrail/drain`` (``{"timeout": 10}``) - wait until the CloudTrail events queued
+  so far are delivered to EventBridge (:func:`albrules.local.cloudtrail.drain`);
 - ``function-urls/<region>/<function>/...`` - the function's Lambda function URL
   (:mod:`albrules.local.function_urls`; ``albrules local deploy`` gives URLs this address).
 """
@@ -70,6 +72,13 @@ class Admin:
             return _reply(start_response, 200, dict(elbv2.CONFIG))
         if name == "notifications":
             return _reply(start_response, 200, {"notifications": inbox.sent()})
+        if name == "cloudtrail/drain" and method == "POST":
+            from . import cloudtrail
+
+            timeout = (body or {}).get("timeout", 10)
+            if not isinstance(timeout, int | float) or not 0 <= timeout <= 300:
+                return _reply(start_response, 400, {"error": "timeout must be 0 to 300 seconds"})
+            return _reply(start_response, 200, {"drained": cloudtrail.drain(float(timeout))})
         return _reply(start_response, 404, {"error": f"no such endpoint {path}"})
 
 
