@@ -12,8 +12,6 @@ import json
 import time
 from typing import Any
 
-import pytest
-
 from albrules.catalog import Catalog
 from albrules.local import cloudtrail
 from albrules.versions import Version
@@ -164,12 +162,8 @@ def test_a_restores_pre_restore_snapshot_is_a_version_of_the_listener(stack: Sta
     assert newest.location and "/pre-restore/" in newest.location
 
 
-# Once the local AWS emits ELBv2 CloudTrail events (issue 12's "trail" part), the whole path
-# runs end to end: a person's boto3 call, CloudTrail, EventBridge, the note, the machine.
-TRAIL = any(operation == "ModifyRule" for _, operation in cloudtrail.RECORDED)
-
-
-@pytest.mark.skipif(not TRAIL, reason="the local AWS does not emit ELBv2 CloudTrail events yet")
+# End to end: a person's boto3 call, the local AWS's CloudTrail event on the default bus, the
+# note, the machine, the catalog.
 def test_another_users_change_is_in_the_history_within_a_minute_with_their_arn(
     stack: Stack,
 ) -> None:
