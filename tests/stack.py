@@ -124,11 +124,11 @@ class Stack:
         versions beside the ones the test asserts; tests/workflows/test_changes.py turns them
         on."""
         events = self.session.client("events")
-        for resource in self.deployment.resources.values():
-            if resource.type != "AWS::Events::Rule" or "ListenerChange" not in resource.physical_id:
+        for logical_id, resource in self.deployment.resources.items():
+            if resource.type != "AWS::Events::Rule" or "ListenerChange" not in logical_id:
                 continue
             kwargs = {"Name": resource.physical_id}
-            if "MemberAccount" in resource.physical_id:  # the rule on the changes bus
+            if "MemberAccount" in logical_id:  # the rule on the changes bus
                 kwargs["EventBusName"] = self.outputs["ChangesEventBusArn"]
             (events.enable_rule if enabled else events.disable_rule)(**kwargs)
 

@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from albrules import accounts
 from albrules.catalog import Catalog
-from albrules.local import lambdas
+from albrules.local import cloudtrail, lambdas
 from albrules.local.deploy import deploy
 from albrules.versions import Version
 from change_events import REGION, assumed_role, cloudtrail_event, user
@@ -45,7 +45,7 @@ class Member:
         self.session = session_in(account)
         self.account = account
         self.world = World(self.session)
-        deploy(
+        self.deployment = deploy(
             ROOT / "member-account.yaml",
             {
                 "TrustedRoleArns": central.outputs["MemberTrustedRoleArns"],
@@ -57,6 +57,14 @@ class Member:
             stack_name="member",
             save=False,
         )
+
+    def forwarding(self, enabled: bool) -> None:
+        """The member's forwarding rule on or off (off while a test builds its listeners, so
+        that their CloudTrail events reach nobody), once the events so far are delivered."""
+        assert cloudtrail.drain(10)
+        events = self.session.client("events")
+        name = self.deployment.physical_id("ForwardChangesRule")
+        (events.enable_rule if enabled else events.disable_rule)(Name=name)
 
     def cloudtrail(self, event: dict[str, Any]) -> None:
         """The member account's CloudTrail delivers the event to its default bus."""
@@ -102,7 +110,9 @@ def history(central: Stack, listener: str, timeout: float = 30) -> list[Version]
 
 def test_a_member_accounts_change_is_backed_up_by_the_central_stack(central: Stack) -> None:
     member = Member(central, MEMBER)
+    member.forwarding(False)
     listener = shop(_member_stack(member))
+    member.forwarding(True)
     someone = f"arn:aws:iam::{MEMBER}:role/deployer"
     event = cloudtrail_event(
         "ModifyListener",
@@ -125,7 +135,7 @@ def test_an_account_the_central_bus_does_not_admit_is_not_heard(central: Stack) 
     """An account that deployed member-account.yaml with the central bus's ARN but is not in
     ChangeSourceAccounts: its events never reach the central stack."""
     stranger = Member(central, STRANGER)
-    listener = shop(_member_stack(stranger))
+    listener = shop(_member_stack(stranger))  # its own events are not admitted either
     stranger.cloudtrail(
         cloudtrail_event(
             "ModifyListener", {"listenerArn": listener}, identity=user("eve", STRANGER),
