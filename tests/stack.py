@@ -250,7 +250,9 @@ def deployed_stack(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
             ROOT / "template.yaml", parameters, aws=session, stack_name=name, save=False
         )
         try:
-            yield Stack(session, deployment)
+            made = Stack(session, deployment)
+            made.change_rules(False)  # as the session stack keeps them (see change_rules)
+            yield made
         finally:
             lambdas.clear_hooks()
             accounts.forget()

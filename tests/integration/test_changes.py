@@ -27,11 +27,9 @@ SETTLE = 600
 
 @pytest.fixture
 def stack() -> Iterator[Stack]:
-    """The stack with its change rules off: these tests hand the tasks their events themselves
-    (the local AWS's own CloudTrail events of the set-up would be noted too)."""
-    for deployed in deployed_stack({"ChangeSettleSeconds": str(SETTLE)}):
-        deployed.change_rules(False)
-        yield deployed
+    """The stack with its change rules off (deployed_stack's default): these tests hand the
+    tasks their events themselves."""
+    yield from deployed_stack({"ChangeSettleSeconds": str(SETTLE)})
 
 
 @contextmanager
