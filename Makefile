@@ -168,7 +168,8 @@ asl-lint: $(STAMP) $(ASL_VALIDATOR_STAMP)
 	@rm -rf $(ASL_OUT)
 	$(BIN)/python scripts/asl_substitute.py --template template.yaml $(ASL_OUT) >/dev/null
 	$(ASL_VALIDATOR_PREFIX)/node_modules/.bin/asl-validator \
-	  --json-path $(ASL_OUT)/backup.asl.json --json-path $(ASL_OUT)/restore.asl.json
+	  --json-path $(ASL_OUT)/backup.asl.json --json-path $(ASL_OUT)/restore.asl.json \
+	  --json-path $(ASL_OUT)/changes.asl.json
 
 # --- checkov on template.yaml and member-account.yaml (its own venv; pinned in pyproject.toml) --
 # checkov pins a boto3 (and more) that clash with the project's pins, so, like the SAM CLI, it

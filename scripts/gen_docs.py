@@ -115,7 +115,7 @@ EXIT_CODES = {
     "stack or table found; 1 AWS failure",
     "diff": "0 the two snapshots route the same; 5 they differ; 2 missing, unreadable or not a "
     "valid snapshot, or a catalog id not in the catalog; 1 AWS failure",
-    "graph": "0 printed; 2 no such file, not an ASL definition, or not backup/restore",
+    "graph": "0 printed; 2 no such file, not an ASL definition, or not backup/restore/changes",
     "local up": "0 started (or already running); 1 it could not start",
     "local down": "0 stopped, or nothing was running",
     "local status": "0 running; 1 not running",
@@ -580,6 +580,7 @@ def iam_tables() -> str:
 BLOCKS: dict[str, tuple[Path, Callable[[], str]]] = {
     "graph-backup": (README, lambda: diagram("backup")),
     "graph-restore": (README, lambda: diagram("restore")),
+    "graph-changes": (README, lambda: diagram("changes")),
     "cli-reference": (README, cli_reference),
     "iam-roles": (IAM, iam_tables),
 }

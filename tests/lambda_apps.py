@@ -27,6 +27,8 @@ LOGICAL_IDS = {
     "release_lock": "ReleaseLockFunction",
     "approval": "ApprovalFunction",
     "decide": "DecisionFunction",
+    "note_listener_change": "NoteListenerChangeFunction",
+    "back_up_changed_listener": "BackUpChangedListenerFunction",
 }
 
 
@@ -65,3 +67,7 @@ restore = SimpleNamespace(
 )
 approval = SimpleNamespace(handle=handler("approval"))
 decision = SimpleNamespace(handle=handler("decide"))
+changes = SimpleNamespace(
+    note_listener_change=handler("note_listener_change"),
+    back_up_changed_listener=handler("back_up_changed_listener"),
+)

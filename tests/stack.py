@@ -41,6 +41,8 @@ PARAMETERS = {
     "ApprovalTimeoutSeconds": "600",
     "ApprovalPolicy": "optional",
     "AllowSelfApproval": "true",
+    # Change-triggered backups settle quickly here (the default is 30 s).
+    "ChangeSettleSeconds": "2",
 }
 
 
@@ -65,6 +67,7 @@ class Stack:
     def reset(self) -> None:
         """Everything a test may have added or changed, gone: the stack as deployed."""
         cloudtrail.drain(10)  # the test's CloudTrail events delivered before the reset
+        self.change_rules(False)  # first: the reset's own ELBv2 calls start no change backup
         lambdas.clear_hooks()
         accounts.forget()
         faults.clear()
@@ -113,6 +116,21 @@ class Stack:
         if server is not None:
             server.shutdown()
             self._served = None
+
+    def change_rules(self, enabled: bool) -> None:
+        """Turn the change-triggered backups' EventBridge rules on or off. The session stack
+        keeps them off between tests: a test's own ELBv2 calls (CloudTrail events, once the
+        local AWS emits them) would otherwise start change backups that store snapshots and
+        versions beside the ones the test asserts; tests/workflows/test_changes.py turns them
+        on."""
+        events = self.session.client("events")
+        for logical_id, resource in self.deployment.resources.items():
+            if resource.type != "AWS::Events::Rule" or "ListenerChange" not in logical_id:
+                continue
+            kwargs = {"Name": resource.physical_id}
+            if "MemberAccount" in logical_id:  # the rule on the changes bus
+                kwargs["EventBusName"] = self.outputs["ChangesEventBusArn"]
+            (events.enable_rule if enabled else events.disable_rule)(**kwargs)
 
     def start(self, kind: str, payload: dict[str, Any]) -> str:
         arn = self.outputs[workflows.OUTPUT_KEYS[kind]]
@@ -232,7 +250,9 @@ def deployed_stack(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
             ROOT / "template.yaml", parameters, aws=session, stack_name=name, save=False
         )
         try:
-            yield Stack(session, deployment)
+            made = Stack(session, deployment)
+            made.change_rules(False)  # as the session stack keeps them (see change_rules)
+            yield made
         finally:
             lambdas.clear_hooks()
             accounts.forget()
@@ -251,12 +271,14 @@ def session_stack(parameters: dict[str, str] | None = None) -> Iterator[Stack]:
         values = PARAMETERS if parameters is None else parameters
         deployment = deploy(ROOT / "template.yaml", values, aws=session, save=False)
         stack = Stack(session, deployment)
+        keys = [*workflows.OUTPUT_KEYS.values(), "ChangeBackupStateMachineArn"]
         stack.machines = {  # the deployed definitions, to put back after each test
             arn: stack.sfn.describe_state_machine(stateMachineArn=arn)["definition"]
-            for arn in (stack.outputs[key] for key in workflows.OUTPUT_KEYS.values())
+            for arn in (stack.outputs[key] for key in keys)
         }
         stack.secrets = _secret_names(stack)
         stack.functions = _function_settings(stack)
+        stack.change_rules(False)
         yield stack
         stack.stop_serving()
     finally:

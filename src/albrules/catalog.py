@@ -9,7 +9,9 @@ One table, keys ``pk``/``sk`` (strings):
 - ``SNAPSHOT#<id>`` / ``SNAPSHOT``: the same snapshot, found by its catalog id;
 - ``EVENT#<CloudTrail event id>`` / ``EVENT``: the version that recorded that event;
 - ``LB#<load balancer arn>`` / ``LISTENER#<arn>``: the load balancer's catalogued listeners;
-- ``CHANGES#<arn>`` / ``PENDING``: changes seen and not yet snapshotted (settling);
+- ``CHANGES#<arn>`` / ``PENDING``: changes seen and not yet snapshotted (settling): one
+  ``event#<event id>`` attribute per event, ``quiet_at``, ``seen`` (a count) and ``settling``
+  (the execution that will back them up, until ``settling_until``);
 - ``LOCK#<arn>`` / ``LOCK``: the restore lock of a listener (conditional writes);
 - ``RESTORE#<execution arn>`` / ``AUDIT``: who restored what, the plan and the outcome;
 - ``APPROVAL#<execution arn>`` / ``APPROVAL``: a pending approval and its task token.
@@ -34,6 +36,8 @@ from .versions import MAX_EVENTS, ChangeEvent, Version
 # The default lifetime of a lock. The restore machine and the CLI choose theirs (see
 # albrules.locks): a lock outlives the longest wait for approval.
 LOCK_SECONDS = 24 * 3600
+# The attribute name prefix of a pending change (CHANGES#<arn>/PENDING), then its event id.
+PENDING_EVENT = "event#"
 
 
 def _now() -> str:
@@ -263,6 +267,112 @@ class Catalog:
             if not page.get("LastEvaluatedKey"):
                 return found
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- changes settling (change-triggered backups) --
+    def note_change(
+        self, listener_arn: str, event: dict[str, Any], quiet_at: int
+    ) -> dict[str, Any]:
+        """Add a CloudTrail event to the listener's pending changes (one attribute per event
+        id, so noting it twice is noting it once) and push its quiet time to ``quiet_at``
+        (epoch seconds). Returns the pending item as it is now."""
+        found = self._call(
+            "update_item",
+            Key={"pk": _s(f"CHANGES#{listener_arn}"), "sk": _s("PENDING")},
+            UpdateExpression="SET #e = :event, quiet_at = :quiet, listener_arn = :l ADD seen :one",
+            ExpressionAttributeNames={"#e": f"{PENDING_EVENT}{event['id']}"},
+            ExpressionAttributeValues={
+                ":event": _typed(event),
+                ":quiet": _n(quiet_at),
+                ":l": _s(listener_arn),
+                ":one": _n(1),
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return _plain(found.get("Attributes") or {})
+
+    def pending_changes(self, listener_arn: str) -> dict[str, Any] | None:
+        found = self._call(
+            "get_item",
+            Key={"pk": _s(f"CHANGES#{listener_arn}"), "sk": _s("PENDING")},
+            ConsistentRead=True,
+        ).get("Item")
+        return _plain(found) if found else None
+
+    def claim_settling(self, listener_arn: str, owner: str, until: int) -> bool:
+        """Make ``owner`` (an execution name) the one settling the listener's changes until
+        ``until`` (epoch seconds), unless another holds it and has not expired."""
+        now = int(time.time())
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key={"pk": _s(f"CHANGES#{listener_arn}"), "sk": _s("PENDING")},
+                UpdateExpression="SET settling = :me, settling_until = :until",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND (attribute_not_exists(settling) "
+                    "OR settling_until < :now OR settling = :me)"
+                ),
+                ExpressionAttributeValues={
+                    ":me": _s(owner),
+                    ":until": _n(until),
+                    ":now": _n(now),
+                },
+            )
+        except ClientError as err:
+            if error_code(err) == "ConditionalCheckFailedException":
+                return False
+            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
+        except BotoCoreError as err:
+            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
+        return True
+
+    def release_settling(self, listener_arn: str, owner: str) -> None:
+        """Give up settling (an execution that could not be started)."""
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key={"pk": _s(f"CHANGES#{listener_arn}"), "sk": _s("PENDING")},
+                UpdateExpression="REMOVE settling, settling_until",
+                ConditionExpression="settling = :me",
+                ExpressionAttributeValues={":me": _s(owner)},
+            )
+        except ClientError as err:
+            if error_code(err) != "ConditionalCheckFailedException":
+                raise as_albrules_error(
+                    err, service="dynamodb", where=f"table {self.table}"
+                ) from err
+
+    def finish_changes(
+        self, listener_arn: str, owner: str, seen: int, event_ids: list[str]
+    ) -> bool:
+        """The changes ``owner`` backed up are recorded: delete the pending item if no event
+        came since it was read (``seen`` unchanged) and return True; otherwise remove just
+        the events covered and return False (the newer ones are settled next)."""
+        key = {"pk": _s(f"CHANGES#{listener_arn}"), "sk": _s("PENDING")}
+        try:
+            self._db.delete_item(
+                TableName=self.table,
+                Key=key,
+                ConditionExpression="seen = :seen AND settling = :me",
+                ExpressionAttributeValues={":seen": _n(seen), ":me": _s(owner)},
+            )
+            return True
+        except ClientError as err:
+            if error_code(err) != "ConditionalCheckFailedException":
+                raise as_albrules_error(
+                    err, service="dynamodb", where=f"table {self.table}"
+                ) from err
+        except BotoCoreError as err:
+            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
+        if event_ids:
+            names = {f"#e{i}": f"{PENDING_EVENT}{e}" for i, e in enumerate(event_ids)}
+            self._call(
+                "update_item",
+                Key=key,
+                UpdateExpression="REMOVE " + ", ".join(names),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+            )
+        return False
 
     # -- locks --
     def acquire_lock(self, listener_arn: str, owner: str, seconds: int = LOCK_SECONDS) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import InvalidInput
 
-KINDS = ("backup", "restore")
+KINDS = ("backup", "restore", "changes")
 BREAK = "<br/>"
 # Words Mermaid reads as syntax when used as a node id.
 RESERVED = frozenset(
@@ -53,7 +53,7 @@ def definition_path(kind: str, file: str | None = None) -> Path:
     """The ASL file of ``kind``: ``--file``, else ``statemachine/<kind>.asl.json`` here (as
     ``albrules local deploy`` finds ``template.yaml``: relative to the current directory)."""
     if kind not in KINDS:
-        raise InvalidInput(f"graph backup or graph restore, not {kind!r}")
+        raise InvalidInput(f"graph backup, graph restore or graph changes, not {kind!r}")
     if file:
         return Path(file)
     return Path("statemachine") / f"{kind}.asl.json"

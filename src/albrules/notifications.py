@@ -30,6 +30,7 @@ from .state_documents import (
     RestoreState,
     StepError,
 )
+from .versions import ChangeEvent
 from .workflows import explain_cause
 
 SUBJECT_LIMIT = 99  # SNS: "less than 100 characters"
@@ -443,4 +444,51 @@ def restore_outcome(state: RestoreState, outcome: str) -> Notification:
             plan_lines(state.plan, state.plan_location),
             execution_lines(state.execution_arn),
         ),
+    )
+
+
+# --- change-triggered backups (NotifyOnChange) -------------------------------------------------
+
+SHOWN_CHANGES = 20
+
+
+def change_noted(
+    listener_arn: str,
+    port: int | None,
+    events: list[ChangeEvent],
+    lines: list[str],
+    previous: str | None,
+    location: str,
+) -> Notification:
+    """A listener changed: who changed it, through which calls, and the rules changed (in the
+    drift view's words), with the snapshot taken after it."""
+    who = list(dict.fromkeys(e.by for e in events)) or ["someone CloudTrail did not name"]
+    label = listener_label(listener_arn, port)
+    head = [
+        f"Listener {label} was changed by {', '.join(who)}.",
+        f"  listener: {listener_arn}",
+    ]
+    calls = [f"  - {e.time} {e.name} by {e.by} (event {e.id})" for e in events[:SHOWN_CHANGES]]
+    if len(events) > SHOWN_CHANGES:
+        calls.append(f"  - and {len(events) - SHOWN_CHANGES} more call(s)")
+    if previous is None:
+        changed = ["Rules changed: this is its first snapshot, nothing to compare with."]
+    elif lines:
+        changed = [
+            "Rules changed since the previous snapshot:",
+            *(f"  - {line[:160]}" for line in lines[:SHOWN_CHANGES]),
+        ]
+        if len(lines) > SHOWN_CHANGES:
+            changed.append(f"  - and {len(lines) - SHOWN_CHANGES} more")
+    else:
+        changed = ["Rules changed: none (it routes as its previous snapshot did)."]
+    after = [f"New snapshot:      {location}"]
+    if previous:
+        after += [
+            f"Previous snapshot: {previous}",
+            f"To undo it:        albrules restore {previous}",
+        ]
+    return Notification(
+        subject=fitted("albrules: {label} changed", label),
+        message=_body(head, ["Calls:", *calls], changed, after),
     )

@@ -85,6 +85,9 @@ class ListenerItem(_Strict):
     # This batch's share of the account's Describe budget (DescribeCallsPerSecond divided
     # among the batches that run at once).
     describe_calls_per_second: float | None = Field(default=None, gt=0)
+    # The run's trigger in the catalog: the schedule, or a person's manual run (who started
+    # the execution, from its StartExecution event in CloudTrail).
+    trigger: Literal["schedule", "manual"] = "schedule"
 
 
 class ListenerBatch(_Strict):
@@ -340,3 +343,21 @@ class RestoreState(_Strict):
 
 
 ApprovalTask.model_rebuild()
+
+
+# --- change-triggered backups ---------------------------------------------------------------
+
+
+class ChangeState(_Strict):
+    """The change backup machine's state: the listener whose changes it settles, the
+    execution (its name is the settling claim in the catalog), how long to wait next, and
+    what the last step did."""
+
+    listener_arn: str
+    execution_arn: str
+    owner: str = Field(description="the execution's name: its claim on the pending changes")
+    wait_seconds: int = Field(default=30, ge=0)
+    status: Literal["waiting", "stored", "deleted", "done"] = "waiting"
+    version: str | None = None
+    events: int = 0
+    notification: Notification | None = None

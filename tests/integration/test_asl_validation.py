@@ -100,8 +100,15 @@ def test_validate_state_machine_definition(sfn: Any) -> None:
     assert len(capped["diagnostics"]) == 2
 
 
-@pytest.mark.parametrize("name", ["backup", "restore"])
-def test_the_real_machines_are_accepted_as_deployed(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "logical_id"),
+    [
+        ("backup", "BackupStateMachine"),
+        ("restore", "RestoreStateMachine"),
+        ("changes", "ChangeBackupStateMachine"),
+    ],
+)
+def test_the_real_machines_are_accepted_as_deployed(name: str, logical_id: str) -> None:
     """The real template deploys (its machines pass the checks once substituted) and the
     deployed definitions validate OK."""
     lambdas.clear_hooks()
@@ -110,7 +117,6 @@ def test_the_real_machines_are_accepted_as_deployed(name: str) -> None:
             session = boto3.Session(region_name=REGION)
             deployment = deploy(ROOT / "template.yaml", aws=session, save=False)
             sfn = session.client("stepfunctions")
-            logical_id = f"{name.capitalize()}StateMachine"
             described = sfn.describe_state_machine(
                 stateMachineArn=deployment.physical_id(logical_id)
             )

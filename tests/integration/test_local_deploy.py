@@ -407,7 +407,7 @@ def test_the_real_templates_function_roles_have_their_managed_policies(session, 
         }
     ]
     roles = [r for r in deployment.resources.values() if r.type == "AWS::IAM::Role"]
-    assert len(roles) == 18  # 15 functions, 2 state machines, the schedule: all use the key
+    assert len(roles) == 21  # 17 functions, 3 state machines, the schedule: all use the key
     data_key_policy = iam.get_policy(PolicyArn=policies["UseDataKeyPolicy"])["Policy"]
     assert data_key_policy["AttachmentCount"] == len(roles)
 
@@ -556,3 +556,48 @@ def test_member_account_yaml_deploys_two_roles_with_their_trust(session):
         "arn:*:elasticloadbalancing:*:*:listener-rule/app/pay*",
     ]
     assert {"CreateRules", "ChangeRules", "ChangeDefaultActions"} <= {s.get("Sid") for s in written}
+
+
+def test_member_account_yaml_in_a_further_region_forwards_changes_only(session):
+    """CreateRoles "false": no role (they are global, made once per account), only the rule
+    that forwards listener changes to the central bus, with a role that may put events on that
+    bus only."""
+    central = "arn:aws:events:us-east-1:111122223333:event-bus/albrules-changes"
+    deployment = deploy(
+        MEMBER,
+        {"CreateRoles": "false", "CentralEventBusArn": central},
+        aws=session,
+        stack_name="member-west",
+        save=False,
+    )
+    assert {r.type for r in deployment.resources.values()} == {
+        "AWS::IAM::Role",
+        "AWS::Events::Rule",
+    }
+    assert "MemberRole" in deployment.skipped and "MemberReadOnlyRole" in deployment.skipped
+    events = session.client("events")
+    rule = deployment.physical_id("ForwardChangesRule")
+    pattern = json.loads(events.describe_rule(Name=rule)["EventPattern"])
+    assert pattern["source"] == ["aws.elasticloadbalancing"]
+    assert pattern["detail"]["errorCode"] == [{"exists": False}]
+    [target] = events.list_targets_by_rule(Rule=rule)["Targets"]
+    role = deployment.physical_id("ForwardChangesRole")
+    assert target["Arn"] == central and target["RoleArn"].endswith(f":role/{role}")
+    iam = session.client("iam")
+    [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    assert document["Statement"] == [
+        {
+            "Sid": "PutOnTheCentralChangesBus",
+            "Effect": "Allow",
+            "Action": "events:PutEvents",
+            "Resource": central,
+        }
+    ]
+
+
+def test_member_account_yaml_refuses_roles_without_their_trust(session):
+    """The template's Rules, as CloudFormation checks them: roles need the external ID."""
+    with pytest.raises(InvalidInput, match="ExternalId is required"):
+        deploy(MEMBER, {"CreateRoles": "true"}, aws=session, stack_name="m", save=False)
+    assert session.client("iam").list_roles()["Roles"] == []

@@ -17,7 +17,11 @@ import pytest
 from albrules.local.deploy import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
-MACHINES = {"BackupStateMachine": "backup", "RestoreStateMachine": "restore"}
+MACHINES = {
+    "BackupStateMachine": "backup",
+    "RestoreStateMachine": "restore",
+    "ChangeBackupStateMachine": "changes",
+}
 LAMBDA_ERRORS = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",

@@ -252,7 +252,7 @@ def test_the_cli_prints_the_graph_of_the_file(tmp_path: Path, monkeypatch) -> No
             '{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}}}',
             "'B', which is not a state",
         ),
-        (["graph", "deploy"], None, "graph backup or graph restore"),
+        (["graph", "deploy"], None, "graph backup, graph restore or graph changes"),
     ],
 )
 def test_bad_input_is_one_sentence_and_exit_2(

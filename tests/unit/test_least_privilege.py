@@ -19,7 +19,12 @@ RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 FUNCTIONS = [k for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"]
 # What each function's code reads or writes in the table (src/albrules/catalog.py's families).
 CATALOG_NEEDS = {
-    "SnapshotListenersFunction": {"LISTENER#*", "SNAPSHOT#*"},
+    # A version is indexed by load balancer and by CloudTrail event (LB#, EVENT#).
+    "SnapshotListenersFunction": {"LISTENER#*", "SNAPSHOT#*", "LB#*", "EVENT#*"},
+    "TakePreRestoreSnapshotFunction": {"LISTENER#*", "SNAPSHOT#*", "LB#*", "EVENT#*"},
+    # Notes changes (CHANGES#), a deleted load balancer's listeners (LB#), the restore's lock.
+    "NoteListenerChangeFunction": {"CHANGES#*", "LB#*", "LOCK#*"},
+    "BackUpChangedListenerFunction": {"LISTENER#*", "SNAPSHOT#*", "LB#*", "EVENT#*", "CHANGES#*"},
     # a snapshot by id or chosen from the history (at, before_change: EVENT#), its lock, audit
     "AcquireLockFunction": {"LISTENER#*", "SNAPSHOT#*", "EVENT#*", "LOCK#*", "RESTORE#*"},
     "RequestApprovalFunction": {"APPROVAL#*", "RESTORE#*"},
@@ -92,6 +97,7 @@ def test_only_plan_apply_and_roll_back_may_assume_the_read_write_member_role() -
     assert readers == {
         "DiscoverListenersFunction",
         "SnapshotListenersFunction",
+        "BackUpChangedListenerFunction",
         "LoadSnapshotFunction",
         "TakePreRestoreSnapshotFunction",
         "VerifyListenerFunction",

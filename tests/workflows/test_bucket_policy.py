@@ -16,7 +16,7 @@ from local_world import REGION
 from stack import Stack
 
 WRITERS = {
-    "snapshots/": {"SnapshotListenersFunctionRole"},
+    "snapshots/": {"SnapshotListenersFunctionRole", "BackUpChangedListenerFunctionRole"},
     "plans/": {"ComputePlanFunctionRole"},
     "pre-restore/": {
         "TakePreRestoreSnapshotFunctionRole",

@@ -11,7 +11,7 @@ from .common import Debug, handled
 
 
 def graph(
-    kind: Annotated[str, typer.Argument(help="backup or restore.")],
+    kind: Annotated[str, typer.Argument(help="backup, restore or changes.")],
     file: Annotated[
         str | None,
         typer.Option("--file", help="The ASL file (default: statemachine/KIND.asl.json here)."),
@@ -20,7 +20,7 @@ def graph(
 ) -> None:
     """Print a state machine as a Mermaid flowchart, generated from its ASL file.
 
-    Exit codes: 0 printed; 2 no such file, not an ASL definition, or not backup/restore."""
+    Exit codes: 0 printed; 2 no such file, not an ASL definition, or not backup/restore/changes."""
     from ..graph import graph_of
 
     with handled(debug):

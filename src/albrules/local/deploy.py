@@ -445,7 +445,10 @@ def parameter_values(template: dict[str, Any], overrides: dict[str, Any] | None)
         if allowed and value not in [_text(a) for a in allowed]:
             raise InvalidInput(f"parameter {name} must be one of {allowed}, not {value!r}")
         pattern = spec.get("AllowedPattern")
-        if pattern and not re.fullmatch(pattern, value):
+        # A CommaDelimitedList's pattern applies to each of its values (CloudFormation User
+        # Guide, Parameters: AllowedPattern).
+        items = [v.strip() for v in value.split(",")] if kind == "CommaDelimitedList" else [value]
+        if pattern and not all(re.fullmatch(pattern, item) for item in items):
             raise InvalidInput(f"parameter {name}={value!r} does not match {pattern}")
         values[name] = value
     return values
@@ -1411,6 +1414,24 @@ def _as_aws(aws: Any) -> Any:
     return aws
 
 
+def check_rules(resolver: Resolver, template: dict[str, Any]) -> None:
+    """The template's ``Rules``, as CloudFormation checks them before it creates anything:
+    each rule whose ``RuleCondition`` holds (or that has none) must have every ``Assert`` true,
+    or the parameters are refused with its ``AssertDescription``."""
+    for name, rule in (template.get("Rules") or {}).items():
+        where = f"rule {name}"
+        condition = rule.get("RuleCondition")
+        if condition is not None and not resolver.resolve(condition, where):
+            continue
+        for assertion in rule.get("Assertions") or []:
+            if not resolver.resolve(assertion["Assert"], where):
+                words = assertion.get("AssertDescription") or "an assertion failed"
+                raise InvalidInput(
+                    f"the parameters break the template's rule {name}: {words}; nothing was "
+                    "deployed"
+                )
+
+
 def deploy(
     template_path: str | Path = "template.yaml",
     parameters: dict[str, Any] | None = None,
@@ -1456,6 +1477,7 @@ def deploy(
         "AWS::NotificationARNs": [],
     }
     resolver = Resolver(translated, {**values, **pseudo})
+    check_rules(resolver, sam_template)
     resources: dict[str, Any] = translated.get("Resources") or {}
     deployed: dict[str, DeployedResource] = {}
     skipped: dict[str, str] = {}

@@ -289,11 +289,14 @@ def organization_of(account: str) -> str | None:
     return str(org.id) if org is not None else None
 
 
-def bus_accepts(bus: Any, sender_account: str, role_arn: str | None) -> bool:
+def bus_accepts(
+    bus: Any, sender_account: str, role_arn: str | None, event: dict[str, Any] | None = None
+) -> bool:
     """Whether a bus in another account takes events from ``sender_account``'s rule: its
     resource policy must allow ``events:PutEvents`` on the bus to that account (by account id
     or root ARN, the rule's role, or any principal under a condition such as
-    ``aws:PrincipalOrgID``); no policy, no delivery."""
+    ``aws:PrincipalOrgID``); no policy, no delivery. The event's ``events:source`` and
+    ``events:detail-type`` (EventBridge's condition keys for PutEvents) are in the context."""
     from .policies import Unsupported, evaluate
 
     if sender_account == bus.account_id:
@@ -302,6 +305,9 @@ def bus_accepts(bus: Any, sender_account: str, role_arn: str | None) -> bool:
         return False
     principal = role_arn or f"arn:aws:iam::{sender_account}:root"
     context = {"aws:PrincipalArn": principal, "aws:PrincipalAccount": sender_account}
+    if event is not None:
+        context["events:source"] = str(event.get("source", ""))
+        context["events:detail-type"] = str(event.get("detail-type", ""))
     org = organization_of(sender_account)
     if org:
         context["aws:PrincipalOrgID"] = org
@@ -324,7 +330,7 @@ def forward_to_bus(rule: Any, target: dict[str, Any], event: dict[str, Any]) -> 
     sender = str(rule.account_id)
     try:
         bus = events_backends[account][region].describe_event_bus(name)
-        if not bus_accepts(bus, sender, target.get("RoleArn")):
+        if not bus_accepts(bus, sender, target.get("RoleArn"), event):
             log.warning(
                 "the event %s was not delivered to %s: its policy does not allow account %s",
                 event.get("id"),

@@ -8,7 +8,7 @@ import json
 import time
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from ..arns import parse_listener_arn
 from ..aws import Aws
@@ -21,6 +21,8 @@ from ..models import ListenerState, Snapshot, utc_stamp_iso
 from ..notifications import SHOWN_LISTENERS, backup_notifications
 from ..pacing import Pacer
 from ..records import drift_key, run_listeners_key, run_summary_key
+from ..requester import started_by
+from ..runtime_env import getenv
 from ..snapshot import build_snapshot, dumps, loads
 from ..state_documents import (
     BackupRequest,
@@ -37,7 +39,7 @@ from ..state_documents import (
     dump,
     parse,
 )
-from ..store import Store, read_bytes, read_snapshot
+from ..store import Saved, Store, read_bytes, read_snapshot
 from .runtime import MetricUnit, logger, metrics
 from .settings import Settings
 
@@ -68,6 +70,7 @@ def discover_listeners(state: BackupState) -> BackupState:
     rate = settings.describe_calls_per_second
     pacer = Pacer(rate)
     location = request.location or f"s3://{settings.bucket}/snapshots"
+    trigger = run_trigger(settings, state.execution_arn)
     items: dict[str, ListenerItem] = {}
     failures = []
     for target in request.targets:
@@ -107,6 +110,7 @@ def discover_listeners(state: BackupState) -> BackupState:
                     execution_arn=state.execution_arn,
                     description=_kept(listener),
                     described_at=described_at if listener is not None else None,
+                    trigger=trigger,
                 ),
             )
     share = batch_share(rate, len(items), state.settings.batch_size, state.settings.max_concurrency)
@@ -146,18 +150,47 @@ class BatchOutOfTime(AlbRulesError):
     """Too little of the invocation's time is left to start another listener."""
 
 
-def store_listener(settings: Settings, item: ListenerItem, state: ListenerState) -> ListenerResult:
-    """Check a captured listener's document reads back valid, store it unless unchanged, and
-    catalog it; when stored, note what changed since its previous snapshot (drift)."""
+def run_trigger(settings: Settings, execution_arn: str) -> Literal["schedule", "manual"]:
+    """``manual`` when the run's StartExecution (CloudTrail) was not made by the schedule's
+    role; ``schedule`` when it was, and when CloudTrail cannot tell yet (it delivers within
+    about 5 minutes, not guaranteed): the schedule starts most runs."""
+    schedule_role = getenv("ALBRULES_SCHEDULE_ROLE_ARN")
+    try:
+        who = started_by(settings.home().client("cloudtrail"), execution_arn)
+    except AlbRulesError as err:
+        logger.warning("who started the backup is unknown", extra={"error": str(err)})
+        return "schedule"
+    if who is None:
+        logger.info("the backup's StartExecution is not in CloudTrail yet; taken as the schedule's")
+        return "schedule"
+    if schedule_role and schedule_role in (who.issuer, who.arn):
+        return "schedule"
+    logger.info("a manual backup", extra={"started_by": who.arn})
+    return "manual"
+
+
+def store_snapshot(
+    settings: Settings, location: str, state: ListenerState
+) -> tuple[Snapshot, Saved]:
+    """Build the listener's snapshot, check it reads back valid, and store it (sealed, under
+    the stack's key and lock) unless the newest stored one is the same."""
     snapshot = build_snapshot(state)
-    loads(dumps(snapshot), f"the snapshot of {item.listener_arn}")  # what we store must read back
+    listener = state.source.listener_arn
+    loads(dumps(snapshot), f"the snapshot of {listener}")  # what we store must read back
     sealer = settings.sealer()
-    saved = Store(item.location, settings.home()).save(
+    saved = Store(location, settings.home()).save(
         snapshot,
         kms_key_id=settings.kms_key_id,
         seal=lambda body: sealer.metadata("snapshot", body),
         lock=settings.snapshot_lock,
     )
+    return snapshot, saved
+
+
+def store_listener(settings: Settings, item: ListenerItem, state: ListenerState) -> ListenerResult:
+    """Store a captured listener unless unchanged (:func:`store_snapshot`) and catalog it with
+    the run's trigger; when stored, note what changed since its previous snapshot (drift)."""
+    snapshot, saved = store_snapshot(settings, item.location, state)
     snapshot_id = snapshot.checksum[:12]
     drift = None
     if saved.written:
@@ -170,6 +203,8 @@ def store_listener(settings: Settings, item: ListenerItem, state: ListenerState)
             checksum=snapshot.checksum,
             rules=len(state.rules),
             created_at=utc_stamp_iso(snapshot.created_at),
+            trigger=item.trigger,
+            execution_arn=item.execution_arn,
         )
         metrics.add_metric(name="SnapshotsStored", unit=MetricUnit.Count, value=1)
     else:

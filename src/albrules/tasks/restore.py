@@ -21,7 +21,7 @@ from ..aws import Aws
 from ..capture import capture_listener
 from ..errors import AlbRulesError, IntegrityFailed, ListenerLocked, RestoreRefused, RollbackFailed
 from ..locks import APPLY_SECONDS, workflow_lock_seconds
-from ..models import Snapshot
+from ..models import Snapshot, utc_stamp_iso
 from ..operations import API_OPERATION
 from ..plan import INPUT_NAMES, Plan, choose_selection
 from ..records import audit_closed, audit_opened, plan_key
@@ -233,6 +233,17 @@ def store_pre_restore_snapshot(state: RestoreState) -> RestoreState:
     live = capture_listener(_target_aws(settings, target), target)
     records = settings.restore_records(state.execution_arn, sealed=True)
     pre = take_pre_restore_snapshot(records, live)
+    # A version of the listener's history too: how it was just before this restore.
+    settings.catalog().record_snapshot(
+        snapshot_id=pre.snapshot.checksum[:12],
+        listener_arn=target,
+        location=pre.location,
+        checksum=pre.snapshot.checksum,
+        rules=len(live.rules),
+        created_at=utc_stamp_iso(pre.snapshot.created_at),
+        trigger="pre-restore",
+        execution_arn=state.execution_arn,
+    )
     return state.model_copy(
         update={
             "pre_restore_location": pre.location,
