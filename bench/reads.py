@@ -118,6 +118,7 @@ def _run(shape: Shape) -> dict[str, Any]:
             deployment = deploy(
                 backup_workflow.ROOT / "template.yaml", parameters, aws=session, save=False
             )
+            backup_workflow.quiet_change_rules(session, deployment)
             _fleet(session, shape)
             sfn = session.client("stepfunctions")
             payload = {"targets": [{"account_id": "123456789012", "region": "us-east-1"}]}

@@ -10,7 +10,8 @@ Every number is measured on the embedded local AWS (moto + the fidelity layer, i
 our restore and a naive one (delete every rule, then recreate every rule) are both run for
 real, their calls counted with a botocore hook, and the listener inspected after each call.
 Writes docs/benchmarks.md. ``python bench/run.py --only snapshot-reading`` measures that part
-alone and rewrites only its section of the file; so do ``--only reads`` and ``--only cost``.
+alone and rewrites only its section of the file; so do ``--only reads``, ``--only cost`` and
+``--only rpo``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cost  # noqa: E402
 import lambda_package  # noqa: E402
 import reads as fleet_reads  # noqa: E402
+import rpo  # noqa: E402
 import snapshot_reading  # noqa: E402
 import workflows as backup_workflow  # noqa: E402
 
@@ -298,7 +300,19 @@ def main() -> None:
     print("measured reading snapshots", file=sys.stderr)
     sweep_reads = fleet_reads.measure()
     print("measured the sweep's read calls", file=sys.stderr)
-    write(rows, reads, plans, flows, package, reading, sweep_reads, time.perf_counter() - started)
+    recovery = rpo.measure()
+    print("measured the recovery point of change-triggered backups", file=sys.stderr)
+    write(
+        rows,
+        reads,
+        plans,
+        flows,
+        package,
+        reading,
+        sweep_reads,
+        recovery,
+        time.perf_counter() - started,
+    )
 
 
 def only_snapshot_reading() -> None:
@@ -320,6 +334,7 @@ ONLY = {
         fleet_reads.HEADING, fleet_reads.section(fleet_reads.measure()), "reads"
     ),
     "cost": lambda: only_section(cost.HEADING, cost.section(), "cost"),
+    "rpo": lambda: only_section(rpo.HEADING, rpo.section(rpo.measure()), "RPO"),
 }
 
 
@@ -369,6 +384,7 @@ def write(
     package: dict[str, Any] | None,
     reading: dict[str, Any],
     sweep_reads: list[dict[str, Any]],
+    recovery: dict[str, Any],
     elapsed: float,
 ) -> None:
     lines = [
@@ -432,6 +448,7 @@ def write(
     lines += package_section(package)
     lines += snapshot_reading.section(reading)
     lines += fleet_reads.section(sweep_reads)
+    lines += rpo.section(recovery)
     lines += cost.section()
     lines += [
         "## Notes",

@@ -55,6 +55,19 @@ OLD_EVENTS_PER_LISTENER = 7.0  # measured on the old inline Map (commit a9751be)
 FIXED_TRANSITIONS_OLD = 9  # settings, discover, choice, map, summarise, 2 choices, end (+1)
 
 
+def quiet_change_rules(session: boto3.Session, deployment: Any) -> None:
+    """Turn off the change-triggered backups' rules: the fleet a benchmark builds is a burst of
+    CloudTrail events, whose change backups would add their reads to what is measured."""
+    events = session.client("events")
+    for logical_id, resource in deployment.resources.items():
+        if resource.type != "AWS::Events::Rule" or "ListenerChange" not in logical_id:
+            continue
+        kwargs = {"Name": resource.physical_id}
+        if "MemberAccount" in logical_id:  # the rule on the changes bus
+            kwargs["EventBusName"] = deployment.outputs["ChangesEventBusArn"]
+        events.disable_rule(**kwargs)
+
+
 def _fleet(session: boto3.Session, listeners: int) -> None:
     ec2, elb = session.client("ec2"), session.client("elbv2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -111,6 +124,7 @@ def _run(listeners: int, batch_size: int) -> dict[str, Any]:
         session = boto3.Session(region_name="us-east-1")
         parameters = {"MemberExternalId": "bench", "BackupBatchSize": str(batch_size)}
         deployment = deploy(ROOT / "template.yaml", parameters, aws=session, save=False)
+        quiet_change_rules(session, deployment)
         _fleet(session, listeners)
         lambdas.before_invoke(
             "SnapshotListenersFunction", lambda event, _: invocations.append(len(event["Items"]))
@@ -157,9 +171,9 @@ def measure() -> list[dict[str, Any]]:
 
 def old_cost_per_listener() -> dict[str, float]:
     """The old design: one Lambda invocation and one Standard state transition per listener."""
-    lam = PRICES["lambda_request"] + LAMBDA_GB * SECONDS_PER_LISTENER * PRICES[
-        "lambda_gb_second_arm"
-    ]
+    lam = (
+        PRICES["lambda_request"] + LAMBDA_GB * SECONDS_PER_LISTENER * PRICES["lambda_gb_second_arm"]
+    )
     sfn = OLD_TRANSITIONS_PER_LISTENER * PRICES["standard_transition"]
     return {"invocations": 1.0, "transitions": 1.0, "sfn": sfn, "lambda": lam}
 
@@ -168,9 +182,10 @@ def new_cost_per_listener(batch_size: int) -> dict[str, float]:
     """The new design: one Express child (a request and its duration) and one Lambda
     invocation per batch; the parent's transitions do not grow with the fleet."""
     batch_seconds = batch_size * SECONDS_PER_LISTENER + 0.1
-    express = PRICES["express_request"] + batch_seconds * PRICES["express_min_gb"] * PRICES[
-        "express_gb_second"
-    ]
+    express = (
+        PRICES["express_request"]
+        + batch_seconds * PRICES["express_min_gb"] * PRICES["express_gb_second"]
+    )
     lam = PRICES["lambda_request"] + LAMBDA_GB * batch_seconds * PRICES["lambda_gb_second_arm"]
     return {
         "invocations": 1 / batch_size,

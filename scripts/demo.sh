@@ -85,7 +85,8 @@ checksum_of() {  # the checksum (first 12 hex digits) of a fresh snapshot of lis
 }
 
 say "12. The workflows: deploy the SAM application (template.yaml) into the local AWS"
-run local deploy --port "$PORT" --parameter-overrides MemberExternalId=demo
+# ChangeSettleSeconds=5: change-triggered backups wait 5 s of quiet here (30 s by default).
+run local deploy --port "$PORT" --parameter-overrides MemberExternalId=demo ChangeSettleSeconds=5
 
 say "13. A scheduled backup (the scheduler's input) of every listener of shop-web and shop-api"
 if [ -f events/backup.json ]; then
@@ -218,5 +219,65 @@ CODE=$?
 set -e
 echo "exit code: $CODE"
 [ "$CODE" -eq 3 ] || fail "watch should end with the restore's exit code 3, got $CODE"
+
+say "19. Continuous protection: erin, another IAM user, edits a rule; seconds later the history says who"
+# Wait for the change backups of the restores above to settle: the moment before erin's
+# change then has its snapshot.
+changes_idle() {
+  "$PY" - <<'PY'
+import time, boto3
+sfn = boto3.client("stepfunctions")
+machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+               if m["name"].endswith("-changes"))
+deadline = time.time() + 60
+while sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
+    if time.time() > deadline:
+        raise SystemExit("the change backups did not settle within 60 s")
+    time.sleep(0.5)
+PY
+}
+changes_idle
+BEFORE_ERIN=$(checksum_of "$WEB" before-erin)
+AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+sleep 1
+read -r ERIN_ARN EVENT_ID < <("$PY" - "$WEB" <<'PY'
+import json, sys, time, boto3
+iam = boto3.client("iam")
+iam.create_user(UserName="erin")
+iam.put_user_policy(UserName="erin", PolicyName="edit-rules", PolicyDocument=json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["elasticloadbalancing:ModifyRule",
+                   "elasticloadbalancing:DescribeRules"], "Resource": "*"}]}))
+key = iam.create_access_key(UserName="erin")["AccessKey"]
+erin = boto3.Session(aws_access_key_id=key["AccessKeyId"],
+                     aws_secret_access_key=key["SecretAccessKey"]).client("elbv2")
+rule = next(r for r in erin.describe_rules(ListenerArn=sys.argv[1])["Rules"]
+            if not r["IsDefault"])
+erin.modify_rule(RuleArn=rule["RuleArn"], Actions=[{
+    "Type": "fixed-response",
+    "FixedResponseConfig": {"StatusCode": "503", "ContentType": "text/plain",
+                            "MessageBody": "down for maintenance"}}])
+time.sleep(0.5)
+found = boto3.client("cloudtrail").lookup_events(LookupAttributes=[
+    {"AttributeKey": "EventName", "AttributeValue": "ModifyRule"}], MaxResults=1)["Events"]
+print(iam.get_user(UserName="erin")["User"]["Arn"], found[0]["EventId"])
+PY
+)
+echo "erin ($ERIN_ARN) changed rule 1 of shop-web:80 at $(date -u +%H:%M:%SZ) (CloudTrail event $EVENT_ID)"
+STARTED=$(date +%s)
+until "$ALBRULES" history --listener-arn "$WEB" --json 2>/dev/null | grep -q "$EVENT_ID"; do
+  [ $(( $(date +%s) - STARTED )) -lt 60 ] || fail "erin's change is not in the history after 60 s"
+  sleep 1
+done
+echo "in the history $(( $(date +%s) - STARTED )) s after the change:"
+run history --listener-arn "$WEB" --since 2m | tee "$OUT/history.out"
+grep -q "$ERIN_ARN" "$OUT/history.out" || fail "the history does not name erin"
+
+say "20. Restore the moment before erin's change (restore --at), through the stack's catalog"
+run restore --listener-arn "$WEB" --at "$AT" | tee "$OUT/restore-at.out"
+grep -q "^chose " "$OUT/restore-at.out" || fail "restore --at did not say which snapshot it chose"
+AFTER_AT=$(checksum_of "$WEB" after-restore-at)
+echo "listener checksum before erin's change: $BEFORE_ERIN, after restore --at: $AFTER_AT"
+[ "$BEFORE_ERIN" = "$AFTER_AT" ] || fail "restore --at did not bring back the moment before"
 
 say "Done. Snapshots, pre-restore snapshots and journals are under $OUT/ and in the local bucket"
