@@ -86,7 +86,8 @@ checksum_of() {  # the checksum (first 12 hex digits) of a fresh snapshot of lis
 
 say "12. The workflows: deploy the SAM application (template.yaml) into the local AWS"
 # ChangeSettleSeconds=5: change-triggered backups wait 5 s of quiet here (30 s by default).
-run local deploy --port "$PORT" --parameter-overrides MemberExternalId=demo ChangeSettleSeconds=5
+run local deploy --port "$PORT" --parameter-overrides MemberExternalId=demo \
+  --parameter-overrides ChangeSettleSeconds=5
 
 say "13. A scheduled backup (the scheduler's input) of every listener of shop-web and shop-api"
 if [ -f events/backup.json ]; then
@@ -238,7 +239,7 @@ PY
 }
 changes_idle
 BEFORE_ERIN=$(checksum_of "$WEB" before-erin)
-AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+AT=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
 sleep 1
 read -r ERIN_ARN EVENT_ID < <("$PY" - "$WEB" <<'PY'
 import json, sys, time, boto3
@@ -274,7 +275,7 @@ run history --listener-arn "$WEB" --since 2m | tee "$OUT/history.out"
 grep -q "$ERIN_ARN" "$OUT/history.out" || fail "the history does not name erin"
 
 say "20. Restore the moment before erin's change (restore --at), through the stack's catalog"
-run restore --listener-arn "$WEB" --at "$AT" | tee "$OUT/restore-at.out"
+run restore --listener-arn "$WEB" --at "$AT" --yes | tee "$OUT/restore-at.out"
 grep -q "^chose " "$OUT/restore-at.out" || fail "restore --at did not say which snapshot it chose"
 AFTER_AT=$(checksum_of "$WEB" after-restore-at)
 echo "listener checksum before erin's change: $BEFORE_ERIN, after restore --at: $AFTER_AT"

@@ -176,6 +176,33 @@ def test_history_text_says_who_changed_what_through_which_calls(hist):
     assert out.index(f"change by {BOB}") < out.index(f"change by {ALICE}") < out.index("schedule")
 
 
+def test_history_text_lists_the_first_events_of_a_busy_version_and_counts_the_rest(hist):
+    """A burst of 12 calls: the text view names 8 and counts the rest; --json lists all 12."""
+    now = datetime.now(UTC)
+    burst = [
+        ChangeEvent(id=f"e-burst-{n:02d}", name="ModifyRule", time=stamp(now), by=ALICE)
+        for n in range(12)
+    ]
+    snapshot = build_snapshot(hist.world.state(hist.listener), created_at=now)
+    hist.catalog.record_snapshot(
+        snapshot_id=snapshot.checksum[:12],
+        listener_arn=hist.listener,
+        location=hist.locations[-1],
+        checksum=snapshot.checksum,
+        rules=len(snapshot.rules),
+        created_at=utc_stamp_iso(snapshot.created_at),
+        trigger="change",
+        events=burst,
+    )
+    code, out, err = run("history", "--listener-arn", hist.listener, *hist.where)
+    assert code == 0, err
+    assert "(event e-burst-07)" in out and "(event e-burst-08)" not in out
+    assert "and 4 more event(s) (--json lists them)" in out
+    code, out, err = run("history", "--listener-arn", hist.listener, *hist.where, "--json")
+    assert code == 0, err
+    assert [e["id"] for e in json.loads(out)[0]["events"]] == [e.id for e in burst]
+
+
 def test_history_since_keeps_the_later_versions_and_their_changes(hist):
     code, out, _ = run(
         "history", "--listener-arn", hist.listener, *hist.where, "--since", "150m", "--json"

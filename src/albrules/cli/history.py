@@ -137,6 +137,8 @@ def _load_balancer_arn(source: CatalogVersions, name: str) -> str:
 
 # --- history -------------------------------------------------------------------------------
 
+SHOWN_EVENTS = 8  # CloudTrail events listed per version in the text view (--json: all)
+
 
 def _entry_view(entry: Entry) -> Group:
     version = entry.version
@@ -148,11 +150,14 @@ def _entry_view(entry: Entry) -> Group:
     parts: list[Any] = [head]
     if version.location:
         parts.append(Text(f"      snapshot {version.location}", style="dim"))
-    for event in version.events:
+    for event in version.events[:SHOWN_EVENTS]:
         when = zulu(moment_of(event.time))
         parts.append(Text(f"      {event.name} by {event.by} at {when} (event {event.id})"))
+    hidden = len(version.events) - SHOWN_EVENTS
+    if hidden > 0:
+        parts.append(Text(f"      and {hidden} more event(s) (--json lists them)", style="dim"))
     if version.more_events:
-        parts.append(Text(f"      and {version.more_events} more event(s)"))
+        parts.append(Text(f"      and {version.more_events} more event(s), counted, not kept"))
     summary = entry.summary()
     drifted = bool(entry.changes)
     parts.append(Text(f"      {summary}", style="yellow" if drifted else "dim"))
