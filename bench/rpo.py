@@ -162,8 +162,9 @@ def section(result: dict[str, Any]) -> list[str]:
         "backup (a state machine wait's granularity, two Lambda invocations, about 3 reads,",
         "an S3 put and the catalog writes):",
         "",
-        f"RPO ≈ delivery + {DEFAULT_SETTLE} s + about {max(work, 0.5):.1f} s (locally) to a few "
-        "seconds (AWS latencies).",
+        f"RPO ≈ delivery + {DEFAULT_SETTLE} s + the backup ({work:.2f} s here, where calls take "
+        "microseconds;",
+        "on AWS about two Lambda invocations and six API calls: a second or two).",
         "",
         "- CloudTrail's delivery of management events to EventBridge is **best effort** and its",
         "  latency is **not documented** (EventBridge User Guide, 'Events from AWS services'); the",
