@@ -78,13 +78,7 @@ def before(shape: Shape) -> int:
 
 def _fleet(session: boto3.Session, shape: Shape) -> None:
     ec2, elb = session.client("ec2"), session.client("elbv2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}")[
-            "Subnet"
-        ]["SubnetId"]
-        for i, z in enumerate("ab", start=1)
-    ]
+    subnets = backup_workflow.two_subnets(ec2)
     fixed = {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}
     for b in range(shape.load_balancers):
         lb = elb.create_load_balancer(Name=f"fleet-{b:03d}", Subnets=subnets)

@@ -24,7 +24,7 @@ from albrules.aws import Aws
 from albrules.catalog import Catalog
 from albrules.local import cloudtrail
 from albrules.local.deploy import deploy
-from workflows import ROOT
+from workflows import ROOT, two_subnets
 
 HEADING = "## RPO: from a change to its snapshot"
 CHANGES = 20
@@ -35,13 +35,7 @@ TIMEOUT = 60.0
 
 def _listener(session: boto3.Session) -> tuple[str, str]:
     ec2, elb = session.client("ec2"), session.client("elbv2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}")[
-            "Subnet"
-        ]["SubnetId"]
-        for i, z in enumerate("ab", start=1)
-    ]
+    subnets = two_subnets(ec2)
     lb = elb.create_load_balancer(Name="rpo", Subnets=subnets)["LoadBalancers"][0]
     fixed = {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}
     listener = elb.create_listener(

@@ -68,15 +68,20 @@ def quiet_change_rules(session: boto3.Session, deployment: Any) -> None:
         events.disable_rule(**kwargs)
 
 
-def _fleet(session: boto3.Session, listeners: int) -> None:
-    ec2, elb = session.client("ec2"), session.client("elbv2")
+def two_subnets(ec2: Any) -> list[str]:
+    """Two subnets in two zones of a new VPC: what an ALB needs."""
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
+    return [
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}")[
             "Subnet"
         ]["SubnetId"]
         for i, z in enumerate("ab", start=1)
     ]
+
+
+def _fleet(session: boto3.Session, listeners: int) -> None:
+    ec2, elb = session.client("ec2"), session.client("elbv2")
+    subnets = two_subnets(ec2)
     fixed = {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}
     for n in range(listeners):
         lb = elb.create_load_balancer(Name=f"{LONG_NAME}-{n:05d}", Subnets=subnets)

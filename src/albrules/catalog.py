@@ -116,6 +116,24 @@ class Catalog:
         except (ClientError, BotoCoreError) as err:
             raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
 
+    def _get(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        """One item as plain Python, or None."""
+        kwargs: dict[str, Any] = {"ConsistentRead": True} if consistent else {}
+        found = self._call("get_item", Key={"pk": _s(pk), "sk": _s(sk)}, **kwargs).get("Item")
+        return _plain(found) if found else None
+
+    def _write_if(self, operation: str, **kwargs: Any) -> bool:
+        """A conditional write: whether its condition held (and it was made)."""
+        try:
+            getattr(self._db, operation)(TableName=self.table, **kwargs)
+        except ClientError as err:
+            if error_code(err) == "ConditionalCheckFailedException":
+                return False
+            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
+        except BotoCoreError as err:
+            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
+        return True
+
     # -- snapshots and the listener's history --
     def record_snapshot(
         self,
@@ -208,10 +226,7 @@ class Catalog:
             )
 
     def find_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
-        found = self._call(
-            "get_item", Key={"pk": _s(f"SNAPSHOT#{snapshot_id}"), "sk": _s("SNAPSHOT")}
-        ).get("Item")
-        return _plain(found) if found else None
+        return self._get(f"SNAPSHOT#{snapshot_id}", "SNAPSHOT")
 
     def snapshots(self, listener_arn: str, limit: int = 20) -> list[dict[str, Any]]:
         """The listener's catalogued snapshots, newest first."""
@@ -249,10 +264,7 @@ class Catalog:
     def find_event(self, event_id: str) -> dict[str, Any] | None:
         """Which version recorded a CloudTrail event: ``listener_arn`` and ``version`` (its
         sort key), or None."""
-        found = self._call("get_item", Key={"pk": _s(f"EVENT#{event_id}"), "sk": _s("EVENT")}).get(
-            "Item"
-        )
-        return _plain(found) if found else None
+        return self._get(f"EVENT#{event_id}", "EVENT")
 
     def load_balancer_listeners(self, load_balancer_arn: str) -> list[str]:
         """The listeners of a load balancer that have versions in the catalog."""
@@ -291,55 +303,32 @@ class Catalog:
         return _plain(found.get("Attributes") or {})
 
     def pending_changes(self, listener_arn: str) -> dict[str, Any] | None:
-        found = self._call(
-            "get_item",
-            Key={"pk": _s(f"CHANGES#{listener_arn}"), "sk": _s("PENDING")},
-            ConsistentRead=True,
-        ).get("Item")
-        return _plain(found) if found else None
+        return self._get(f"CHANGES#{listener_arn}", "PENDING", consistent=True)
 
     def claim_settling(self, listener_arn: str, owner: str, until: int) -> bool:
         """Make ``owner`` (an execution name) the one settling the listener's changes until
         ``until`` (epoch seconds), unless another holds it and has not expired."""
         now = int(time.time())
-        try:
-            self._db.update_item(
-                TableName=self.table,
-                Key={"pk": _s(f"CHANGES#{listener_arn}"), "sk": _s("PENDING")},
-                UpdateExpression="SET settling = :me, settling_until = :until",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND (attribute_not_exists(settling) "
-                    "OR settling_until < :now OR settling = :me)"
-                ),
-                ExpressionAttributeValues={
-                    ":me": _s(owner),
-                    ":until": _n(until),
-                    ":now": _n(now),
-                },
-            )
-        except ClientError as err:
-            if error_code(err) == "ConditionalCheckFailedException":
-                return False
-            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
-        except BotoCoreError as err:
-            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
-        return True
+        return self._write_if(
+            "update_item",
+            Key={"pk": _s(f"CHANGES#{listener_arn}"), "sk": _s("PENDING")},
+            UpdateExpression="SET settling = :me, settling_until = :until",
+            ConditionExpression=(
+                "attribute_exists(pk) AND (attribute_not_exists(settling) "
+                "OR settling_until < :now OR settling = :me)"
+            ),
+            ExpressionAttributeValues={":me": _s(owner), ":until": _n(until), ":now": _n(now)},
+        )
 
     def release_settling(self, listener_arn: str, owner: str) -> None:
         """Give up settling (an execution that could not be started)."""
-        try:
-            self._db.update_item(
-                TableName=self.table,
-                Key={"pk": _s(f"CHANGES#{listener_arn}"), "sk": _s("PENDING")},
-                UpdateExpression="REMOVE settling, settling_until",
-                ConditionExpression="settling = :me",
-                ExpressionAttributeValues={":me": _s(owner)},
-            )
-        except ClientError as err:
-            if error_code(err) != "ConditionalCheckFailedException":
-                raise as_albrules_error(
-                    err, service="dynamodb", where=f"table {self.table}"
-                ) from err
+        self._write_if(
+            "update_item",
+            Key={"pk": _s(f"CHANGES#{listener_arn}"), "sk": _s("PENDING")},
+            UpdateExpression="REMOVE settling, settling_until",
+            ConditionExpression="settling = :me",
+            ExpressionAttributeValues={":me": _s(owner)},
+        )
 
     def finish_changes(
         self, listener_arn: str, owner: str, seen: int, event_ids: list[str]
@@ -348,21 +337,13 @@ class Catalog:
         came since it was read (``seen`` unchanged) and return True; otherwise remove just
         the events covered and return False (the newer ones are settled next)."""
         key = {"pk": _s(f"CHANGES#{listener_arn}"), "sk": _s("PENDING")}
-        try:
-            self._db.delete_item(
-                TableName=self.table,
-                Key=key,
-                ConditionExpression="seen = :seen AND settling = :me",
-                ExpressionAttributeValues={":seen": _n(seen), ":me": _s(owner)},
-            )
+        if self._write_if(
+            "delete_item",
+            Key=key,
+            ConditionExpression="seen = :seen AND settling = :me",
+            ExpressionAttributeValues={":seen": _n(seen), ":me": _s(owner)},
+        ):
             return True
-        except ClientError as err:
-            if error_code(err) != "ConditionalCheckFailedException":
-                raise as_albrules_error(
-                    err, service="dynamodb", where=f"table {self.table}"
-                ) from err
-        except BotoCoreError as err:
-            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
         if event_ids:
             names = {f"#e{i}": f"{PENDING_EVENT}{e}" for i, e in enumerate(event_ids)}
             self._call(
@@ -446,12 +427,7 @@ class Catalog:
             raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
 
     def lock_holder(self, listener_arn: str) -> dict[str, Any] | None:
-        found = self._call(
-            "get_item",
-            Key={"pk": _s(f"LOCK#{listener_arn}"), "sk": _s("LOCK")},
-            ConsistentRead=True,
-        ).get("Item")
-        return _plain(found) if found else None
+        return self._get(f"LOCK#{listener_arn}", "LOCK", consistent=True)
 
     def _holder_words(self, listener_arn: str, holder: dict[str, Any] | None = None) -> str:
         """``restore OWNER since WHEN (until WHEN)``, for a refusal."""
@@ -463,19 +439,13 @@ class Catalog:
 
     def release_lock(self, listener_arn: str, owner: str) -> bool:
         """Release the lock if ``owner`` holds it. Returns whether it did."""
-        try:
-            self._db.delete_item(
-                TableName=self.table,
-                Key={"pk": _s(f"LOCK#{listener_arn}"), "sk": _s("LOCK")},
-                ConditionExpression="#o = :me",
-                ExpressionAttributeNames={"#o": "owner"},
-                ExpressionAttributeValues={":me": _s(owner)},
-            )
-            return True
-        except ClientError as err:
-            if error_code(err) == "ConditionalCheckFailedException":
-                return False
-            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
+        return self._write_if(
+            "delete_item",
+            Key={"pk": _s(f"LOCK#{listener_arn}"), "sk": _s("LOCK")},
+            ConditionExpression="#o = :me",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":me": _s(owner)},
+        )
 
     # -- audit --
     def write_audit(
@@ -510,10 +480,7 @@ class Catalog:
         return True
 
     def audit(self, execution_arn: str) -> dict[str, Any] | None:
-        found = self._call(
-            "get_item", Key={"pk": _s(f"RESTORE#{execution_arn}"), "sk": _s("AUDIT")}
-        ).get("Item")
-        return _plain(found) if found else None
+        return self._get(f"RESTORE#{execution_arn}", "AUDIT")
 
     # -- approvals --
     def put_approval(self, execution_arn: str, fields: dict[str, Any]) -> None:
@@ -522,12 +489,7 @@ class Catalog:
         self._call("put_item", Item=item)
 
     def approval(self, execution_arn: str) -> dict[str, Any] | None:
-        found = self._call(
-            "get_item",
-            Key={"pk": _s(f"APPROVAL#{execution_arn}"), "sk": _s("APPROVAL")},
-            ConsistentRead=True,
-        ).get("Item")
-        return _plain(found) if found else None
+        return self._get(f"APPROVAL#{execution_arn}", "APPROVAL", consistent=True)
 
     def decide_approval(
         self,
@@ -598,22 +560,14 @@ class Catalog:
             names["#s"] = "status"
             values[":status"] = _s(status)
             condition += " AND #s = :status"
-        try:
-            self._db.update_item(
-                TableName=self.table,
-                Key={"pk": _s(f"APPROVAL#{execution_arn}"), "sk": _s("APPROVAL")},
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as err:
-            if error_code(err) == "ConditionalCheckFailedException":
-                return False
-            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
-        except BotoCoreError as err:
-            raise as_albrules_error(err, service="dynamodb", where=f"table {self.table}") from err
-        return True
+        return self._write_if(
+            "update_item",
+            Key={"pk": _s(f"APPROVAL#{execution_arn}"), "sk": _s("APPROVAL")},
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     def audits(self, listener_arn: str) -> list[dict[str, Any]]:
         """Every restore's audit record for a listener, newest first (a filtered scan: the
