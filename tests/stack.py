@@ -69,7 +69,7 @@ class Stack:
         cloudtrail.drain(10)  # the test's CloudTrail events delivered before the reset
         self.change_rules(False)  # first: the reset's own ELBv2 calls start no change backup
         lambdas.clear_hooks()
-        accounts.forget()
+        accounts.forget(keep_function_sessions=True)  # the same local AWS, the same roles
         faults.clear()
         cloudtrail.delay(0)
         _delete_users(self.session)

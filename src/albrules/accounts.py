@@ -99,8 +99,15 @@ def aws_for(
     return aws
 
 
-def forget() -> None:
-    """Drop cached sessions and the cached account id (a new local AWS, a new test)."""
+def forget(*, keep_function_sessions: bool = False) -> None:
+    """Drop cached sessions and the cached account id (a new local AWS, a new test).
+
+    ``keep_function_sessions`` keeps the sessions made from an invocation's own credentials
+    (a function's role session, keyed by its access key: the same key is the same identity),
+    for a new test in the same local AWS: making each function's session and clients again
+    for every test costs about 0.1 s of CPU each."""
     _cache.clear()
-    _homes.clear()
+    for key in list(_homes):
+        if not (keep_function_sessions and key[1] is not None):
+            del _homes[key]
     own_account.cache_clear()
