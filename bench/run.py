@@ -56,6 +56,7 @@ import reads as fleet_reads  # noqa: E402
 import rpo  # noqa: E402
 import snapshot_reading  # noqa: E402
 import workflows as backup_workflow  # noqa: E402
+from sections import replace_section  # noqa: E402
 
 SIZES = (10, 100, 1000)
 FRACTIONS = (0.01, 0.10, 1.00)
@@ -318,13 +319,12 @@ def main() -> None:
 def only_snapshot_reading() -> None:
     """Measure reading snapshots alone; rewrite only its section of docs/benchmarks.md."""
     section = snapshot_reading.section(snapshot_reading.measure())
-    OUT.write_text(snapshot_reading.replace_section(OUT.read_text(), section))
-    print(f"rewrote the snapshot-reading section of {OUT}", file=sys.stderr)
+    only_section(snapshot_reading.HEADING, section, "snapshot-reading")
 
 
 def only_section(heading: str, lines: list[str], what: str) -> None:
     """Rewrite only one section of docs/benchmarks.md (inserted before the notes if new)."""
-    OUT.write_text(fleet_reads.replace_section(OUT.read_text(), heading, lines))
+    OUT.write_text(replace_section(OUT.read_text(), heading, lines))
     print(f"rewrote the {what} section of {OUT}", file=sys.stderr)
 
 

@@ -353,17 +353,3 @@ def section(measured: dict[str, Any]) -> list[str]:
         "",
     ]
     return lines
-
-
-def replace_section(document: str, section_lines: list[str], before: str = "## Notes") -> str:
-    """``document`` with this benchmark's section (from HEADING to the next ``## `` heading)
-    replaced by ``section_lines``, or inserted before the ``before`` heading (else at the end)."""
-    lines = document.split("\n")
-    if HEADING in lines:
-        start = lines.index(HEADING)
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-    else:
-        start = end = lines.index(before) if before in lines else len(lines)
-    return "\n".join([*lines[:start], *section_lines, *lines[end:]])

@@ -15,6 +15,7 @@ from albrules.snapshot import MAX_DOCUMENT_BYTES, loads
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 import snapshot_reading  # noqa: E402
+from sections import replace_section  # noqa: E402
 
 
 @pytest.mark.parametrize("fmt", ["json", "yaml"])
@@ -50,10 +51,10 @@ def test_the_tiny_rules_fill_the_file_cap(fmt: str, rules: int) -> None:
 def test_its_section_replaces_only_itself() -> None:
     heading = snapshot_reading.HEADING
     old = f"# B\n\n## A\n\na\n\n{heading}\n\nold\n\n### sub\n\nx\n\n## Notes\n\n- n\n"
-    new = snapshot_reading.replace_section(old, [heading, "", "new", ""])
+    new = replace_section(old, heading, [heading, "", "new", ""])
     assert new == f"# B\n\n## A\n\na\n\n{heading}\n\nnew\n\n## Notes\n\n- n\n"
-    assert snapshot_reading.replace_section(new, [heading, "", "new", ""]) == new
-    absent = snapshot_reading.replace_section("# B\n\n## Notes\n", [heading, ""])
+    assert replace_section(new, heading, [heading, "", "new", ""]) == new
+    absent = replace_section("# B\n\n## Notes\n", heading, [heading, ""])
     assert absent == f"# B\n\n{heading}\n\n## Notes\n"
 
 
