@@ -3,6 +3,7 @@ listeners and rules, a recorder of the AWS calls made, a fake clock, and local-s
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -161,3 +162,24 @@ class Calls:
 
     def clear(self) -> None:
         self.made.clear()
+
+
+def role_session(
+    session: boto3.Session, role_name: str, session_name: str
+) -> tuple[str, boto3.Session]:
+    """A role anyone may assume, made in the local AWS, and a session of it: ``(role ARN,
+    session)`` (an ``assumed-role/ROLE/SESSION`` identity, the role its issuer)."""
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+                                                     "Action": "sts:AssumeRole"}]}  # fmt: skip
+    role = session.client("iam").create_role(
+        RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    creds = session.client("sts").assume_role(RoleArn=role, RoleSessionName=session_name)[
+        "Credentials"
+    ]
+    return role, boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=session.region_name or REGION,
+    )

@@ -25,7 +25,7 @@ from moto import mock_aws
 
 from albrules.local import cloudtrail, faults, lambdas
 from integration.test_local_lambdas import SAM_CONFIG, SELFTEST, Lambdas
-from local_world import REGION, World, key_session
+from local_world import REGION, World, key_session, role_session
 from rule_builders import fixed
 
 ACCOUNT = "123456789012"
@@ -190,26 +190,14 @@ def test_reads_are_not_delivered_and_writes_of_every_kind_are(session) -> None:
 def test_an_assumed_roles_change_carries_its_session_and_issuer(session) -> None:
     _, listener = a_listener(session)
     url = queue_rule(session, "changes", SUCCESSFUL_CHANGES)
-    iam = session.client("iam")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
-                                                     "Action": "sts:AssumeRole"}]}  # fmt: skip
-    role = iam.create_role(RoleName="deployer", AssumeRolePolicyDocument=json.dumps(trust))
-    creds = session.client("sts").assume_role(
-        RoleArn=role["Role"]["Arn"], RoleSessionName="pipeline"
-    )["Credentials"]
-    deployer = boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=REGION,
-    )
+    role_arn, deployer = role_session(session, "deployer", "pipeline")
     deployer.client("elbv2").create_rule(ListenerArn=listener, **path_rule(3, "/p"))
 
     (event,) = received(session, url)
     identity = event["detail"]["userIdentity"]
     assert identity["type"] == "AssumedRole"
     assert identity["arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/deployer/pipeline"
-    assert identity["sessionContext"]["sessionIssuer"]["arn"] == role["Role"]["Arn"]
+    assert identity["sessionContext"]["sessionIssuer"]["arn"] == role_arn
     assert identity["sessionContext"]["sessionIssuer"]["userName"] == "deployer"
 
 

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from albrules import requester
 from albrules.local import cloudtrail
-from local_world import REGION, key_session
+from local_world import key_session, role_session
 
 PASS = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
 
@@ -64,24 +64,12 @@ def test_an_assumed_role_is_its_session_and_a_failed_call_is_not_recorded(
     session: boto3.Session,
 ) -> None:
     arn = machine(session)
-    iam = session.client("iam")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
-                                                     "Action": "sts:AssumeRole"}]}  # fmt: skip
-    role = iam.create_role(RoleName="operator", AssumeRolePolicyDocument=json.dumps(trust))
-    creds = session.client("sts").assume_role(
-        RoleArn=role["Role"]["Arn"], RoleSessionName="carol"
-    )["Credentials"]
-    carol = boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=REGION,
-    )
+    role_arn, carol = role_session(session, "operator", "carol")
     started = carol.client("stepfunctions").start_execution(stateMachineArn=arn)["executionArn"]
     found = requester.started_by(session.client("cloudtrail"), started)
     assert found is not None
     assert found.arn == "arn:aws:sts::123456789012:assumed-role/operator/carol"
-    assert (found.kind, found.issuer) == ("AssumedRole", role["Role"]["Arn"])
+    assert (found.kind, found.issuer) == ("AssumedRole", role_arn)
     with pytest.raises(ClientError):  # no such state machine: no event
         carol.client("stepfunctions").start_execution(stateMachineArn=arn + "-missing")
     assert len(events(session)) == 1
