@@ -1,4 +1,8 @@
-"""pydantic v2 models for the snapshot document (format v1) and the ELBv2 shapes inside it.
+"""pydantic v2 models for the snapshot document (formats v1 and v2) and the ELBv2 shapes in it.
+
+Format 1 holds a listener's routing: default actions and rules. Format 2 adds ``listener``
+(:class:`ListenerSettings`): everything else needed to recreate the listener, with
+certificates and trust stores kept as ARNs (a snapshot never holds key material).
 
 ELBv2 shapes keep the API's own PascalCase names, so a rule in a snapshot reads like the
 API reference. The document's own fields are snake_case. Every model forbids unknown keys:
@@ -12,7 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # the version written (2 once capture reads listener settings)
+SCHEMA_VERSIONS = (1, 2)
 
 ConditionField = Literal[
     "host-header",
@@ -282,6 +287,38 @@ class LiveRule(Rule):
     arn: str
 
 
+# --- the listener itself (format v2) ----------------------------------------------------
+
+
+class MutualAuthentication(Shape):
+    """A listener's mutual TLS, as ``MutualAuthentication`` in the API (``Mode`` off is
+    dropped in canonical form: no mutual authentication is ``None``)."""
+
+    Mode: Literal["off", "passthrough", "verify"]
+    TrustStoreArn: str | None = None
+    IgnoreClientCertificateExpiry: bool | None = None
+    AdvertiseTrustStoreCaNames: Literal["on", "off"] | None = None
+
+
+class ListenerSettings(Shape):
+    """What a listener is made of beyond its routing: enough to recreate it (format v2).
+
+    ``certificates`` are the additional (SNI) certificates, sorted, without the default one;
+    ``attributes`` are DescribeListenerAttributes' keys and values; ``tags`` are the
+    listener's and ``default_rule_tags`` its default rule's."""
+
+    protocol: str
+    port: int = Field(ge=1, le=65535)
+    ssl_policy: str | None = None
+    alpn_policy: list[str] | None = None
+    default_certificate: str | None = None
+    certificates: list[str] = Field(default_factory=list)
+    mutual_authentication: MutualAuthentication | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    default_rule_tags: dict[str, str] = Field(default_factory=dict)
+
+
 class Source(Shape):
     """Where a snapshot was taken. Rules from DescribeRules do not carry their listener."""
 
@@ -292,6 +329,9 @@ class Source(Shape):
     listener_arn: str
     port: int | None = None
     protocol: str | None = None
+    # format v2: the load balancer's kind, for finding it again (or one like it)
+    load_balancer_scheme: str | None = None
+    load_balancer_type: str | None = None
 
     @property
     def listener_id(self) -> str:
@@ -299,15 +339,30 @@ class Source(Shape):
 
 
 class Snapshot(Shape):
-    """One listener's routing: its default actions and every rule, with a checksum."""
+    """One listener's routing (default actions and every rule) and, from format 2, the
+    listener's own settings, with a checksum."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[1, 2]
     created_at: datetime
     tool_version: str
     source: Source
+    listener: ListenerSettings | None = None
     default_actions: list[Action]
     rules: list[Rule]
     checksum: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @model_validator(mode="after")
+    def _listener_matches_version(self) -> Snapshot:
+        if self.schema_version == 1 and self.listener is not None:
+            raise ValueError("a version 1 snapshot has no listener settings")
+        if self.schema_version >= 2 and self.listener is None:
+            raise ValueError("a version 2 snapshot needs listener (the listener's settings)")
+        return self
+
+    @property
+    def can_recreate(self) -> bool:
+        """Whether this snapshot holds enough to recreate its listener (format 2 and up)."""
+        return self.listener is not None
 
     @field_serializer("created_at")
     def _utc_z(self, value: datetime) -> str:
@@ -321,6 +376,7 @@ class ListenerState(Shape):
     default_actions: list[Action]
     rules: list[LiveRule]
     default_rule_arn: str | None = None
+    listener: ListenerSettings | None = None  # read by capture for format 2
 
 
 def to_milliseconds(value: datetime) -> datetime:
