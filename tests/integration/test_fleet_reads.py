@@ -43,7 +43,7 @@ def test_backing_up_a_load_balancer_of_10_listeners_takes_24_read_calls(world, c
     # listeners, their default rules and their rules) in 2 batches of 20, sent once full
     half = ["DescribeRules", "DescribeListenerAttributes"] * 5 + ["DescribeTags"]
     assert calls.of("elasticloadbalancing") == (
-        ["DescribeLoadBalancers", "DescribeListeners"] + half + half
+        ["DescribeLoadBalancers", "DescribeListeners", *half, *half]
     )
     documents = [json.loads(p.read_text()) for p in sorted(Path(out).rglob("*.json"))]
     assert len(documents) == 10
