@@ -361,6 +361,7 @@ def test_the_real_templates_function_roles_have_their_managed_policies(session, 
         "CreateRules",
         "ChangeRules",
         "ChangeDefaultActions",
+        "ChangeListenerSettings",
         "WriteJournal",
     ]
     assert statements[0] == {
