@@ -361,6 +361,7 @@ def test_the_real_templates_function_roles_have_their_managed_policies(session, 
         "CreateRules",
         "ChangeRules",
         "ChangeDefaultActions",
+        "ChangeListenerSettings",
         "WriteJournal",
     ]
     assert statements[0] == {
@@ -370,7 +371,7 @@ def test_the_real_templates_function_roles_have_their_managed_policies(session, 
         "Resource": "arn:aws:elasticloadbalancing:*:123456789012:listener/app/*",
     }
     bucket = deployment.outputs["SnapshotBucketName"]
-    assert statements[3]["Resource"] == f"arn:aws:s3:::{bucket}/pre-restore/*"
+    assert statements[4]["Resource"] == f"arn:aws:s3:::{bucket}/pre-restore/*"
     # Least privilege: a function that only reads load balancers gets no more than that, and
     # assumes only the member accounts' read-only role.
     assert set(attached("DiscoverListenersFunction")) == {
