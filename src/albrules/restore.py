@@ -43,6 +43,7 @@ from .errors import (
     ApplyFailed,
     ListenerChanged,
     ListenerLocked,
+    ListenerNotFound,
     RestoreRefused,
     SnapshotInvalid,
     VerifyFailed,
@@ -126,7 +127,16 @@ def check_restorable(
     the snapshot forwards to exists there. Raises (exit 2) before any change otherwise."""
     (secret_scope or SecretScope()).check_all(oidc_secrets or {}, listener_arn)
     check_region(aws, listener_arn)
-    live = live or capture_listener(aws, listener_arn)
+    try:
+        live = live or capture_listener(aws, listener_arn)
+    except ListenerNotFound:
+        if not snapshot.can_recreate or listener_arn != snapshot.source.listener_arn:
+            raise
+        raise ListenerNotFound(
+            f"listener {listener_arn} no longer exists; nothing was changed — to create it "
+            "again from this snapshot add --recreate-listener (restore machine input: "
+            '"recreate_listener": true)'
+        ) from None
     mapping = resolve_target_groups(aws, snapshot, live, map_by_name=map_by_name)
     return Target(listener_arn, live, mapping)
 
