@@ -95,3 +95,20 @@ def test_the_history_says_recreated_as_and_from() -> None:
     assert provenance(new).startswith(f"recreated from {OLD}")
     assert Entry(old, True).summary() == f"the listener was recreated as {NEW}"
     assert Entry(old, True).changes is None
+
+
+def test_the_approval_page_shows_a_change_of_the_listener_settings() -> None:
+    from albrules import approval_page
+    from albrules.plan import RuleChange
+
+    change = RuleChange(
+        kind="listener-settings",
+        label="listener settings",
+        fields=["certificates", "attributes"],
+        before={"certificates": [], "attributes": {}},
+        after={"certificates": ["arn:aws:acm:eu-west-1:111111111111:certificate/b"],
+               "attributes": {"routing.http.response.server.enabled": "false"}},
+    )  # fmt: skip
+    card = approval_page.change_card(change)
+    assert "Listener settings" in card and "certificates, attributes" in card
+    assert "certificate/b" in card
