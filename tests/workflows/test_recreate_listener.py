@@ -41,9 +41,11 @@ def backed_up_and_deleted(stack: Stack) -> tuple[str, str, str, list[Any]]:
     assert result.status == "SUCCEEDED", result.cause
     listener_id = listener.rsplit("/", 1)[-1]
     (key,) = [k for k in stack.keys("snapshots/") if f"/{listener_id}/" in k]
-    rules = [r.model_dump(exclude={"arn"}) for r in stack.world.state(listener).rules]
+    state = stack.world.state(listener)
+    rules = [r.model_dump(exclude={"arn"}) for r in state.rules]
+    assert state.listener is not None
     stack.world.elb.delete_listener(ListenerArn=listener)
-    return lb, listener, key, rules
+    return lb, listener, key, [rules, state.listener]
 
 
 def listeners_on(stack: Stack, lb: str) -> dict[int, str]:
@@ -60,7 +62,8 @@ def test_one_execution_recreates_a_deleted_listener_and_links_its_history(stack:
     new = listeners_on(stack, lb)[443]
     assert new != old
     state = stack.world.state(new)
-    assert [r.model_dump(exclude={"arn"}) for r in state.rules] == rules
+    assert [r.model_dump(exclude={"arn"}) for r in state.rules] == rules[0]
+    assert state.listener == rules[1]  # the settings too: certificate, policy, tags
     assert state.listener is not None and state.listener.tags == {"team": "shop"}
     catalog = Catalog(Aws(stack.session), stack.table)
     (link,) = [v for v in catalog.history(old) if v.kind == "recreation"]
