@@ -361,8 +361,8 @@ def test_the_real_templates_function_roles_have_their_managed_policies(session, 
         "CreateRules",
         "ChangeRules",
         "ChangeDefaultActions",
+        "ChangeListenerSettings",
         "RecreateListeners",
-        "TagRecreatedListeners",
         "DeleteRecreatedListeners",
         "WriteJournal",
     ]
@@ -374,7 +374,7 @@ def test_the_real_templates_function_roles_have_their_managed_policies(session, 
     }
     bucket = deployment.outputs["SnapshotBucketName"]
     assert statements[-1]["Resource"] == f"arn:aws:s3:::{bucket}/pre-restore/*"
-    assert statements[3]["Resource"] == [  # CreateListener: the account's ALBs only
+    assert statements[4]["Resource"] == [  # CreateListener: the account's ALBs only
         "arn:aws:elasticloadbalancing:*:123456789012:loadbalancer/app/*",
         "arn:aws:elasticloadbalancing:*:123456789012:listener/app/*",
     ]
