@@ -162,6 +162,7 @@ def plan_lines(plan: PlanSummary | None, plan_location: str | None) -> list[str]
     if plan is None:
         return []
     lines = [f"Plan: {plan.headline()}."]
+    lines += [f"  warning: {item}" for item in plan.warnings]
     if not plan.changes:
         return lines
     lines += [f"  {op}" for op in plan.operations]

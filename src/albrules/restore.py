@@ -40,11 +40,12 @@ from .canonical import canonical_json, conditions_key
 from .capture import capture_listener, count_other_rules, describe_rules
 from .errors import ApplyFailed, ListenerChanged, ListenerLocked, SnapshotInvalid, VerifyFailed
 from .labels import rule_label
+from .managed import plan_owned
 from .models import ListenerState, Snapshot
 from .oidc_secrets import SecretScope
 from .operations import API_OPERATION, CreateRule, DeleteRule, request_for
 from .outcomes import exit_code_of
-from .plan import Desired, Mode, Plan, Selector, plan_restore
+from .plan import CLI_NAMES, Desired, Mode, Plan, Selector, plan_restore
 from .records import RestoreRecords, new_restore_id
 from .resolve import (
     account_limits,
@@ -82,6 +83,9 @@ class RestoreOptions:
     map_by_name: bool = False
     oidc_secrets: dict[str, str] = field(default_factory=dict)
     secret_scope: SecretScope = field(default_factory=SecretScope)
+    #: leave rules someone else manages out of the plan (see :mod:`albrules.managed`)
+    skip_managed: bool = False
+    names: dict[str, str] = field(default_factory=lambda: dict(CLI_NAMES))
 
 
 @dataclass(frozen=True)
@@ -169,12 +173,14 @@ def make_plan(aws: Aws, snapshot: Snapshot, target: Target, options: RestoreOpti
         "mode": options.mode,
         "selector": options.selector,
         "oidc_secrets": options.oidc_secrets,
+        "skip_managed": options.skip_managed,
+        "names": options.names,
     }
-    unbounded = plan_restore(live, desired, **kwargs)
+    unbounded = plan_owned(live, desired, **kwargs)
     problems = check_rule_count(len(unbounded.expected.rules), other, limits)
     if problems and len(unbounded.expected.rules) > len(live.rules):
         raise SnapshotInvalid("the snapshot", problems)
-    plan = plan_restore(live, desired, max_listener_rules=max_rules, **kwargs)
+    plan = plan_owned(live, desired, max_listener_rules=max_rules, **kwargs)
     return Prepared(
         snapshot=snapshot,
         live=live,
@@ -201,10 +207,14 @@ def prepare_restore(
     oidc_secrets: dict[str, str] | None = None,
     live: ListenerState | None = None,
     secret_scope: SecretScope | None = None,
+    skip_managed: bool = False,
+    names: dict[str, str] | None = None,
 ) -> Prepared:
     """Check everything and plan (steps 2 and 4). Raises (exit 2) before any change on any
     problem. ``live``: the listener's state when the caller has just captured it.
-    ``secret_scope``: the OIDC client secrets it may read (default: names under albrules/)."""
+    ``secret_scope``: the OIDC client secrets it may read (default: names under albrules/).
+    ``skip_managed``: leave rules someone else manages out of the plan; ``names``: how the
+    options are spelled where the user wrote them (CLI flags by default)."""
     listener_arn = target_listener_arn or snapshot.source.listener_arn
     scope = secret_scope or SecretScope()
     secrets = dict(oidc_secrets or {})
@@ -217,7 +227,9 @@ def prepare_restore(
         oidc_secrets=secrets,
         secret_scope=scope,
     )
-    options = RestoreOptions(mode, selector, map_by_name, secrets, scope)
+    options = RestoreOptions(
+        mode, selector, map_by_name, secrets, scope, skip_managed, dict(names or CLI_NAMES)
+    )
     return make_plan(aws, snapshot, target, options)
 
 
@@ -484,7 +496,7 @@ def _base(prepared: Prepared) -> dict[str, Any]:
     return {
         "listener_arn": prepared.plan.listener_arn,
         "changes": len(prepared.plan.operations),
-        "warnings": list(prepared.warnings),
+        "warnings": list(prepared.warnings) + list(prepared.plan.warnings),
     }
 
 

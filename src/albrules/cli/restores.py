@@ -92,6 +92,14 @@ FromOpt = Annotated[
         "instead of the stack's catalog.",
     ),
 ]
+SkipManaged = Annotated[
+    bool,
+    typer.Option(
+        "--skip-managed",
+        help="Leave out rules that the AWS Load Balancer Controller or CloudFormation manages "
+        "(by their tags): they are not changed, and the output says what was left out.",
+    ),
+]
 CatalogTable = Annotated[
     str | None,
     typer.Option(
@@ -145,6 +153,7 @@ def prepare(
     profile: str | None,
     region: str | None,
     scope: SecretScope | None = None,
+    skip_managed: bool = False,
 ) -> tuple[Aws, Any]:
     """Parse the selectors, open the target's account and region, check and plan."""
     chosen_mode, selector = _selection(mode, priority, match)
@@ -161,6 +170,7 @@ def prepare(
         map_by_name=map_by_name,
         oidc_secrets=secrets,
         secret_scope=scope,
+        skip_managed=skip_managed,
     )
     return aws, prepared
 
@@ -278,6 +288,7 @@ def _run(
     region: str | None,
     locking: LockOptions | None = None,
     when: PointInTime | None = None,
+    skip_managed: bool = False,
 ) -> None:
     """The one restore pipeline of both commands: (choose,) check, plan, show, (lock, confirm,
     apply).
@@ -308,6 +319,7 @@ def _run(
             profile=profile,
             region=region,
             scope=scope,
+            skip_managed=skip_managed,
         )
         if not as_json:
             out_console.print(
@@ -359,6 +371,7 @@ def plan(
     oidc_secret: OidcSecret = None,
     oidc_secret_prefix: OidcSecretPrefix = DEFAULT_PREFIX,
     any_oidc_secret: AnyOidcSecret = False,
+    skip_managed: SkipManaged = False,
     stack_name: StackName = "albrules",
     local: Where = None,
     port: LocalPort = None,
@@ -392,6 +405,7 @@ def plan(
             region=region,
             locking=LockOptions(False, table, stack_name, local, port),
             when=PointInTime(at, before_change, from_location),
+            skip_managed=skip_managed,
         )
 
 
@@ -409,6 +423,7 @@ def restore(
     oidc_secret: OidcSecret = None,
     oidc_secret_prefix: OidcSecretPrefix = DEFAULT_PREFIX,
     any_oidc_secret: AnyOidcSecret = False,
+    skip_managed: SkipManaged = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and check only.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     pre_restore_to: Annotated[
@@ -460,4 +475,5 @@ def restore(
             region=region,
             locking=LockOptions(no_lock, table, stack_name, local, port),
             when=PointInTime(at, before_change, from_location),
+            skip_managed=skip_managed,
         )

@@ -137,6 +137,7 @@ def plan_summary(plan: Plan) -> PlanSummary:
         operations=lines[:SHOWN_OPERATIONS],
         more=max(0, len(lines) - SHOWN_OPERATIONS),
         unresolved=list(plan.unresolved),
+        warnings=list(plan.warnings),
     )
 
 
@@ -274,6 +275,8 @@ def compute_plan(state: RestoreState) -> RestoreState:
         oidc_secrets=request.oidc_secrets,
         live=live,
         secret_scope=settings.secret_scope(),
+        skip_managed=request.skip_managed,
+        names=INPUT_NAMES,
     )
     plan = prepared.plan
     plan_at, plan_sha256 = settings.put_sealed_json(
