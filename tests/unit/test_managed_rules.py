@@ -192,3 +192,18 @@ def test_with_skip_managed_a_plan_never_touches_a_managed_rule(
     missing = [r for r in case.desired().rules if final.get(r["priority"]) != r]
     assert len([r for r in missing if r["priority"] not in held]) <= len(managed)
     event(f"managed rules: {min(len(managed), 3)}")
+
+
+def test_the_machine_takes_skip_managed_and_its_messages_carry_the_warnings() -> None:
+    from albrules.notifications import plan_lines
+    from albrules.state_documents import RestoreRequest
+    from albrules.tasks.restore import plan_summary
+
+    request = RestoreRequest.model_validate({"snapshot": "a/b.json", "skip_managed": True})
+    assert request.skip_managed
+    model, desired = _two_rule_listener()
+    plan = plan_owned(capture_state(model, model.listener_arn), desired, names=INPUT_NAMES)
+    summary = plan_summary(plan)
+    assert summary.warnings == plan.warnings
+    lines = plan_lines(summary, "s3://bucket/plan.json")
+    assert sum(line.startswith("  warning: ") for line in lines) == 2
