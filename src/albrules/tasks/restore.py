@@ -78,6 +78,11 @@ def _read_snapshot(
     return loads(body, location, format_for(location)), digest(body)
 
 
+def read_snapshot_at(settings: Settings, location: str) -> Snapshot:
+    """The snapshot at ``location`` in the stack's bucket, once its seal verifies."""
+    return _read_snapshot(settings, location)[0]
+
+
 def _pre_restore(settings: Settings, state: RestoreState) -> Snapshot:
     location = _need(state.pre_restore_location, "pre-restore snapshot")
     return _read_snapshot(settings, location, _need(state.pre_restore_sha256, "pre-restore"))[0]
