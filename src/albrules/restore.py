@@ -38,7 +38,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from .aws import Aws, as_albrules_error, error_code, error_message
 from .canonical import canonical_json, conditions_key
 from .capture import capture_listener, count_other_rules, describe_rules
-from .errors import ApplyFailed, ListenerChanged, ListenerLocked, SnapshotInvalid, VerifyFailed
+from .errors import (
+    AlbRulesError,
+    ApplyFailed,
+    ListenerChanged,
+    ListenerLocked,
+    RestoreRefused,
+    SnapshotInvalid,
+    VerifyFailed,
+)
 from .labels import rule_label
 from .managed import plan_owned
 from .models import ListenerState, Snapshot
@@ -47,6 +55,14 @@ from .operations import API_OPERATION, CreateRule, DeleteRule, request_for
 from .outcomes import exit_code_of
 from .plan import CLI_NAMES, Desired, Mode, Plan, Selector, plan_restore
 from .records import RestoreRecords, new_restore_id
+from .recreate import (
+    RecreateTarget,
+    check_port_free,
+    check_recreatable,
+    create_listener,
+    delete_created,
+    placeholder_rule_arn,
+)
 from .resolve import (
     account_limits,
     check_region,
@@ -60,6 +76,7 @@ from .store import Store
 from .validate import check_rule_count
 
 if TYPE_CHECKING:
+    from .catalog import Catalog
     from .locks import RestoreLock
 
 Status = Literal["NO_CHANGES", "DRY_RUN", "RESTORED", "ROLLED_BACK", "ROLLBACK_FAILED"]
@@ -153,6 +170,8 @@ class Prepared:
     secret_scope: SecretScope = field(default_factory=SecretScope)
     max_listener_rules: int | None = None
     warnings: list[str] = field(default_factory=list)
+    # a listener to recreate (--recreate-listener): the plan is made from it as created
+    recreate: RecreateTarget | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -483,7 +502,7 @@ def unapplied(prepared: Prepared, dry_run: bool) -> RestoreResult | None:
     """The result of a restore that applies nothing (no change needed, or a dry run); None when
     the plan must be applied."""
     base = _base(prepared)
-    if prepared.plan.empty:
+    if prepared.plan.empty and prepared.recreate is None:
         return RestoreResult(
             status="NO_CHANGES", message="the listener already matches; nothing to do", **base
         )
@@ -493,9 +512,10 @@ def unapplied(prepared: Prepared, dry_run: bool) -> RestoreResult | None:
 
 
 def _base(prepared: Prepared) -> dict[str, Any]:
+    recreate = prepared.recreate
     return {
-        "listener_arn": prepared.plan.listener_arn,
-        "changes": len(prepared.plan.operations),
+        "listener_arn": recreate.old_listener_arn if recreate else prepared.plan.listener_arn,
+        "changes": len(prepared.plan.operations) + (1 if recreate else 0),
         "warnings": list(prepared.warnings) + list(prepared.plan.warnings),
     }
 
@@ -508,6 +528,7 @@ def execute_restore(
     recheck: bool = False,
     restore_id: str | None = None,
     lock: RestoreLock | None = None,
+    catalog: Catalog | None = None,
 ) -> RestoreResult:
     """Apply a prepared plan with pre-restore snapshot, verification and automatic rollback.
 
@@ -515,7 +536,18 @@ def execute_restore(
     With ``recheck``, the listener is captured again first (time passed since the plan: a
     person read it) and the restore stops with ListenerChanged if it moved. With ``lock``
     (held by the caller), the restore checks it still holds it before any change (LockLost
-    otherwise) and takes it again before a rollback, which never fights another holder."""
+    otherwise) and takes it again before a rollback, which never fights another holder.
+    A prepared recreation is :func:`execute_recreate`'s (``catalog``: the history's)."""
+    if prepared.recreate is not None:
+        return execute_recreate(
+            aws,
+            prepared,
+            pre_restore_store=pre_restore_store,
+            recheck=recheck,
+            restore_id=restore_id,
+            lock=lock,
+            catalog=catalog,
+        )
     done = unapplied(prepared, dry_run=False)
     if done is not None:
         return done
@@ -582,6 +614,227 @@ def execute_restore(
     return RestoreResult(
         status="RESTORED",
         message=f"restored {len(plan.operations)} change(s) to listener {arn} and verified it",
+        journal_location=journal_at,
+        journal=journal,
+        **base,
+    )
+
+
+# --- recreating a deleted listener (--recreate-listener) ---------------------------------------
+
+
+def _default_oidc(target: RecreateTarget, oidc_secrets: dict[str, str]) -> dict[str, str]:
+    """The OIDC client secret of each ``authenticate-oidc`` default action: CreateListener
+    needs it (no existing secret to keep on a new listener)."""
+    wanted: dict[str, str] = {}
+    for action in target.snapshot.default_actions:
+        config = action.AuthenticateOidcConfig
+        if config is None:
+            continue
+        source = oidc_secrets.get(config.ClientId)
+        if not source or not source.startswith("arn:"):
+            raise RestoreRefused(
+                f"the default action authenticates with OIDC client {config.ClientId}, and a new "
+                f"listener needs its client secret; pass --oidc-secret {config.ClientId}="
+                "SECRET_ARN (nothing was changed)"
+            )
+        wanted[config.ClientId] = source
+    return wanted
+
+
+def prepare_recreate(
+    aws: Aws,
+    snapshot: Snapshot,
+    *,
+    load_balancer: str | None = None,
+    certificate_map: dict[str, str] | None = None,
+    port: int | None = None,
+    map_by_name: bool = False,
+    target_groups: dict[str, str] | None = None,
+    oidc_secrets: dict[str, str] | None = None,
+    secret_scope: SecretScope | None = None,
+) -> Prepared:
+    """Check that the snapshot's listener can be recreated (:func:`check_recreatable`) and
+    plan, from the listener as CreateListener will make it, everything else: additional
+    certificates, attributes, default-rule tags and every rule. Raises (exit 2) before any
+    change on any problem. The plan names the new listener by a placeholder ARN until it
+    exists (:func:`plan_for_created`)."""
+    scope = secret_scope or SecretScope()
+    secrets = dict(oidc_secrets or {})
+    target = check_recreatable(
+        aws,
+        snapshot,
+        load_balancer,
+        certificate_map,
+        port=port,
+        map_by_name=map_by_name,
+        target_groups=target_groups,
+    )
+    scope.check_all(secrets, target.placeholder_arn)
+    default_oidc = _default_oidc(target, secrets)
+    live = target.as_created()
+    prepared = make_plan(
+        aws,
+        target.snapshot,
+        Target(target.placeholder_arn, live, target.target_groups),
+        RestoreOptions("full", None, map_by_name, secrets, scope),
+    )
+    prepared.snapshot = snapshot
+    prepared.recreate = target
+    prepared.secret_values.update(
+        read_secret_values(aws, list(default_oidc.values()), target.placeholder_arn, scope)
+    )
+    return prepared
+
+
+def substitute_listener(plan: Plan, target: RecreateTarget, live: ListenerState) -> Plan:
+    """The plan made before the listener existed, naming the new listener and its default
+    rule instead of the placeholders."""
+    text = plan.model_dump_json()
+    text = text.replace(placeholder_rule_arn(target.load_balancer_arn), live.default_rule_arn or "")
+    text = text.replace(target.placeholder_arn, live.source.listener_arn)
+    return Plan.model_validate_json(text)
+
+
+def plan_for_created(
+    aws: Aws,
+    planned: Plan,
+    target: RecreateTarget,
+    listener_arn: str,
+    *,
+    oidc_secrets: dict[str, str] | None = None,
+    max_listener_rules: int | None = None,
+) -> tuple[Plan, bool]:
+    """The approved plan for the listener just created, and whether it is already done (a
+    retried apply that finished). Raises ApplyFailed (so the listener is deleted again) when
+    the new listener is not as the plan expected it: the plan applied is the one planned."""
+    live = capture_listener(aws, listener_arn)
+    plan = substitute_listener(planned, target, live)
+    if not differences(plan.expected, live):
+        return plan, True
+    again = plan_restore(
+        live,
+        plan.expected,
+        mode="full",
+        oidc_secrets=oidc_secrets,
+        max_listener_rules=max_listener_rules,
+    )
+    if [op.model_dump(mode="json") for op in again.operations] != [
+        op.model_dump(mode="json") for op in plan.operations
+    ]:
+        raise ApplyFailed(
+            f"the new listener {listener_arn} is not as the plan expected it after "
+            f"CreateListener ({len(again.operations)} change(s) needed, {len(plan.operations)} "
+            "planned); it is deleted again",
+            index=0,
+            journal=[],
+        )
+    return plan, False
+
+
+def record_recreation(
+    catalog: Catalog, target: RecreateTarget, listener_arn: str, execution_arn: str | None
+) -> None:
+    """The listener's history links the new listener and the old one."""
+    catalog.record_recreation(
+        old_listener_arn=target.old_listener_arn,
+        new_listener_arn=listener_arn,
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
+        execution_arn=execution_arn,
+    )
+
+
+def execute_recreate(
+    aws: Aws,
+    prepared: Prepared,
+    *,
+    pre_restore_store: Store,
+    recheck: bool = False,
+    restore_id: str | None = None,
+    lock: RestoreLock | None = None,
+    catalog: Catalog | None = None,
+) -> RestoreResult:
+    """Recreate the listener of a prepared recreation: CreateListener (journaled first), the
+    plan from its live state applied and verified; on any failure the new listener is deleted
+    (the rollback of a listener albrules created). ``catalog``: where the history links the
+    new listener to the old one."""
+    target = prepared.recreate
+    if target is None:  # pragma: no cover - the callers choose
+        raise ValueError("execute_recreate needs a prepared recreation")
+    base = _base(prepared)
+    if recheck:
+        check_port_free(aws, target.load_balancer_arn, target.load_balancer_name, target.port)
+    if lock is not None:
+        lock.check()
+    records = RestoreRecords(pre_restore_store, restore_id or new_restore_id())
+    journal: list[dict[str, Any]] = []
+    default_oidc = _default_oidc(target, prepared.oidc_secrets)
+    created: str | None = None
+    try:
+        created = create_listener(
+            aws, target, journal, oidc=default_oidc, secret_values=prepared.secret_values
+        )
+        plan, _done = plan_for_created(
+            aws,
+            prepared.plan,
+            target,
+            created,
+            oidc_secrets=prepared.oidc_secrets,
+            max_listener_rules=prepared.max_listener_rules,
+        )
+        apply_with_journal(aws, plan, prepared.secret_values, journal)
+        verify(aws, created, plan.expected)
+    except Exception as failure:  # anything at all: never leave a half-made listener
+        reason = str(as_albrules_error(failure))
+        try:
+            if lock is not None:
+                lock.retake_for_rollback()
+            left = delete_created(aws, journal)
+        except ListenerLocked as taken:
+            left = [f"the rollback was not started: {taken}"]
+        except Exception as again:
+            left = [f"the rollback failed: {as_albrules_error(again)}"]
+        journal_at = records.try_write_journal(journal, base["warnings"])
+        if not left:
+            gone = f"listener {created} was deleted" if created else "no listener was created"
+            return RestoreResult(
+                status="ROLLED_BACK",
+                message=(
+                    f"the recreation failed and was rolled back ({gone}; load balancer "
+                    f"{target.load_balancer_name} is as it was) ({reason})"
+                ),
+                journal_location=journal_at,
+                journal=journal,
+                differences=getattr(failure, "differences", []),
+                **base,
+            )
+        return RestoreResult(
+            status="ROLLBACK_FAILED",
+            message=(
+                f"the recreation failed ({reason}) and the rollback did not finish ({left[0]}); "
+                f"delete listener {created or '(on port ' + str(target.port) + ')'} of load "
+                f"balancer {target.load_balancer_name} by hand (journal "
+                f"{journal_at or '(in --json output; it could not be stored)'})"
+            ),
+            journal_location=journal_at,
+            journal=journal,
+            differences=left,
+            **base,
+        )
+    journal_at = records.try_write_journal(journal, base["warnings"])
+    base["listener_arn"] = created
+    if catalog is not None:
+        try:
+            record_recreation(catalog, target, created, None)
+        except AlbRulesError as err:
+            base["warnings"].append(f"the history could not link the new listener: {err}")
+    return RestoreResult(
+        status="RESTORED",
+        message=(
+            f"recreated listener {target.protocol}:{target.port} as {created} on load balancer "
+            f"{target.load_balancer_name} (was {target.old_listener_arn}), applied "
+            f"{len(plan.operations)} more change(s) and verified it"
+        ),
         journal_location=journal_at,
         journal=journal,
         **base,
