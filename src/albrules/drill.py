@@ -55,8 +55,18 @@ from .models import ListenerState, Snapshot, Source
 from .oidc_secrets import SecretScope
 from .operations import api_actions
 from .outcomes import DRILL_EXIT_CODES, DrillStatus
+from .recreate import check_recreatable, create_listener
 from .resolve import check_region, desired_from_snapshot, resolve_target_groups
-from .restore import RestoreOptions, Target, apply_with_journal, differences, make_plan
+from .restore import (
+    RestoreOptions,
+    Target,
+    apply_with_journal,
+    differences,
+    make_plan,
+    plan_for_created,
+    prepare_recreate,
+)
+from .restore import _default_oidc as default_oidc
 
 #: The ports a drill listener may take: the lowest one the scratch load balancer does not use.
 DRILL_PORTS = range(8000, 9000)
@@ -329,33 +339,40 @@ def run_drill(
     plan_calls = 0
     try:
         mapping = _check_target_groups(aws, snapshot, where, reasons)
-        final = snapshot
+        options = RestoreOptions(
+            oidc_secrets=dict(oidc_secrets or {}), secret_scope=secret_scope or SecretScope()
+        )
         if snapshot.listener is None:
             checked.append("routing (format 1: the default actions and every rule, on HTTP)")
             if not reasons:
                 created = _create_v1(aws, snapshot, lb_arn, port, mapping, journal)
+                live = capture_listener(aws, created)
+                prepared = make_plan(aws, snapshot, Target(created, live, mapping), options)
+                plan_calls = len(prepared.plan.operations) + 1
+                apply_with_journal(
+                    aws, prepared.plan, prepared.secret_values, journal, phase="drill"
+                )
+                reasons += [
+                    f"verify: {line}"
+                    for line in differences(prepared.plan.expected, capture_listener(aws, created))
+                ]
         else:
             checked.append("routing (the default actions and every rule)")
             checked.append(
                 "settings (protocol, certificates, policies, mutual TLS, attributes, tags; "
                 "the port aside)"
             )
-            created, final = _create_v2(
-                aws, snapshot, lb_arn, port, mapping, journal, reasons, certificate_map or {}
+            created, plan_calls = _drill_v2(
+                aws,
+                snapshot,
+                lb_arn,
+                port,
+                mapping,
+                journal,
+                reasons,
+                options,
+                dict(certificate_map or {}),
             )
-        if created is not None and not reasons:
-            live = capture_listener(aws, created)
-            options = RestoreOptions(
-                oidc_secrets=dict(oidc_secrets or {}),
-                secret_scope=secret_scope or SecretScope(),
-            )
-            prepared = make_plan(aws, final, Target(created, live, mapping), options)
-            plan_calls = len(prepared.plan.operations)
-            apply_with_journal(aws, prepared.plan, prepared.secret_values, journal, phase="drill")
-            reasons += [
-                f"verify: {line}"
-                for line in differences(prepared.plan.expected, capture_listener(aws, created))
-            ]
     except ApplyFailed as err:
         reasons.append(f"AWS refused a call: {err}")
     except AlbRulesError as err:
@@ -363,6 +380,9 @@ def run_drill(
     except Exception as err:  # a bug or an AWS fault: still clean up, and say it
         reasons.append(f"the drill failed: {as_albrules_error(err)}")
     finally:
+        created = created or next(
+            (str(e["listener_arn"]) for e in journal if e.get("listener_arn")), None
+        )
         known = {item["listener"]["ListenerArn"] for item in before}
         left = _delete(aws, lb_arn, port, created, known, journal)
     after = scratch_state(aws, lb_arn)
@@ -395,7 +415,7 @@ def run_drill(
     )
 
 
-def _create_v2(
+def _drill_v2(
     aws: Aws,
     snapshot: Snapshot,
     lb_arn: str,
@@ -403,8 +423,48 @@ def _create_v2(
     mapping: dict[str, str],
     journal: Journal,
     reasons: list[str],
+    options: RestoreOptions,
     certificate_map: dict[str, str],
-) -> tuple[str | None, Snapshot]:
-    """A format 2 snapshot's drill listener, with its settings on ``port``
-    (:mod:`albrules.recreate`); None with the reasons when it cannot be made."""
-    raise RestoreRefused("format 2 drills need albrules.recreate")  # replaced at the merge
+) -> tuple[str | None, int]:
+    """A format 2 snapshot's drill: its listener recreated on ``port`` with its settings
+    (:mod:`albrules.recreate`), brought to the snapshot and verified. Returns the listener's
+    ARN (None if none was made) and the calls planned; what is wrong goes in ``reasons``."""
+    if reasons:  # target groups missing: the certificates are still checked, nothing is made
+        check_recreatable(aws, snapshot, lb_arn, certificate_map, port=port, target_groups=mapping)
+        return None, 0
+    prepared = prepare_recreate(
+        aws,
+        snapshot,
+        load_balancer=lb_arn,
+        certificate_map=certificate_map,
+        port=port,
+        target_groups=mapping,
+        oidc_secrets=options.oidc_secrets,
+        secret_scope=options.secret_scope,
+    )
+    target = prepared.recreate
+    assert target is not None
+    created = create_listener(
+        aws,
+        target,
+        journal,
+        oidc=default_oidc(target, prepared.oidc_secrets),
+        secret_values=prepared.secret_values,
+    )
+    plan, _done = plan_for_created(
+        aws,
+        prepared.plan,
+        target,
+        created,
+        oidc_secrets=prepared.oidc_secrets,
+        max_listener_rules=prepared.max_listener_rules,
+    )
+    try:
+        apply_with_journal(aws, plan, prepared.secret_values, journal, phase="drill")
+    finally:
+        for entry in journal:
+            entry.setdefault("phase", "drill")
+    reasons += [
+        f"verify: {line}" for line in differences(plan.expected, capture_listener(aws, created))
+    ]
+    return created, len(plan.operations) + 1

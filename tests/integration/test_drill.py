@@ -114,3 +114,84 @@ def test_an_unknown_scratch_lb_or_no_free_port_is_refused_before_any_change(worl
             ports=range(8000, 8004),
         )
     assert scratch_state(world.aws, scratch) == before
+
+
+@pytest.fixture
+def https_shop(world, tmp_path):
+    """An HTTPS listener with two certificates, an attribute, tags and 4 rules, backed up
+    (format 2); and an empty scratch load balancer."""
+    acm = world.session.client("acm")
+    main = acm.request_certificate(DomainName="shop.example.com")["CertificateArn"]
+    extra = acm.request_certificate(DomainName="api.example.com")["CertificateArn"]
+    lb = world.load_balancer("shop")
+    web = world.target_group("web")
+    listener = world.elb.create_listener(
+        LoadBalancerArn=lb,
+        Protocol="HTTPS",
+        Port=443,
+        SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
+        Certificates=[{"CertificateArn": main}],
+        DefaultActions=[forward(web)],
+        Tags=[{"Key": "team", "Value": "shop"}],
+    )["Listeners"][0]["ListenerArn"]
+    world.elb.add_listener_certificates(
+        ListenerArn=listener, Certificates=[{"CertificateArn": extra}]
+    )
+    world.elb.modify_listener_attributes(
+        ListenerArn=listener,
+        Attributes=[{"Key": "routing.http.response.server.enabled", "Value": "false"}],
+    )
+    for priority in range(1, 5):
+        world.rule(listener, priority, [path(f"/p{priority}/*")], [forward(web)])
+    snapshot = tmp_path / "https.json"
+    assert cli("backup", "--listener-arn", listener, "--out", str(snapshot))[0] == 0
+    return snapshot, world.load_balancer("scratch"), extra
+
+
+def test_a_format_2_drill_recreates_the_settings_and_verifies_them(world, https_shop):
+    snapshot, scratch, _extra = https_shop
+    document = json.loads(snapshot.read_text())
+    assert document["schema_version"] == 2 and document["listener"]["certificates"]
+    code, out, err = cli("drill", str(snapshot), "--load-balancer", "scratch", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["status"] == "RESTORABLE" and report["port"] == 8000
+    assert any(c.startswith("settings") for c in report["checked"])
+    calls = [e["call"] for e in report["journal"]]
+    assert calls[0] == "CreateListener" and "AddListenerCertificates" in calls
+    assert "ModifyListenerAttributes" in calls and calls[-1] == "DeleteListener"
+    assert scratch_state(world.aws, scratch) == []
+
+
+def test_a_missing_certificate_is_a_reason_before_any_change(world, https_shop):
+    snapshot, scratch, extra = https_shop
+    world.session.client("acm").delete_certificate(CertificateArn=extra)
+    code, out, _ = cli("drill", str(snapshot), "--load-balancer", "scratch", "--json")
+    assert code == 5
+    report = json.loads(out)
+    assert any(extra in r and "does not exist" in r for r in report["reasons"])
+    assert report["journal"] == [] and scratch_state(world.aws, scratch) == []
+
+
+def test_a_format_1_snapshot_is_drilled_as_http_routing_only(world, shop, tmp_path):
+    snapshot, scratch = shop
+    document = json.loads(snapshot.read_text())
+    document["schema_version"] = 1
+    document.pop("listener", None)
+    for key in ("load_balancer_scheme", "load_balancer_type"):
+        document["source"].pop(key, None)
+    from albrules.models import Snapshot
+    from albrules.snapshot import expected_checksum
+
+    made = Snapshot.model_validate(document)
+    document["checksum"] = expected_checksum(made)
+    v1 = tmp_path / "v1.json"
+    v1.write_text(json.dumps(document))
+    before = scratch_state(world.aws, scratch)
+    code, out, err = cli("drill", str(v1), "--load-balancer", "scratch", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["status"] == "RESTORABLE" and report["schema_version"] == 1
+    assert report["checked"] == ["routing (format 1: the default actions and every rule, on HTTP)"]
+    assert report["journal"][0]["request"]["Protocol"] == "HTTP"
+    assert scratch_state(world.aws, scratch) == before
