@@ -335,7 +335,7 @@ def oidc_actions(plan: Plan) -> list[tuple[str, dict[str, Any], str | None]]:
     found = []
     for op in plan.operations:
         if isinstance(op, ModifyListener):
-            where, actions = "the default actions", op.default_actions
+            where, actions = "the default actions", op.default_actions or []
         elif isinstance(op, CreateRule):
             where, actions = f"new rule at priority {op.priority}", op.actions
         elif isinstance(op, ModifyRule) and op.actions is not None:

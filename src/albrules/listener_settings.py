@@ -180,10 +180,18 @@ def mutual_authentication_request(
     value: MutualAuthentication | Mapping[str, Any] | None,
     certificate_map: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The API's MutualAuthentication for canonical settings: ``{"Mode": "off"}`` for none."""
+    """The API's MutualAuthentication for canonical settings: ``{"Mode": "off"}`` for none;
+    in ``verify`` mode the defaults are sent explicitly (a request that leaves them out must
+    not keep a value the listener had)."""
     canonical = canonical_mutual_authentication(value)
     if canonical is None:
         return {"Mode": "off"}
+    if canonical["Mode"] == "verify":
+        canonical = {
+            "IgnoreClientCertificateExpiry": False,
+            "AdvertiseTrustStoreCaNames": "off",
+            **canonical,
+        }
     if "TrustStoreArn" in canonical:
         canonical["TrustStoreArn"] = mapped(canonical["TrustStoreArn"], certificate_map)
     return canonical

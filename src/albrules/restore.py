@@ -37,7 +37,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .aws import Aws, as_albrules_error, error_code, error_message
 from .canonical import canonical_json, conditions_key
-from .capture import capture_listener, count_other_rules, describe_rules
+from .capture import (
+    capture_listener,
+    count_other_rules,
+    describe_listener_certificates,
+    describe_rules,
+)
 from .errors import (
     AlbRulesError,
     ApplyFailed,
@@ -48,12 +53,29 @@ from .errors import (
     VerifyFailed,
 )
 from .labels import rule_label
+from .listener_settings import attribute_value
 from .managed import plan_owned
 from .models import ListenerState, Snapshot
 from .oidc_secrets import SecretScope
-from .operations import API_OPERATION, CreateRule, DeleteRule, request_for
+from .operations import (
+    API_OPERATION,
+    CreateRule,
+    DeleteRule,
+    RemoveListenerCertificates,
+    describe_mutual_authentication,
+    request_for,
+)
 from .outcomes import exit_code_of
-from .plan import CLI_NAMES, Desired, Mode, Plan, Selector, plan_restore
+from .plan import (
+    CLI_NAMES,
+    SETTING_NAMES,
+    Desired,
+    Mode,
+    Plan,
+    Selector,
+    plan_restore,
+    settings_differ,
+)
 from .records import RestoreRecords, new_restore_id
 from .recreate import (
     RecreateTarget,
@@ -100,9 +122,23 @@ class RestoreOptions:
     map_by_name: bool = False
     oidc_secrets: dict[str, str] = field(default_factory=dict)
     secret_scope: SecretScope = field(default_factory=SecretScope)
+    #: Whether a format 2 snapshot's listener settings are restored too. None: only into the
+    #: snapshot's own listener (into another listener a restore brings the routing alone:
+    #: that listener keeps its port, protocol, certificates, attributes and tags).
+    listener_settings: bool | None = None
     #: leave rules someone else manages out of the plan (see :mod:`albrules.managed`)
     skip_managed: bool = False
     names: dict[str, str] = field(default_factory=lambda: dict(CLI_NAMES))
+
+
+def restores_settings(snapshot: Snapshot, listener_arn: str, choice: bool | None = None) -> bool:
+    """Whether restoring ``snapshot`` into ``listener_arn`` restores the listener's settings
+    (see :attr:`RestoreOptions.listener_settings`); a format 1 snapshot has none."""
+    if snapshot.listener is None:
+        return False
+    if choice is not None:
+        return choice
+    return listener_arn == snapshot.source.listener_arn
 
 
 @dataclass(frozen=True)
@@ -183,7 +219,8 @@ def make_plan(aws: Aws, snapshot: Snapshot, target: Target, options: RestoreOpti
     """Plan from the target's live state to the snapshot, within the load balancer's rule
     quota, and read the OIDC client secrets the plan needs. Raises (exit 2) on any problem."""
     live = target.live
-    desired = desired_from_snapshot(snapshot, target.target_groups)
+    settings = restores_settings(snapshot, target.listener_arn, options.listener_settings)
+    desired = desired_from_snapshot(snapshot, target.target_groups, settings=settings)
     warnings: list[str] = []
     limits = account_limits(aws, warnings)
     other = count_other_rules(aws, live.source.load_balancer_arn, target.listener_arn)
@@ -226,14 +263,16 @@ def prepare_restore(
     oidc_secrets: dict[str, str] | None = None,
     live: ListenerState | None = None,
     secret_scope: SecretScope | None = None,
+    listener_settings: bool | None = None,
     skip_managed: bool = False,
     names: dict[str, str] | None = None,
 ) -> Prepared:
     """Check everything and plan (steps 2 and 4). Raises (exit 2) before any change on any
     problem. ``live``: the listener's state when the caller has just captured it.
     ``secret_scope``: the OIDC client secrets it may read (default: names under albrules/).
-    ``skip_managed``: leave rules someone else manages out of the plan; ``names``: how the
-    options are spelled where the user wrote them (CLI flags by default)."""
+    ``listener_settings``: :attr:`RestoreOptions.listener_settings`; ``skip_managed``: leave
+    rules someone else manages out of the plan; ``names``: how the options are spelled where
+    the user wrote them (CLI flags by default)."""
     listener_arn = target_listener_arn or snapshot.source.listener_arn
     scope = secret_scope or SecretScope()
     secrets = dict(oidc_secrets or {})
@@ -247,7 +286,14 @@ def prepare_restore(
         secret_scope=scope,
     )
     options = RestoreOptions(
-        mode, selector, map_by_name, secrets, scope, skip_managed, dict(names or CLI_NAMES)
+        mode,
+        selector,
+        map_by_name,
+        secrets,
+        scope,
+        listener_settings,
+        skip_managed=skip_managed,
+        names=dict(names or CLI_NAMES),
     )
     return make_plan(aws, snapshot, target, options)
 
@@ -287,6 +333,11 @@ def _already_done(aws: Aws, op: Any, err: ClientError) -> bool:
     code = error_code(err)
     if isinstance(op, DeleteRule) and code == "RuleNotFound":
         return True
+    if isinstance(op, RemoveListenerCertificates):
+        listed = describe_listener_certificates(aws, op.listener_arn)
+        return not any(
+            c["CertificateArn"] == op.certificate and not c.get("IsDefault") for c in listed
+        )
     if isinstance(op, CreateRule) and code == "PriorityInUse":
         for rule in describe_rules(aws, op.listener_arn):
             if rule.get("Priority") == str(op.priority) and conditions_key(
@@ -403,9 +454,68 @@ def apply_with_journal(
             entry["rule_arn"] = response["Rules"][0]["RuleArn"]
 
 
+def _shown(value: Any) -> str:
+    if value in (None, [], {}, ""):
+        return "none"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def setting_differences(have: dict[str, Any], want: dict[str, Any]) -> list[str]:
+    """How a listener's settings differ from the expected ones, in plain words, one line per
+    setting (per attribute and per tag set): "the listener's port is 8080, expected 80"."""
+    out = []
+    for key in settings_differ(have, want):
+        name = SETTING_NAMES[key]
+        if key == "certificates":
+            extra = sorted(set(have.get(key) or []) - set(want.get(key) or []))
+            missing = sorted(set(want.get(key) or []) - set(have.get(key) or []))
+            words = []
+            if missing:
+                words.append(f"missing {', '.join(missing)}")
+            if extra:
+                words.append(f"not expected {', '.join(extra)}")
+            out.append(f"the listener's additional certificates differ: {'; '.join(words)}")
+        elif key == "mutual_authentication":
+            out.append(
+                "the listener's mutual TLS is "
+                f"{describe_mutual_authentication(have.get(key) or {'Mode': 'off'})}, expected "
+                f"{describe_mutual_authentication(want.get(key) or {'Mode': 'off'})}"
+            )
+        elif key == "attributes":
+            attributes_have, attributes_want = have.get(key) or {}, want.get(key) or {}
+            for attribute in sorted(attributes_have.keys() | attributes_want.keys()):
+                wanted = attribute_value(attributes_want, attribute)
+                found = attribute_value(attributes_have, attribute)
+                if wanted is not None and wanted != found:
+                    out.append(
+                        f"the listener's attribute {attribute} is {found!r}, expected {wanted!r}"
+                    )
+        elif key in ("tags", "default_rule_tags"):
+            tags_have, tags_want = have.get(key) or {}, want.get(key) or {}
+            wrong = sorted(
+                k
+                for k in tags_have.keys() | tags_want.keys()
+                if tags_have.get(k) != tags_want.get(k)
+            )
+            whose = "the listener's tags" if key == "tags" else "the default rule's tags"
+            out.append(f"{whose} differ: {', '.join(wrong)}")
+        else:
+            found, wanted = _shown(have.get(key)), _shown(want.get(key))
+            out.append(f"the listener's {name} is {found}, expected {wanted}")
+    return out
+
+
 def differences(expected: Desired, state: ListenerState) -> list[str]:
     """How a listener differs from an expected state, one line per difference."""
     out = []
+    if expected.listener is not None:
+        if state.listener is None:
+            out.append("the listener's settings were not read, so they could not be compared")
+        else:
+            settings = state.listener.model_dump(mode="json", exclude_none=True)
+            out += setting_differences(settings, expected.listener)
     actual_defaults = [a.model_dump(mode="json", exclude_none=True) for a in state.default_actions]
     if canonical_json(actual_defaults) != canonical_json(expected.default_actions):
         out.append("the default actions differ")
@@ -677,7 +787,7 @@ def prepare_recreate(
         aws,
         target.snapshot,
         Target(target.placeholder_arn, live, target.target_groups),
-        RestoreOptions("full", None, map_by_name, secrets, scope),
+        RestoreOptions("full", None, map_by_name, secrets, scope, listener_settings=True),
     )
     prepared.snapshot = snapshot
     prepared.recreate = target

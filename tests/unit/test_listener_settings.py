@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import pytest
+
 from albrules.listener_settings import (
     additional_certificate_requests,
     canonical_settings,
@@ -14,6 +19,7 @@ from albrules.models import ListenerSettings
 CERT_A = "arn:aws:acm:eu-west-1:111111111111:certificate/a"
 CERT_B = "arn:aws:acm:eu-west-1:111111111111:certificate/b"
 CERT_C = "arn:aws:acm:eu-west-1:111111111111:certificate/c"
+ELB = "arn:aws:elasticloadbalancing:eu-west-1:111111111111"
 STORE = "arn:aws:elasticloadbalancing:eu-west-1:111111111111:truststore/ts/0123456789abcdef"
 HTTPS = {
     "Protocol": "HTTPS",
@@ -118,7 +124,12 @@ def test_create_listener_request_maps_certificates_and_trust_store() -> None:
         "Port": 8443,
         "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
         "Certificates": [{"CertificateArn": CERT_C}],
-        "MutualAuthentication": {"Mode": "verify", "TrustStoreArn": "arn:ts2"},
+        "MutualAuthentication": {
+            "Mode": "verify",
+            "TrustStoreArn": "arn:ts2",
+            "IgnoreClientCertificateExpiry": False,
+            "AdvertiseTrustStoreCaNames": "off",
+        },
         "DefaultActions": actions,
         "Tags": [{"Key": "team", "Value": "web"}],
     }
@@ -146,3 +157,56 @@ def test_http_listener_request_has_no_tls_fields() -> None:
     assert request["DefaultActions"][0]["ForwardConfig"]["TargetGroups"] == [
         {"TargetGroupArn": "arn:tg", "Weight": 1}
     ]
+
+
+def test_a_version_1_document_still_reads_with_its_checksum_and_cannot_recreate() -> None:
+    from pathlib import Path
+
+    from albrules.resolve import desired_from_snapshot
+    from albrules.restore import restores_settings
+    from albrules.snapshot import dumps, expected_checksum, loads
+
+    path = Path(__file__).parents[1] / "corpus" / "valid_other_listener.json"
+    document = json.loads(path.read_text())
+    assert document["schema_version"] == 1
+    snapshot = loads(path.read_bytes(), path.name)
+    assert snapshot.schema_version == 1
+    assert snapshot.checksum == document["checksum"] == expected_checksum(snapshot)
+    assert not snapshot.can_recreate
+    assert desired_from_snapshot(snapshot).listener is None
+    assert not restores_settings(snapshot, snapshot.source.listener_arn)
+    written = json.loads(dumps(snapshot))
+    assert written["schema_version"] == 1 and "listener" not in written
+    assert written["checksum"] == document["checksum"]
+
+
+def test_a_version_2_checksum_covers_the_listener_settings() -> None:
+    from albrules.models import Snapshot
+    from albrules.snapshot import SnapshotInvalid, expected_checksum, snapshot_from_data
+
+    document: dict[str, Any] = {
+        "schema_version": 2,
+        "created_at": "2026-12-01T00:00:00.000Z",
+        "tool_version": "0.1.0",
+        "checksum": "0" * 64,
+        "source": {
+            "account": "111111111111",
+            "region": "eu-west-1",
+            "load_balancer_arn": f"{ELB}:loadbalancer/app/w/0123456789abcdef",
+            "load_balancer_name": "w",
+            "listener_arn": f"{ELB}:listener/app/w/0123456789abcdef/0123456789abcdef",
+        },
+        "listener": {"protocol": "HTTPS", "port": 443, "default_certificate": CERT_A},
+        "default_actions": [
+            {"Type": "fixed-response", "Order": 1, "FixedResponseConfig": {"StatusCode": "404"}}
+        ],
+        "rules": [],
+    }
+    document["checksum"] = expected_checksum(Snapshot.model_validate(document))
+    assert snapshot_from_data(document, "s.json").listener is not None
+    changed = {**document, "listener": {**document["listener"], "port": 8443}}
+    with pytest.raises(SnapshotInvalid):
+        snapshot_from_data(changed, "s.json")
+    missing = {k: v for k, v in document.items() if k != "listener"}
+    with pytest.raises(SnapshotInvalid):
+        snapshot_from_data(missing, "s.json")
