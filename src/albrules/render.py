@@ -80,6 +80,7 @@ def _change_panel(change: RuleChange) -> Panel:
         "modify": ("~", "yellow"),
         "move": (">", "cyan"),
         "default-actions": ("~", "yellow"),
+        "listener-settings": ("~", "yellow"),
     }
     mark, color = marks[change.kind]
     title = f"{mark} {change.kind} {change.label}"
