@@ -143,3 +143,36 @@ def test_the_read_only_member_role_cannot_write_or_read_secrets() -> None:
     trust = role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
     assert trust["StringEquals"] == {"sts:ExternalId": {"Ref": "ExternalId"}}
     assert trust["ArnEquals"] == {"aws:PrincipalArn": {"Ref": "ReadOnlyTrustedRoleArns"}}
+
+
+def test_the_drills_write_only_on_the_scratch_load_balancer() -> None:
+    """RunDrillsFunction creates and deletes listeners, and restores into them, only on the
+    load balancer DrillLoadBalancer names (its name is in every listener and rule ARN); it is
+    deployed only when DrillSchedule and DrillLoadBalancer are both given."""
+    function = RESOURCES["RunDrillsFunction"]
+    assert function["Condition"] == "RunsDrills"
+    writes = [
+        s
+        for s in statements("RunDrillsFunction")
+        if any(
+            a.startswith("elasticloadbalancing:") and not a.split(":")[1].startswith("Describe")
+            for a in actions(s)
+        )
+    ]
+    written = {a for s in writes for a in actions(s)}
+    assert {"elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener"} <= written
+    assert "elasticloadbalancing:CreateRule" in written
+    assert not written & {
+        "elasticloadbalancing:DeleteLoadBalancer",
+        "elasticloadbalancing:ModifyRule",
+        "elasticloadbalancing:DeleteRule",
+        "elasticloadbalancing:RemoveTags",
+    }
+    for statement in writes:
+        assert statement["Effect"] == "Allow"
+        resource = statement["Resource"]["Fn::Sub"]
+        assert "/app/${DrillLoadBalancer}/*" in resource, statement["Sid"]
+        assert ":${AWS::Region}:${AWS::AccountId}:" in resource, statement["Sid"]
+    create = next(s for s in writes if "elasticloadbalancing:CreateListener" in actions(s))
+    assert actions(create) == ["elasticloadbalancing:CreateListener"]
+    assert ":loadbalancer/app/${DrillLoadBalancer}/*" in create["Resource"]["Fn::Sub"]

@@ -11,13 +11,13 @@ left, and says how many listeners it did not reach.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 from ..drill import DrillReport, run_drill
 from ..errors import InvalidInput
 from ..notifications import drill_results
+from ..runtime_env import getenv
 from .restore import read_snapshot_at
 from .runtime import MetricUnit, logger, metrics
 from .settings import Settings
@@ -27,7 +27,7 @@ DRILL_SECONDS = 120
 
 
 def _scratch() -> str:
-    name = os.environ.get("ALBRULES_DRILL_LOAD_BALANCER", "").strip()
+    name = (getenv("ALBRULES_DRILL_LOAD_BALANCER") or "").strip()
     if not name:
         raise InvalidInput(
             "the function has no ALBRULES_DRILL_LOAD_BALANCER; set the stack's "
