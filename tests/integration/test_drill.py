@@ -195,3 +195,45 @@ def test_a_format_1_snapshot_is_drilled_as_http_routing_only(world, shop, tmp_pa
     assert report["checked"] == ["routing (format 1: the default actions and every rule, on HTTP)"]
     assert report["journal"][0]["request"]["Protocol"] == "HTTP"
     assert scratch_state(world.aws, scratch) == before
+
+
+def test_history_shows_the_listeners_drills(world, session, shop):
+    from albrules.catalog import Catalog
+    from cli_runs import AWS
+
+    snapshot, _scratch = shop
+    session.client("dynamodb").create_table(
+        TableName="catalog",
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    document = read_snapshot(str(snapshot), None)
+    report = run_drill(world.aws, document, str(snapshot), "scratch")
+    listener = document.source.listener_arn
+    catalog = Catalog(world.aws, "catalog")
+    catalog.record_drill(
+        listener,
+        report.ended_at,
+        {
+            "status": report.status,
+            "snapshot": report.snapshot,
+            "port": report.port,
+            "load_balancer": report.load_balancer_name,
+            "reasons": ["an example reason"],
+        },
+    )
+    assert catalog.history(listener) == []  # a drill is not a version of the listener
+    code, out, err = cli("history", "--listener-arn", listener, *AWS, "--table", "catalog")
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "drill: restorable on scratch port 8001" in text and "an example reason" in text
+    code, out, _ = cli("history", "--listener-arn", listener, *AWS, "--table", "catalog", "--json")
+    [drill] = [e for e in json.loads(out) if e["kind"] == "drill"]
+    assert drill["status"] == "RESTORABLE" and drill["listener_arn"] == listener
