@@ -107,8 +107,8 @@ class DrillReport(BaseModel):
     def restorable(self) -> bool:
         return self.status == "RESTORABLE"
 
-    def headline(self) -> str:
-        """One sentence: what was proven, or the first reason it was not."""
+    def headline(self, *, reasons: bool = True) -> str:
+        """One sentence: what was proven, or (``reasons``) the first reason it was not."""
         what = f"snapshot {self.checksum[:12]} of {self.listener_arn}"
         if self.status == "RESTORABLE":
             return (
@@ -117,11 +117,12 @@ class DrillReport(BaseModel):
                 "call(s)); the listener was deleted and the load balancer is as it was"
             )
         if self.status == "CLEANUP_FAILED":
-            return (
-                f"the drill of {what} did not leave {self.load_balancer_name} as it was: "
-                f"{self.reasons[-1]}"
-            )
-        return f"{what} is not restorable ({len(self.reasons)} reason(s)): {self.reasons[0]}"
+            last = f": {self.reasons[-1]}" if reasons else " (below)"
+            return f"the drill of {what} did not leave {self.load_balancer_name} as it was{last}"
+        count = f"{len(self.reasons)} reason(s)"
+        if not reasons:
+            return f"{what} is not restorable ({count}, below)"
+        return f"{what} is not restorable ({count}): {self.reasons[0]}"
 
     def public(self) -> dict[str, Any]:
         return {**self.model_dump(mode="json"), "exit_code": self.exit_code}

@@ -77,7 +77,9 @@ def _certificate_map(items: list[str] | None) -> dict[str, str]:
 
 def report_view(report: DrillReport) -> Group:
     colors = {"RESTORABLE": "green", "NOT_RESTORABLE": "yellow", "CLEANUP_FAILED": "bold red"}
-    parts: list[Any] = [Text(f"{report.status}: {report.headline()}", style=colors[report.status])]
+    parts: list[Any] = [
+        Text(f"{report.status}: {report.headline(reasons=False)}", style=colors[report.status])
+    ]
     parts.append(
         Text(
             f"  drilled on {report.load_balancer_name} port {report.port} "
