@@ -61,12 +61,12 @@ from .restore import (
     RestoreOptions,
     Target,
     apply_with_journal,
+    default_oidc,
     differences,
     make_plan,
     plan_for_created,
     prepare_recreate,
 )
-from .restore import _default_oidc as default_oidc
 
 #: The ports a drill listener may take: the lowest one the scratch load balancer does not use.
 DRILL_PORTS = range(8000, 9000)
@@ -455,7 +455,7 @@ def _drill_v2(
     plan, _done = plan_for_created(
         aws,
         prepared.plan,
-        target,
+        target.load_balancer_arn,
         created,
         oidc_secrets=prepared.oidc_secrets,
         max_listener_rules=prepared.max_listener_rules,

@@ -166,7 +166,7 @@ class RecreateTarget:
 # --- the checks --------------------------------------------------------------------------------
 
 
-def _listener_exists(aws: Aws, listener_arn: str) -> bool:
+def listener_exists(aws: Aws, listener_arn: str) -> bool:
     try:
         found = aws.elbv2.describe_listeners(ListenerArns=[listener_arn])["Listeners"]
     except ClientError as err:
@@ -366,7 +366,7 @@ def check_recreatable(
     if (
         arn == source.load_balancer_arn
         and port is None
-        and _listener_exists(aws, source.listener_arn)
+        and listener_exists(aws, source.listener_arn)
     ):
         raise RestoreRefused(
             f"listener {source.listener_arn} still exists; restore into it without "
@@ -416,7 +416,7 @@ def _entry(call: str, phase: str, summary: str, target: RecreateTarget) -> dict[
     }
 
 
-def _redacted_request(request: dict[str, Any]) -> dict[str, Any]:
+def redacted_request(request: dict[str, Any]) -> dict[str, Any]:
     safe = {k: v for k, v in request.items() if k != "DefaultActions"}
     safe["DefaultActions"] = [
         {
@@ -453,7 +453,7 @@ def create_listener(
     journal = journal if journal is not None else []
     request = target.request(oidc, secret_values)
     entry = _entry(CREATE_CALL, "restore", target.summary(), target)
-    entry["request"] = _redacted_request(request)
+    entry["request"] = redacted_request(request)
     journal.append(entry)
     if before_call is not None:
         before_call(journal)
@@ -464,6 +464,12 @@ def create_listener(
         entry["error"] = (
             f"{error_code(err)}: {error_message(err)}" if isinstance(err, ClientError) else str(err)
         )
+        # AWS's answer says nothing was created, unless the SDK retried (the first attempt may
+        # have landed) or no answer came: then the rollback looks on the port.
+        retried = isinstance(err, ClientError) and err.response.get("ResponseMetadata", {}).get(
+            "RetryAttempts", 0
+        )
+        entry["created"] = "unknown" if retried or isinstance(err, BotoCoreError) else "no"
         reason = as_albrules_error(err, where=f"load balancer {target.load_balancer_name}")
         raise ApplyFailed(f"{target.summary()} failed: {reason}", index=0, journal=journal) from err
     arn = str(response["Listeners"][0]["ListenerArn"])
@@ -482,7 +488,7 @@ def find_created(aws: Aws, journal: Journal) -> str | None:
     by load balancer and port when it was sent and the answer lost: the port was free and the
     restore holds its lock), or None if none was created."""
     entry = created_entry(journal)
-    if entry is None:
+    if entry is None or entry.get("created") == "no":
         return None
     if entry.get("listener_arn"):
         return str(entry["listener_arn"])
@@ -523,6 +529,11 @@ def delete_created(aws: Aws, journal: Journal) -> list[str]:
         delete["error"] = str(err)
         return [f"could not delete listener {arn}: {as_albrules_error(err)}"]
     delete["status"] = "done"
-    if _listener_exists(aws, arn):
-        return [f"listener {arn} still exists after DeleteListener"]
-    return []
+    left = still_there(aws, journal)
+    return [f"listener {left} still exists after DeleteListener"] if left else []
+
+
+def still_there(aws: Aws, journal: Journal) -> str | None:
+    """The listener this restore created, if it still exists (after a rollback: None)."""
+    arn = find_created(aws, journal)
+    return arn if arn is not None and listener_exists(aws, arn) else None

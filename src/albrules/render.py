@@ -15,7 +15,7 @@ from .labels import describe_actions, describe_conditions
 from .models import Snapshot
 from .operations import API_OPERATION
 from .plan import Plan, RuleChange
-from .recreate import RecreateTarget
+from .recreate import PLACEHOLDER_ID, RecreateTarget
 from .restore import RestoreResult
 from .store import Entry
 
@@ -157,7 +157,12 @@ def recreate_view(target: RecreateTarget) -> Group:
         parts.append(Text(f"   {shown}"))
     for old, new in sorted(target.certificate_map.items()):
         parts.append(Text(f"   certificate {old} -> {new}"))
-    parts.append(Text("   then the plan below, on the new listener"))
+    parts.append(
+        Text(
+            f"   then the plan below, on the new listener (named .../{PLACEHOLDER_ID} until "
+            "CreateListener gives its ARN)"
+        )
+    )
     return Group(*parts)
 
 

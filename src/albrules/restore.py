@@ -48,6 +48,7 @@ from .errors import (
     ApplyFailed,
     ListenerChanged,
     ListenerLocked,
+    ListenerNotFound,
     RestoreRefused,
     SnapshotInvalid,
     VerifyFailed,
@@ -83,6 +84,7 @@ from .recreate import (
     check_recreatable,
     create_listener,
     delete_created,
+    placeholder_listener_arn,
     placeholder_rule_arn,
 )
 from .resolve import (
@@ -165,7 +167,16 @@ def check_restorable(
     the snapshot forwards to exists there. Raises (exit 2) before any change otherwise."""
     (secret_scope or SecretScope()).check_all(oidc_secrets or {}, listener_arn)
     check_region(aws, listener_arn)
-    live = live or capture_listener(aws, listener_arn)
+    try:
+        live = live or capture_listener(aws, listener_arn)
+    except ListenerNotFound:
+        if not snapshot.can_recreate or listener_arn != snapshot.source.listener_arn:
+            raise
+        raise ListenerNotFound(
+            f"listener {listener_arn} no longer exists; nothing was changed — to create it "
+            "again from this snapshot add --recreate-listener (restore machine input: "
+            '"recreate_listener": true)'
+        ) from None
     mapping = resolve_target_groups(aws, snapshot, live, map_by_name=map_by_name)
     return Target(listener_arn, live, mapping)
 
@@ -733,7 +744,7 @@ def execute_restore(
 # --- recreating a deleted listener (--recreate-listener) ---------------------------------------
 
 
-def _default_oidc(target: RecreateTarget, oidc_secrets: dict[str, str]) -> dict[str, str]:
+def default_oidc(target: RecreateTarget, oidc_secrets: dict[str, str]) -> dict[str, str]:
     """The OIDC client secret of each ``authenticate-oidc`` default action: CreateListener
     needs it (no existing secret to keep on a new listener)."""
     wanted: dict[str, str] = {}
@@ -781,7 +792,7 @@ def prepare_recreate(
         target_groups=target_groups,
     )
     scope.check_all(secrets, target.placeholder_arn)
-    default_oidc = _default_oidc(target, secrets)
+    wanted_oidc = default_oidc(target, secrets)
     live = target.as_created()
     prepared = make_plan(
         aws,
@@ -792,24 +803,24 @@ def prepare_recreate(
     prepared.snapshot = snapshot
     prepared.recreate = target
     prepared.secret_values.update(
-        read_secret_values(aws, list(default_oidc.values()), target.placeholder_arn, scope)
+        read_secret_values(aws, list(wanted_oidc.values()), target.placeholder_arn, scope)
     )
     return prepared
 
 
-def substitute_listener(plan: Plan, target: RecreateTarget, live: ListenerState) -> Plan:
+def substitute_listener(plan: Plan, load_balancer_arn: str, live: ListenerState) -> Plan:
     """The plan made before the listener existed, naming the new listener and its default
     rule instead of the placeholders."""
     text = plan.model_dump_json()
-    text = text.replace(placeholder_rule_arn(target.load_balancer_arn), live.default_rule_arn or "")
-    text = text.replace(target.placeholder_arn, live.source.listener_arn)
+    text = text.replace(placeholder_rule_arn(load_balancer_arn), live.default_rule_arn or "")
+    text = text.replace(placeholder_listener_arn(load_balancer_arn), live.source.listener_arn)
     return Plan.model_validate_json(text)
 
 
 def plan_for_created(
     aws: Aws,
     planned: Plan,
-    target: RecreateTarget,
+    load_balancer_arn: str,
     listener_arn: str,
     *,
     oidc_secrets: dict[str, str] | None = None,
@@ -819,7 +830,7 @@ def plan_for_created(
     retried apply that finished). Raises ApplyFailed (so the listener is deleted again) when
     the new listener is not as the plan expected it: the plan applied is the one planned."""
     live = capture_listener(aws, listener_arn)
-    plan = substitute_listener(planned, target, live)
+    plan = substitute_listener(planned, load_balancer_arn, live)
     if not differences(plan.expected, live):
         return plan, True
     again = plan_restore(
@@ -878,16 +889,16 @@ def execute_recreate(
         lock.check()
     records = RestoreRecords(pre_restore_store, restore_id or new_restore_id())
     journal: list[dict[str, Any]] = []
-    default_oidc = _default_oidc(target, prepared.oidc_secrets)
+    wanted_oidc = default_oidc(target, prepared.oidc_secrets)
     created: str | None = None
     try:
         created = create_listener(
-            aws, target, journal, oidc=default_oidc, secret_values=prepared.secret_values
+            aws, target, journal, oidc=wanted_oidc, secret_values=prepared.secret_values
         )
         plan, _done = plan_for_created(
             aws,
             prepared.plan,
-            target,
+            target.load_balancer_arn,
             created,
             oidc_secrets=prepared.oidc_secrets,
             max_listener_rules=prepared.max_listener_rules,

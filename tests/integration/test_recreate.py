@@ -15,7 +15,7 @@ from albrules.models import Snapshot
 from albrules.plan import Desired
 from albrules.recreate import check_recreatable, create_listener, delete_created
 from albrules.snapshot import build_snapshot, dumps, expected_checksum
-from cli_runs import cli
+from cli_runs import AWS, cli
 from local_world import World
 from rule_builders import fixed, forward, host, path
 
@@ -243,3 +243,29 @@ def test_drills_create_on_another_port_with_mapped_target_groups(world, shop):
     assert listeners_of(world, scratch) == {8443: arn}
     assert delete_created(world.aws, journal) == []
     assert listeners_of(world, scratch) == {}
+
+
+def test_the_history_links_the_new_listener_to_the_old_one(world, shop):
+    world.session.client("dynamodb").create_table(
+        TableName="catalog",
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    where = [*AWS, "--table", "catalog"]
+    code, out, err = cli("restore", shop["file"], "--recreate-listener", "--yes", *where)
+    assert code == 0, err
+    new = listeners_of(world, shop["lb"])[443]
+    code, out, err = cli("history", "--listener-arn", shop["listener"], *where)
+    assert code == 0, err
+    assert f"recreated as {new}" in out
+    code, out, _ = cli("history", "--listener-arn", new, "--json", *where)
+    (entry,) = json.loads(out)
+    assert code == 0 and entry["kind"] == "recreation"
+    assert entry["recreated_from"] == shop["listener"]

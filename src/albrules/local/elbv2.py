@@ -21,8 +21,6 @@ Each fix names the moto behaviour it replaces (moto 5.2.5, pinned):
 9. ``jwt-validation`` actions were rejected: now accepted (API of November 2025).
 10. ModifyRule with only transforms was refused, and ModifyRule ignored ``Transforms``.
 11. DescribeAccountLimits lacked the per-rule limits and ignored the configured rule quota.
-12. CreateListener never refused a port already taken (moto looked the port up among the
-    listeners' ARNs): now ``DuplicateListener``, as AWS answers.
 
 The rule quota is :data:`CONFIG` ``["rules_per_load_balancer"]`` (default 100, like AWS's
 adjustable default), settable so benchmarks can model accounts with a raised quota.
@@ -416,15 +414,7 @@ def modify_listener(
 
 
 def create_listener(self: Any, *args: Any, **kwargs: Any) -> Any:
-    """CreateListener: default actions validated as AWS does, OIDC secrets kept out of replies;
-    a port already in use is ``DuplicateListener`` (moto compared the port with the listeners'
-    ARNs, so never refused one)."""
-    balancer = self.load_balancers.get(kwargs.get("load_balancer_arn"))
-    port = kwargs.get("port")
-    if balancer is not None and any(
-        str(listener.port) == str(port) for listener in balancer.listeners.values()
-    ):
-        raise _error("DuplicateListener", "A listener with the specified port already exists.")
+    """CreateListener: default actions validated as AWS does, OIDC secrets kept out of replies."""
     listener = _original["create_listener"](self, *args, **kwargs)
     fake = _fake_actions(kwargs.get("actions") or [], {}, creating=True)
     listener.default_actions = fake
