@@ -17,13 +17,21 @@ owner whose rules the plan changes (modify, move, tags, delete; the default acti
 settings when the listener itself is managed). The restore still proceeds; with
 ``skip_managed`` managed rules are left out of the plan altogether (never touched), and the
 warnings say what was left out.
+
+Capture keeps no ``aws:`` tag (AWS manages them, and a restore could not write them back), so
+the owners are read with their own DescribeTags (:func:`owner_tags_reader`): for the rules a
+plan changes, or, with ``skip_managed``, for every rule of the listener.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .aws import Aws, as_albrules_error
 from .canonical import canonical_json
 from .labels import rule_label
 from .models import ListenerState
@@ -95,6 +103,35 @@ def owner_of(tags: dict[str, str]) -> Owner | None:
     return Owner("cloudformation", name) if name else None
 
 
+#: All of a resource's tags by ARN, ``aws:`` ones included (see :func:`owner_tags_reader`).
+OwnerTags = Callable[[list[str]], dict[str, dict[str, str]]]
+TAGS_BATCH = 20  # DescribeTags takes at most 20 ARNs
+
+
+def owner_tags_reader(aws: Aws) -> OwnerTags:
+    """A reader of the tags that name owners (every tag, ``aws:`` ones included), in batches
+    of 20 ARNs, each ARN read once however often it is asked for."""
+    seen: dict[str, dict[str, str]] = {}
+
+    def read(arns: list[str]) -> dict[str, dict[str, str]]:
+        wanted = sorted({a for a in arns if a not in seen})
+        for start in range(0, len(wanted), TAGS_BATCH):
+            batch = wanted[start : start + TAGS_BATCH]
+            try:
+                page = aws.elbv2.describe_tags(ResourceArns=batch)
+            except (ClientError, BotoCoreError) as err:
+                raise as_albrules_error(err, where="the tags that name rules' owners") from err
+            for arn in batch:
+                seen[arn] = {}
+            for item in page.get("TagDescriptions", []):
+                seen[item["ResourceArn"]] = {
+                    t["Key"]: t.get("Value", "") for t in item.get("Tags", [])
+                }
+        return {a: seen.get(a, {}) for a in arns}
+
+    return read
+
+
 @dataclass(frozen=True)
 class Ownership:
     """The owners of a live listener's rules (by rule ARN) and of the listener itself."""
@@ -105,10 +142,18 @@ class Ownership:
     default_rule_arn: str | None
 
     @classmethod
-    def of(cls, live: ListenerState) -> Ownership:
-        rules = {r.arn: o for r in live.rules if (o := owner_of(r.tags)) is not None}
+    def of(cls, live: ListenerState, tags: dict[str, dict[str, str]] | None = None) -> Ownership:
+        """From the live tags, and ``tags`` read with :func:`owner_tags_reader` (by ARN)."""
+        tags = tags or {}
+        rules = {
+            r.arn: o
+            for r in live.rules
+            if (o := owner_of({**r.tags, **tags.get(r.arn, {})})) is not None
+        }
         settings = getattr(live, "listener", None)
-        listener = owner_of(settings.tags) if settings is not None else None
+        own = dict(settings.tags) if settings is not None else {}
+        own.update(tags.get(live.source.listener_arn, {}))
+        listener = owner_of(own)
         return cls(rules, listener, live.source.listener_arn, live.default_rule_arn)
 
     def of_arn(self, arn: str) -> Owner | None:
@@ -134,9 +179,19 @@ def _what(labels: list[str]) -> str:
     return ", ".join(labels[:-1]) + f" and {labels[-1]}"
 
 
-def warnings_for(plan: Plan, live: ListenerState, option: str = "--skip-managed") -> list[str]:
+def warnings_for(
+    plan: Plan,
+    live: ListenerState,
+    option: str = "--skip-managed",
+    owner_tags: OwnerTags | None = None,
+) -> list[str]:
     """One warning per owner whose rules (or listener) the plan changes."""
-    ownership = Ownership.of(live)
+    tags = (
+        owner_tags(sorted({a for op in plan.operations for a in _arns(op)}))
+        if (owner_tags and plan.operations)
+        else {}
+    )
+    ownership = Ownership.of(live, tags)
     if not ownership.rules and ownership.listener is None:
         return []
     by_arn = {r.arn: r for r in live.rules}
@@ -166,13 +221,17 @@ def _plain(rule: Any) -> dict[str, Any]:
 
 
 def without_managed(
-    live: ListenerState, desired: Desired, mode: str = "full"
+    live: ListenerState,
+    desired: Desired,
+    mode: str = "full",
+    owner_tags: OwnerTags | None = None,
 ) -> tuple[ListenerState, Desired, list[str]]:
     """The live listener without its managed rules, the target without the rules that would
     change them (the snapshot's counterpart of a managed rule, or a rule wanted at a priority
     one holds), and what was left out, in words. A managed listener keeps its default actions
     (and settings)."""
-    ownership = Ownership.of(live)
+    arns = [live.source.listener_arn, *(r.arn for r in live.rules)]
+    ownership = Ownership.of(live, owner_tags(arns) if owner_tags else None)
     managed = [r for r in live.rules if r.arn in ownership.rules]
     if not managed and ownership.listener is None:
         return live, desired, []
@@ -231,16 +290,19 @@ def plan_owned(
     skip_managed: bool = False,
     names: dict[str, str] = CLI_NAMES,
     max_listener_rules: int | None = None,
+    owner_tags: OwnerTags | None = None,
     **kwargs: Any,
 ) -> Plan:
     """:func:`~albrules.plan.plan_restore` with managed rules warned about, or (with
     ``skip_managed``) left out: then no call of the plan touches a managed rule, and the
-    plan's expected state keeps them as they are."""
+    plan's expected state keeps them as they are. ``owner_tags`` reads the tags capture
+    leaves out (:func:`owner_tags_reader`); without it, the live state's tags alone."""
     option = names.get("skip_managed", "--skip-managed")
     if not skip_managed:
         plan = plan_restore(live, desired, max_listener_rules=max_listener_rules, **kwargs)
-        return plan.model_copy(update={"warnings": warnings_for(plan, live, option)})
-    kept, target, notes = without_managed(live, desired, kwargs.get("mode", "full"))
+        warnings = warnings_for(plan, live, option, owner_tags)
+        return plan.model_copy(update={"warnings": warnings})
+    kept, target, notes = without_managed(live, desired, kwargs.get("mode", "full"), owner_tags)
     managed = [r for r in live.rules if r not in kept.rules]
     room = None if max_listener_rules is None else max(0, max_listener_rules - len(managed))
     plan = plan_restore(kept, target, max_listener_rules=room, **kwargs)

@@ -55,7 +55,7 @@ from .errors import (
 )
 from .labels import rule_label
 from .listener_settings import attribute_value
-from .managed import plan_owned
+from .managed import owner_tags_reader, plan_owned
 from .models import ListenerState, Snapshot
 from .oidc_secrets import SecretScope
 from .operations import (
@@ -242,6 +242,7 @@ def make_plan(aws: Aws, snapshot: Snapshot, target: Target, options: RestoreOpti
         "oidc_secrets": options.oidc_secrets,
         "skip_managed": options.skip_managed,
         "names": options.names,
+        "owner_tags": owner_tags_reader(aws),
     }
     unbounded = plan_owned(live, desired, **kwargs)
     problems = check_rule_count(len(unbounded.expected.rules), other, limits)

@@ -66,3 +66,29 @@ def test_skip_managed_leaves_the_managed_rule_untouched(world, broken):
     managed = next(a for a, r in before.items() if r["Priority"] == "10")
     assert after[managed] == before[managed]
     assert _actions_at(world, listener) == {"10": "503", "20": "200"}
+
+
+def test_a_cloudformation_rule_is_found_by_its_aws_tags_which_capture_leaves_out(world, tmp_path):
+    """Capture keeps no aws: tag (a restore could not write one back), so the stack's tag is
+    read on its own, for the rules the plan changes; the snapshot never holds it."""
+    lb = world.load_balancer("stack")
+    listener = world.listener(lb, 80)
+    world.rule(
+        listener,
+        10,
+        [path("/api/*")],
+        [fixed("200")],
+        {"aws:cloudformation:stack-name": "shop-web"},
+    )
+    snapshot = tmp_path / "s.json"
+    assert cli("backup", "--listener-arn", listener, "--out", str(snapshot))[0] == 0
+    assert "aws:cloudformation" not in snapshot.read_text()
+    [rule] = world.rules(listener)
+    world.elb.modify_rule(RuleArn=rule["RuleArn"], Actions=[fixed("503")])
+    code, out, _ = cli("plan", str(snapshot), "--json")
+    assert code == 0
+    [warning] = json.loads(out)["warnings"]
+    assert "CloudFormation stack shop-web" in warning and "next update" in warning
+    code, out, _ = cli("restore", str(snapshot), "--yes", "--no-lock", "--skip-managed", "--json")
+    assert code == 0 and json.loads(out)["status"] == "NO_CHANGES"
+    assert world.rules(listener)[0]["Actions"][0]["FixedResponseConfig"]["StatusCode"] == "503"
