@@ -51,7 +51,19 @@ SPARE_SECONDS = 15.0  # a listener is not started with less time than this left
 # seconds before the batch starts; older, the batch describes the listener again, so that a
 # snapshot's parts are read close together (a sweep of many batches runs for minutes).
 DESCRIPTION_MAX_AGE = 30.0
-DESCRIPTION_FIELDS = ("ListenerArn", "LoadBalancerArn", "Port", "Protocol", "DefaultActions")
+# Every field a format 2 snapshot takes from DescribeListeners (its settings too: dropping
+# SslPolicy or Certificates here made backups differ from a capture, and unable to recreate).
+DESCRIPTION_FIELDS = (
+    "ListenerArn",
+    "LoadBalancerArn",
+    "Port",
+    "Protocol",
+    "DefaultActions",
+    "SslPolicy",
+    "Certificates",
+    "AlpnPolicy",
+    "MutualAuthentication",
+)
 DRIFT_LINES = 5  # changes spelled out per drifted listener in a message
 DRIFT_LINE_CHARS = 160
 
