@@ -91,6 +91,10 @@ EXIT_CODES = {
     "change (not confirmed, stale plan, conflicts; with --at/--before-change no such version, "
     "an unknown event, a time in the future or unreadable); 3 failed and rolled back (the "
     "listener is as it was); 4 the rollback failed too; 1 anything else",
+    "drill": "0 restorable; 5 not restorable (each reason listed: a missing certificate, trust "
+    "store or target group, a call AWS refused, a difference the verify found); 6 the scratch "
+    "load balancer was not left as it was (the report says what is left); 2 bad input, no such "
+    "scratch load balancer or no free drill port, before any change; 1 anything else",
     "version": "0",
     "run": "0 succeeded (or started, with --no-wait); for a restore 2 refused before any change "
     "(RestoreRefused, ListenerLocked, ListenerChanged, ApprovalRejected, ApprovalTimedOut), "

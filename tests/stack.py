@@ -43,6 +43,10 @@ PARAMETERS = {
     "AllowSelfApproval": "true",
     # Change-triggered backups settle quickly here (the default is 30 s).
     "ChangeSettleSeconds": "2",
+    # The restore drills' function is deployed (its schedule never fires locally: the tests
+    # invoke it), on a scratch load balancer the drill tests make.
+    "DrillSchedule": "rate(7 days)",
+    "DrillLoadBalancer": "scratch",
 }
 
 

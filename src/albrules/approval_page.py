@@ -462,7 +462,7 @@ def _plan_section(review: Review) -> str:
     )
     if not plan.changes:
         head += '<div class="banner ok"><p>No changes: the listener already matches.</p></div>'
-    notes = [*review.warnings, *(f"left out: {u}" for u in plan.unresolved)]
+    notes = [*review.warnings, *plan.warnings, *(f"left out: {u}" for u in plan.unresolved)]
     warn = (
         '<div class="banner warn">' + "".join(f"<p>{escape(n)}</p>" for n in notes) + "</div>"
         if notes

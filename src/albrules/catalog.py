@@ -16,7 +16,10 @@ One table, keys ``pk``/``sk`` (strings):
   (the execution that will back them up, until ``settling_until``);
 - ``LOCK#<arn>`` / ``LOCK``: the restore lock of a listener (conditional writes);
 - ``RESTORE#<execution arn>`` / ``AUDIT``: who restored what, the plan and the outcome;
-- ``APPROVAL#<execution arn>`` / ``APPROVAL``: a pending approval and its task token.
+- ``APPROVAL#<execution arn>`` / ``APPROVAL``: a pending approval and its task token;
+- ``DRILL#<listener arn>`` / ``DRILL#<time>``: a restore drill of one of the listener's
+  snapshots (:mod:`albrules.drill`): its status, reasons and scratch load balancer. A key of
+  its own, so the drills' writer can write nothing else (``dynamodb:LeadingKeys``).
 
 A snapshot's catalog id is the first 12 hex digits of its checksum, the same short checksum
 its file name carries, so the id a person reads in ``albrules list`` finds it here too.
@@ -601,6 +604,51 @@ class Catalog:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
+
+    # -- restore drills --
+    def record_drill(self, listener_arn: str, at: str, fields: dict[str, Any]) -> str:
+        """Record a drill of the listener's snapshot; returns its sort key."""
+        sort_key = f"DRILL#{at}"
+        item = {k: _typed(v) for k, v in fields.items() if v is not None}
+        self._call(
+            "put_item",
+            Item={
+                "pk": _s(f"DRILL#{listener_arn}"),
+                "sk": _s(sort_key),
+                "listener_arn": _s(listener_arn),
+                "at": _s(at),
+                **item,
+            },
+        )
+        return sort_key
+
+    def drills(self, listener_arn: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The listener's drills, newest first."""
+        page = self._call(
+            "query",
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": _s(f"DRILL#{listener_arn}")},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [_plain(i) for i in page.get("Items", [])]
+
+    def catalogued_listeners(self) -> list[str]:
+        """Every listener with versions in the catalog (from the load balancer index, ``LB#``
+        items): a scan that reads the keys only."""
+        kwargs: dict[str, Any] = {
+            "FilterExpression": "begins_with(pk, :lb)",
+            "ExpressionAttributeValues": {":lb": _s("LB#")},
+            "ProjectionExpression": "pk, sk",
+            "Select": "SPECIFIC_ATTRIBUTES",
+        }
+        found: list[str] = []
+        while True:
+            page = self._call("scan", **kwargs)
+            found += [str(i["sk"]["S"])[len("LISTENER#") :] for i in page.get("Items", [])]
+            if not page.get("LastEvaluatedKey"):
+                return sorted(set(found))
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def audits(self, listener_arn: str) -> list[dict[str, Any]]:
         """Every restore's audit record for a listener, newest first (a filtered scan: the

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from .arns import parse_listener_arn
 from .errors import InvalidInput
@@ -32,6 +33,9 @@ from .state_documents import (
 )
 from .versions import ChangeEvent
 from .workflows import explain_cause
+
+if TYPE_CHECKING:
+    from .drill import DrillReport
 
 SUBJECT_LIMIT = 99  # SNS: "less than 100 characters"
 SHOWN_LISTENERS = 20  # listeners named in a backup message; the rest are counted
@@ -162,6 +166,7 @@ def plan_lines(plan: PlanSummary | None, plan_location: str | None) -> list[str]
     if plan is None:
         return []
     lines = [f"Plan: {plan.headline()}."]
+    lines += [f"  warning: {item}" for item in plan.warnings]
     if not plan.changes:
         return lines
     lines += [f"  {op}" for op in plan.operations]
@@ -512,3 +517,30 @@ def change_noted(
         subject=fitted("albrules: {label} changed", label),
         message=_body(head, ["Calls:", *calls], changed, after),
     )
+
+
+def drill_results(reports: list[DrillReport], load_balancer: str) -> Notification:
+    """Scheduled drills ended: how many snapshots proved restorable, and each that did not
+    with its reasons (a backup that cannot be restored, found before the incident)."""
+    failed = [r for r in reports if not r.restorable]
+    if failed:
+        head = (
+            f"{len(failed)} of {len(reports)} drilled snapshot(s) could not be restored on "
+            f"{load_balancer}."
+        )
+        title = f"albrules: {len(failed)} snapshot(s) not restorable"
+    else:
+        head = (
+            f"All {len(reports)} drilled snapshot(s) were restored on {load_balancer} and verified."
+        )
+        title = f"albrules: {len(reports)} snapshot(s) restorable"
+    lines = []
+    for report in failed:
+        lines.append(f"{report.status}: {report.listener_arn}")
+        lines.append(f"  snapshot: {report.snapshot}")
+        lines += [f"  - {reason[:300]}" for reason in report.reasons[:SHOWN_CHANGES]]
+        if len(report.reasons) > SHOWN_CHANGES:
+            lines.append(f"  - and {len(report.reasons) - SHOWN_CHANGES} more")
+    ok = [f"restorable: {r.listener_arn} ({r.rules} rules)" for r in reports if r.restorable]
+    tail = [f"To drill one by hand: albrules drill SNAPSHOT --load-balancer {load_balancer}"]
+    return Notification(subject=subject(title), message=_body([head], lines, ok, tail))

@@ -2,6 +2,14 @@
 
 Every door (``albrules restore``, ``albrules run restore``, ``albrules watch``, the restore state
 machine's final states) reads this table, so an outcome means the same thing everywhere.
+
+A restore drill (``albrules drill``, the scheduled drills; :mod:`albrules.drill`) ends in one of
+:data:`DRILL_EXIT_CODES`: ``RESTORABLE`` 0; ``NOT_RESTORABLE`` 5 (each reason is reported: a
+missing certificate, trust store or target group, a call AWS refused, a difference found when
+the drill listener was verified); ``CLEANUP_FAILED`` 6 (the drill listener could not be
+deleted, or the scratch load balancer is otherwise not as it was: the report says what is
+left). Bad input, a scratch load balancer that cannot be found and no free drill port are
+refusals, exit 2, before any change, as for a restore.
 """
 
 from __future__ import annotations
@@ -74,3 +82,9 @@ def exit_code_of(outcome: str) -> int:
     """The CLI exit code of a restore outcome (1 for a name this table does not know)."""
     found = OUTCOMES.get(outcome)
     return found.exit_code if found else 1
+
+
+DrillStatus = Literal["RESTORABLE", "NOT_RESTORABLE", "CLEANUP_FAILED"]
+
+#: The exit code of each way a drill ends (codes 3 and 4 stay a restore's own).
+DRILL_EXIT_CODES: dict[str, int] = {"RESTORABLE": 0, "NOT_RESTORABLE": 5, "CLEANUP_FAILED": 6}

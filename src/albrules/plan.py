@@ -138,6 +138,7 @@ CLI_NAMES = {
     "match": "--match FIELD=VALUE",
     "listener": "--listener-arn",
     "target": "--target-listener-arn",
+    "skip_managed": "--skip-managed",
 }
 INPUT_NAMES = {
     "mode": "mode",
@@ -145,6 +146,7 @@ INPUT_NAMES = {
     "match": "match",
     "listener": "listener_arn",
     "target": "target_listener_arn",
+    "skip_managed": "skip_managed",
 }
 
 
@@ -196,6 +198,8 @@ class Plan(BaseModel):
     changes: list[RuleChange]
     expected: Desired
     unresolved: list[str] = Field(default_factory=list)
+    #: rules someone else manages that the plan changes, or leaves out (albrules.managed)
+    warnings: list[str] = Field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -212,6 +216,7 @@ class Plan(BaseModel):
                 for i, op in enumerate(self.operations, start=1)
             ],
             "rules": [c.model_dump(mode="json", exclude_none=True) for c in self.changes],
+            "warnings": list(self.warnings),
         }
 
 

@@ -145,9 +145,10 @@ def plan_view(plan: Plan, *, live_rules: int, source: str) -> Group:
         Text(f"Plan for {plan.listener_arn}", style="bold"),
         Text(f"{plan.mode} restore from {source}"),
     ]
+    warnings = [Text(f"warning: {w}", style="yellow") for w in plan.warnings]
     if plan.empty:
         parts.append(Text("No changes: the listener already matches the snapshot.", style="green"))
-        return Group(*parts)
+        return Group(*parts, *warnings)
     table = Table(show_lines=False)
     table.add_column("#", justify="right")
     table.add_column("call")
@@ -170,7 +171,7 @@ def plan_view(plan: Plan, *, live_rules: int, source: str) -> Group:
     )
     if plan.unresolved:
         parts.append(Text("unresolved: " + "; ".join(plan.unresolved), style="red"))
-    return Group(*parts)
+    return Group(*parts, *warnings)
 
 
 def recreate_view(target: RecreateTarget) -> Group:

@@ -55,6 +55,7 @@ from .errors import (
 )
 from .labels import rule_label
 from .listener_settings import attribute_value
+from .managed import owner_tags_reader, plan_owned
 from .models import ListenerState, Snapshot
 from .oidc_secrets import SecretScope
 from .operations import (
@@ -66,7 +67,16 @@ from .operations import (
     request_for,
 )
 from .outcomes import exit_code_of
-from .plan import SETTING_NAMES, Desired, Mode, Plan, Selector, plan_restore, settings_differ
+from .plan import (
+    CLI_NAMES,
+    SETTING_NAMES,
+    Desired,
+    Mode,
+    Plan,
+    Selector,
+    plan_restore,
+    settings_differ,
+)
 from .records import RestoreRecords, new_restore_id
 from .recreate import (
     RecreateTarget,
@@ -118,6 +128,9 @@ class RestoreOptions:
     #: snapshot's own listener (into another listener a restore brings the routing alone:
     #: that listener keeps its port, protocol, certificates, attributes and tags).
     listener_settings: bool | None = None
+    #: leave rules someone else manages out of the plan (see :mod:`albrules.managed`)
+    skip_managed: bool = False
+    names: dict[str, str] = field(default_factory=lambda: dict(CLI_NAMES))
 
 
 def restores_settings(snapshot: Snapshot, listener_arn: str, choice: bool | None = None) -> bool:
@@ -227,12 +240,15 @@ def make_plan(aws: Aws, snapshot: Snapshot, target: Target, options: RestoreOpti
         "mode": options.mode,
         "selector": options.selector,
         "oidc_secrets": options.oidc_secrets,
+        "skip_managed": options.skip_managed,
+        "names": options.names,
+        "owner_tags": owner_tags_reader(aws),
     }
-    unbounded = plan_restore(live, desired, **kwargs)
+    unbounded = plan_owned(live, desired, **kwargs)
     problems = check_rule_count(len(unbounded.expected.rules), other, limits)
     if problems and len(unbounded.expected.rules) > len(live.rules):
         raise SnapshotInvalid("the snapshot", problems)
-    plan = plan_restore(live, desired, max_listener_rules=max_rules, **kwargs)
+    plan = plan_owned(live, desired, max_listener_rules=max_rules, **kwargs)
     return Prepared(
         snapshot=snapshot,
         live=live,
@@ -260,11 +276,15 @@ def prepare_restore(
     live: ListenerState | None = None,
     secret_scope: SecretScope | None = None,
     listener_settings: bool | None = None,
+    skip_managed: bool = False,
+    names: dict[str, str] | None = None,
 ) -> Prepared:
     """Check everything and plan (steps 2 and 4). Raises (exit 2) before any change on any
     problem. ``live``: the listener's state when the caller has just captured it.
     ``secret_scope``: the OIDC client secrets it may read (default: names under albrules/).
-    ``listener_settings``: :attr:`RestoreOptions.listener_settings`."""
+    ``listener_settings``: :attr:`RestoreOptions.listener_settings`; ``skip_managed``: leave
+    rules someone else manages out of the plan; ``names``: how the options are spelled where
+    the user wrote them (CLI flags by default)."""
     listener_arn = target_listener_arn or snapshot.source.listener_arn
     scope = secret_scope or SecretScope()
     secrets = dict(oidc_secrets or {})
@@ -277,7 +297,16 @@ def prepare_restore(
         oidc_secrets=secrets,
         secret_scope=scope,
     )
-    options = RestoreOptions(mode, selector, map_by_name, secrets, scope, listener_settings)
+    options = RestoreOptions(
+        mode,
+        selector,
+        map_by_name,
+        secrets,
+        scope,
+        listener_settings,
+        skip_managed=skip_managed,
+        names=dict(names or CLI_NAMES),
+    )
     return make_plan(aws, snapshot, target, options)
 
 
@@ -609,7 +638,7 @@ def _base(prepared: Prepared) -> dict[str, Any]:
     return {
         "listener_arn": recreate.old_listener_arn if recreate else prepared.plan.listener_arn,
         "changes": len(prepared.plan.operations) + (1 if recreate else 0),
-        "warnings": list(prepared.warnings),
+        "warnings": list(prepared.warnings) + list(prepared.plan.warnings),
     }
 
 

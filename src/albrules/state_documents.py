@@ -208,6 +208,8 @@ class RestoreRequest(_Strict):
     match: list[str] | None = None
     target_listener_arn: str | None = None
     map_target_groups_by_name: bool = False
+    # leave rules the AWS Load Balancer Controller or CloudFormation manages out of the plan
+    skip_managed: bool = False
     dry_run: bool = False
     require_approval: bool = False
     oidc_secrets: dict[str, str] | None = None
@@ -284,6 +286,8 @@ class PlanSummary(_Strict):
     operations: list[str] = Field(default_factory=list)
     more: int = 0
     unresolved: list[str] = Field(default_factory=list)
+    # managed rules the plan changes (the owner reverts them), or leaves out (albrules.managed)
+    warnings: list[str] = Field(default_factory=list)
 
     @property
     def rules(self) -> int:

@@ -99,6 +99,7 @@ def plan_lines(view: ExecutionView) -> list[str]:
         if plan.more:
             lines.append(f"  ... and {plan.more} more")
         lines += [f"  unresolved: {item}" for item in plan.unresolved]
+        lines += [f"  warning: {item}" for item in plan.warnings]
     backup = view.backup
     if backup is not None:
         lines.append(

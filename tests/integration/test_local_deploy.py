@@ -615,3 +615,34 @@ def test_member_account_yaml_refuses_roles_without_their_trust(session):
     with pytest.raises(InvalidInput, match="ExternalId is required"):
         deploy(MEMBER, {"CreateRoles": "true"}, aws=session, stack_name="m", save=False)
     assert session.client("iam").list_roles()["Roles"] == []
+
+
+@needs_real_template
+def test_drills_deploy_only_with_their_schedule_and_scratch_load_balancer(session):
+    """DrillSchedule and DrillLoadBalancer given: RunDrillsFunction, its role and its
+    EventBridge Scheduler schedule (which never fires locally) are deployed, the role with
+    the key (seal checks) and the function with the scratch load balancer's name; without
+    them (the other tests' defaults) none of it is."""
+    parameters = {
+        "MemberExternalId": "local-test",
+        "DrillSchedule": "rate(7 days)",
+        "DrillLoadBalancer": "scratch",
+    }
+    deployment = deploy(REAL, parameters, aws=session, save=False)
+    drills = {k: r.type for k, r in deployment.resources.items() if k.startswith("RunDrills")}
+    assert drills["RunDrillsFunction"] == "AWS::Lambda::Function"
+    assert drills["RunDrillsFunctionRole"] == "AWS::IAM::Role"
+    assert "AWS::Scheduler::Schedule" in drills.values()
+    roles = [r for r in deployment.resources.values() if r.type == "AWS::IAM::Role"]
+    assert len(roles) == 23  # 18 functions, 3 state machines, 2 schedules (the drills' by SAM)
+    config = session.client("lambda").get_function_configuration(
+        FunctionName=deployment.physical_id("RunDrillsFunction")
+    )
+    assert config["Environment"]["Variables"]["ALBRULES_DRILL_LOAD_BALANCER"] == "scratch"
+    assert config["Timeout"] == 900
+    [schedule] = [
+        s
+        for s in session.client("scheduler").list_schedules()["Schedules"]
+        if s["Target"]["Arn"] == config["FunctionArn"]
+    ]
+    assert schedule["State"] == "ENABLED"

@@ -35,7 +35,23 @@ CATALOG_NEEDS = {
     "RollBackFunction": {"LOCK#*"},  # its lock, taken back before it changes anything
     "ReleaseAbandonedLockFunction": {"LOCK#*", "RESTORE#*"},
     "DecisionFunction": {"APPROVAL#*"},  # the decision, the requester found, the delivery
+    # each listener's latest snapshot, and its drill's result
+    "RunDrillsFunction": {"LISTENER#*", "SNAPSHOT#*", "DRILL#*"},
 }
+# The one scan: the drills list the catalogued listeners from the LB# index, keys only.
+KEYS_ONLY_SCANS = {"RunDrillsFunction"}
+
+
+def keys_only_scan(statement: dict[str, Any]) -> bool:
+    """A Scan that may return the key attributes only (pk, sk): no item's contents."""
+    condition = statement.get("Condition") or {}
+    attributes = (condition.get("ForAllValues:StringEquals") or {}).get("dynamodb:Attributes")
+    select = (condition.get("StringEquals") or {}).get("dynamodb:Select")
+    return (
+        actions(statement) == ["dynamodb:Scan"]
+        and sorted(attributes or []) == ["pk", "sk"]
+        and (select == "SPECIFIC_ATTRIBUTES")
+    )
 
 
 def statements(function: str) -> list[dict[str, Any]]:
@@ -65,6 +81,9 @@ def leading_keys(statement: dict[str, Any]) -> set[str]:
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_every_catalog_grant_names_its_item_families(function: str) -> None:
     table = [s for s in statements(function) if any(a.startswith("dynamodb:") for a in actions(s))]
+    scans = [s for s in table if keys_only_scan(s)]
+    assert not scans or function in KEYS_ONLY_SCANS, function
+    table = [s for s in table if s not in scans]
     for statement in table:
         assert statement["Resource"] == {"Fn::GetAtt": ["CatalogTable", "Arn"]}, function
         assert leading_keys(statement), f"{function}: {statement.get('Sid')} has no LeadingKeys"
@@ -129,3 +148,36 @@ def test_the_read_only_member_role_cannot_write_or_read_secrets() -> None:
     trust = role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
     assert trust["StringEquals"] == {"sts:ExternalId": {"Ref": "ExternalId"}}
     assert trust["ArnEquals"] == {"aws:PrincipalArn": {"Ref": "ReadOnlyTrustedRoleArns"}}
+
+
+def test_the_drills_write_only_on_the_scratch_load_balancer() -> None:
+    """RunDrillsFunction creates and deletes listeners, and restores into them, only on the
+    load balancer DrillLoadBalancer names (its name is in every listener and rule ARN); it is
+    deployed only when DrillSchedule and DrillLoadBalancer are both given."""
+    function = RESOURCES["RunDrillsFunction"]
+    assert function["Condition"] == "RunsDrills"
+    writes = [
+        s
+        for s in statements("RunDrillsFunction")
+        if any(
+            a.startswith("elasticloadbalancing:") and not a.split(":")[1].startswith("Describe")
+            for a in actions(s)
+        )
+    ]
+    written = {a for s in writes for a in actions(s)}
+    assert {"elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener"} <= written
+    assert "elasticloadbalancing:CreateRule" in written
+    assert not written & {
+        "elasticloadbalancing:DeleteLoadBalancer",
+        "elasticloadbalancing:ModifyRule",
+        "elasticloadbalancing:DeleteRule",
+        "elasticloadbalancing:RemoveTags",
+    }
+    for statement in writes:
+        assert statement["Effect"] == "Allow"
+        resource = statement["Resource"]["Fn::Sub"]
+        assert "/app/${DrillLoadBalancer}/*" in resource, statement["Sid"]
+        assert ":${AWS::Region}:${AWS::AccountId}:" in resource, statement["Sid"]
+    create = next(s for s in writes if "elasticloadbalancing:CreateListener" in actions(s))
+    assert actions(create) == ["elasticloadbalancing:CreateListener"]
+    assert ":loadbalancer/app/${DrillLoadBalancer}/*" in create["Resource"]["Fn::Sub"]

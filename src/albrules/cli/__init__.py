@@ -1,13 +1,14 @@
 """The ``albrules`` command: a thin door over the library.
 
 Exit codes (a contract): 0 done or no changes, 2 invalid input or refused before any change,
-3 restore failed and was rolled back, 4 rollback failed, 5 drift found (``drift``), 1 anything
+3 restore failed and was rolled back, 4 rollback failed, 5 drift found (``drift``) or not
+restorable (``drill``), 6 a drill did not leave its scratch load balancer as it was, 1 anything
 else. Errors are one sentence on stderr; ``--debug`` adds the traceback.
 
-Each command group is a module of this package (``snapshots``, ``restores``, ``workflows``,
-``watch``, ``drift``, ``history`` (history and diff), ``graph``, ``audit``, ``local``); what they
-share is in ``common``. This module builds the Typer app and registers their commands, in the
-order ``--help`` lists them. No command module imports this one.
+Each command group is a module of this package (``snapshots``, ``restores``, ``drills``,
+``workflows``, ``watch``, ``drift``, ``history`` (history and diff), ``graph``, ``audit``,
+``local``); what they share is in ``common``. This module builds the Typer app and registers
+their commands, in the order ``--help`` lists them. No command module imports this one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,18 @@ from typing import Any
 import typer
 
 from .. import __version__
-from . import audit, drift, graph, history, local, restores, snapshots, watch, workflows
+from . import (
+    audit,
+    drift,
+    drills,
+    graph,
+    history,
+    local,
+    restores,
+    snapshots,
+    watch,
+    workflows,
+)
 from .common import out_console
 
 app = typer.Typer(
@@ -50,6 +62,7 @@ COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("seal", snapshots.seal),
     ("plan", restores.plan),
     ("restore", restores.restore),
+    ("drill", drills.drill),
     ("version", version),
     ("run", workflows.run),
     ("approve", workflows.approve),

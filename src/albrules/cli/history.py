@@ -168,6 +168,31 @@ def _entry_view(entry: Entry) -> Group:
     return Group(*parts)
 
 
+def _drills(source: Any, listener_arn: str, since: datetime | None) -> list[dict[str, Any]]:
+    """The listener's restore drills in the catalog (``albrules drill``'s scheduled runs),
+    newest first; none for snapshot files."""
+    if not isinstance(source, CatalogVersions):
+        return []
+    items = source.catalog.drills(listener_arn)
+    if since is not None:
+        items = [i for i in items if moment_of(str(i.get("at", ""))) >= since]
+    return [{k: v for k, v in i.items() if k not in ("pk", "sk")} for i in items]
+
+
+def _drill_view(item: dict[str, Any]) -> Group:
+    status = str(item.get("status", "?"))
+    when = zulu(moment_of(str(item.get("at", ""))))
+    style = "green" if status == "RESTORABLE" else "red"
+    head = Text.assemble(
+        (f"  {when}  ", "bold"),
+        (f"drill: {status.lower().replace('_', ' ')}", style),
+        f" on {item.get('load_balancer', '?')} port {item.get('port', '?')}",
+    )
+    parts: list[Any] = [head, Text(f"      snapshot {item.get('snapshot', '?')}", style="dim")]
+    parts += [Text(f"      - {reason}", style="yellow") for reason in item.get("reasons") or []]
+    return Group(*parts)
+
+
 def history(
     listener_arn: Annotated[
         list[str] | None,
@@ -222,8 +247,12 @@ def history(
         )
         listeners = _listeners(source, read, listener_arn, load_balancer)
         found = {arn: listener_history(source, arn, read, since=after) for arn in listeners}
+        drills = {arn: _drills(source, arn, after) for arn in listeners}
         if as_json:
-            print_json([entry.public() for entries in found.values() for entry in entries])
+            print_json(
+                [entry.public() for entries in found.values() for entry in entries]
+                + [{"kind": "drill", **d} for items in drills.values() for d in items]
+            )
             return
         if not source.attributed:
             out_console.print(Text(f"no attribution: {NO_ATTRIBUTION}", style="yellow"))
@@ -248,6 +277,8 @@ def history(
                 )
             for entry in entries:
                 out_console.print(_entry_view(entry))
+            for item in drills[arn]:
+                out_console.print(_drill_view(item))
 
 
 # --- diff ----------------------------------------------------------------------------------

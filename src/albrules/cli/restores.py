@@ -100,6 +100,14 @@ FromOpt = Annotated[
         "instead of the stack's catalog.",
     ),
 ]
+SkipManaged = Annotated[
+    bool,
+    typer.Option(
+        "--skip-managed",
+        help="Leave out rules that the AWS Load Balancer Controller or CloudFormation manages "
+        "(by their tags): they are not changed, and the output says what was left out.",
+    ),
+]
 RecreateOpt = Annotated[
     bool,
     typer.Option(
@@ -180,6 +188,7 @@ def prepare(
     profile: str | None,
     region: str | None,
     scope: SecretScope | None = None,
+    skip_managed: bool = False,
 ) -> tuple[Aws, Any]:
     """Parse the selectors, open the target's account and region, check and plan."""
     chosen_mode, selector = _selection(mode, priority, match)
@@ -196,6 +205,7 @@ def prepare(
         map_by_name=map_by_name,
         oidc_secrets=secrets,
         secret_scope=scope,
+        skip_managed=skip_managed,
     )
     return aws, prepared
 
@@ -360,6 +370,7 @@ def _run(
     region: str | None,
     locking: LockOptions | None = None,
     when: PointInTime | None = None,
+    skip_managed: bool = False,
     recreate: Recreate | None = None,
 ) -> None:
     """The one restore pipeline of both commands: (choose,) check, plan, show, (lock, confirm,
@@ -414,6 +425,7 @@ def _run(
             profile=profile,
             region=region,
             scope=scope,
+            skip_managed=skip_managed,
         )
         if not as_json:
             out_console.print(
@@ -539,6 +551,7 @@ def plan(
     oidc_secret: OidcSecret = None,
     oidc_secret_prefix: OidcSecretPrefix = DEFAULT_PREFIX,
     any_oidc_secret: AnyOidcSecret = False,
+    skip_managed: SkipManaged = False,
     recreate_listener: RecreateOpt = False,
     load_balancer: LoadBalancerOpt = None,
     certificate_map: CertificateMapOpt = None,
@@ -575,6 +588,7 @@ def plan(
             region=region,
             locking=LockOptions(False, table, stack_name, local, port),
             when=PointInTime(at, before_change, from_location),
+            skip_managed=skip_managed,
             recreate=Recreate(recreate_listener, load_balancer, tuple(certificate_map or ())),
         )
 
@@ -593,6 +607,7 @@ def restore(
     oidc_secret: OidcSecret = None,
     oidc_secret_prefix: OidcSecretPrefix = DEFAULT_PREFIX,
     any_oidc_secret: AnyOidcSecret = False,
+    skip_managed: SkipManaged = False,
     recreate_listener: RecreateOpt = False,
     load_balancer: LoadBalancerOpt = None,
     certificate_map: CertificateMapOpt = None,
@@ -647,5 +662,6 @@ def restore(
             region=region,
             locking=LockOptions(no_lock, table, stack_name, local, port),
             when=PointInTime(at, before_change, from_location),
+            skip_managed=skip_managed,
             recreate=Recreate(recreate_listener, load_balancer, tuple(certificate_map or ())),
         )

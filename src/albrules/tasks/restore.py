@@ -79,6 +79,11 @@ def _read_snapshot(
     return loads(body, location, format_for(location)), digest(body)
 
 
+def read_snapshot_at(settings: Settings, location: str) -> Snapshot:
+    """The snapshot at ``location`` in the stack's bucket, once its seal verifies."""
+    return _read_snapshot(settings, location)[0]
+
+
 def _pre_restore(settings: Settings, state: RestoreState) -> Snapshot:
     location = _need(state.pre_restore_location, "pre-restore snapshot")
     return _read_snapshot(settings, location, _need(state.pre_restore_sha256, "pre-restore"))[0]
@@ -138,6 +143,7 @@ def plan_summary(plan: Plan) -> PlanSummary:
         operations=lines[:SHOWN_OPERATIONS],
         more=max(0, len(lines) - SHOWN_OPERATIONS),
         unresolved=list(plan.unresolved),
+        warnings=list(plan.warnings),
     )
 
 
@@ -293,6 +299,8 @@ def compute_plan(state: RestoreState) -> RestoreState:
         oidc_secrets=request.oidc_secrets,
         live=live,
         secret_scope=settings.secret_scope(),
+        skip_managed=request.skip_managed,
+        names=INPUT_NAMES,
     )
     plan = prepared.plan
     plan_at, plan_sha256 = settings.put_sealed_json(
