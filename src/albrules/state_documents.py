@@ -332,6 +332,11 @@ class RestoreState(_Strict):
     changes: int | None = None
     phase: Literal["restore", "rollback"] = "restore"
     applied: int | None = None
+    # Sliced apply and rollback (albrules.slices): the last slice stopped before the end of
+    # its plan (time ran short) and the machine runs it again; how many slices each has run.
+    more_to_do: bool = False
+    apply_slices: int = Field(default=0, ge=0)
+    rollback_slices: int = Field(default=0, ge=0)
     approval: dict[str, Any] | None = None
     error: StepError | None = None
     rollback_error: StepError | None = None

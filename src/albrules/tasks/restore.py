@@ -19,25 +19,35 @@ from .. import approval, history, notifications
 from ..arns import parse_listener_arn
 from ..aws import Aws
 from ..capture import capture_listener
-from ..errors import AlbRulesError, IntegrityFailed, ListenerLocked, RestoreRefused, RollbackFailed
+from ..errors import (
+    AlbRulesError,
+    ApplyFailed,
+    IntegrityFailed,
+    ListenerLocked,
+    RestoreRefused,
+    RollbackFailed,
+)
 from ..locks import APPLY_SECONDS, workflow_lock_seconds
 from ..models import Snapshot, utc_stamp_iso
 from ..operations import API_OPERATION
+from ..pacing import for_mutations
 from ..plan import INPUT_NAMES, Plan, choose_selection
 from ..records import audit_closed, audit_opened, plan_key
 from ..requester import started_by
 from ..resolve import choose_target, desired_from_snapshot, read_secret_values, secret_arns
 from ..restore import (
+    RollbackSlice,
     apply_with_journal,
     check_restorable,
     check_unchanged,
     prepare_restore,
     resume_after_retry,
-    roll_back,
+    roll_back_slice,
     take_pre_restore_snapshot,
     verify,
 )
 from ..seal import digest, read_sealed
+from ..slices import MAX_SLICES, Deadline
 from ..snapshot import build_snapshot, format_for, loads
 from ..state_documents import PlanSummary, RestoreState, dump
 from ..targets import check_restore_target
@@ -361,53 +371,87 @@ def request_approval(state: RestoreState, task_token: str) -> dict[str, Any]:
     return {"requested": True, "expires_at": expires_at}
 
 
-def apply_plan(state: RestoreState) -> RestoreState:
-    """Apply the stored plan, if the listener is still as the plan was made from.
+def _steps_done(journal: list[dict[str, Any]], phase: str = "restore") -> int:
+    return sum(
+        1
+        for e in journal
+        if e.get("phase") == phase and e.get("status") == "done" and e.get("step")
+    )
 
-    The journal is stored before each call (write-ahead), so an attempt retried after a
-    Lambda service error finds its predecessor's calls and goes by the live listener
-    (:func:`albrules.restore.resume_after_retry`): finished, nothing to do; untouched, apply;
-    partly changed, roll back (never "the listener changed; nothing was changed")."""
+
+def apply_plan(state: RestoreState, deadline: Deadline | None = None) -> RestoreState:
+    """Apply the stored plan, if the listener is still as the plan was made from, in slices:
+    at most what fits before ``deadline`` (the invocation's, :mod:`albrules.slices`), then
+    ``more_to_do`` and the machine runs it again.
+
+    The journal is stored before each call (write-ahead). The first slice checks the listener
+    is still the plan's base; each later slice, or an attempt retried after a Lambda service
+    error or timeout, goes on from the journal (:func:`albrules.restore.resume_after_retry`):
+    a call in doubt is read back from the live listener, never sent again blindly."""
     settings = Settings.load()
     document = _plan_document(settings, state)
     _check_approved_plan(settings, state)
     plan = Plan.model_validate(document["plan"])
+    total = len(plan.operations)
     target = _need(state.listener_arn, "listener")
     # Still this restore's lock, unexpired (and extended for the apply), or LockLost.
     settings.catalog().hold_lock(target, state.execution_arn, APPLY_SECONDS)
-    aws = _target_aws(settings, target, write=True)
+    aws = for_mutations(_target_aws(settings, target, write=True))
     check_restore_target(aws, target, settings.restore_targets)  # again, at the one that writes
     records = settings.restore_records(state.execution_arn)
-    journal: list[dict[str, Any]] = records.read_journal()  # an earlier attempt's calls, if any
+    journal: list[dict[str, Any]] = records.read_journal()  # earlier slices' calls, if any
+    slices = state.apply_slices + 1
+    if slices > MAX_SLICES:
+        raise ApplyFailed(
+            f"the apply of {total} call(s) did not finish in {MAX_SLICES} invocations "
+            f"({_steps_done(journal)} done); listener {target} is rolled back to its "
+            "pre-restore snapshot",
+            index=_steps_done(journal) + 1,
+            journal=journal,
+        )
     since = _since_pre_restore(state)
+    start = 1
     if journal:
+        noted = len(journal)
         try:
-            finished = resume_after_retry(
-                aws, plan, str(document["base_fingerprint"]), since, journal
+            start = resume_after_retry(aws, plan, journal)
+        finally:
+            if len(journal) != noted:  # with the note of what the retry found
+                records.try_write_journal(journal, [])
+    else:
+        check_unchanged(aws, target, str(document["base_fingerprint"]), since)
+    finished = start > total
+    journal_at = records.journal_location if journal else None
+    if not finished:
+        values = read_secret_values(aws, secret_arns(plan), target, settings.secret_scope())
+        warnings: list[str] = []
+        try:
+            finished = apply_with_journal(
+                aws,
+                plan,
+                values,
+                journal,
+                before_call=records.write_journal,
+                deadline=deadline,
+                start=start,
             )
         finally:
-            records.try_write_journal(journal, [])  # with the note of what the retry found
-        if finished:
-            return state.model_copy(
-                update={
-                    "applied": len(plan.operations),
-                    "journal_location": records.journal_location,
-                }
-            )
-    if not journal:
-        check_unchanged(aws, target, str(document["base_fingerprint"]), since)
-    values = read_secret_values(aws, secret_arns(plan), target, settings.secret_scope())
-    warnings: list[str] = []
-    try:
-        apply_with_journal(aws, plan, values, journal, before_call=records.write_journal)
-    finally:
-        journal_at = records.try_write_journal(journal, warnings) if journal else None
-        for warning in warnings:
-            logger.error("could not store the journal", extra={"error": warning})
-    for api, count in Counter(API_OPERATION[op.op] for op in plan.operations).items():
-        metrics.add_metric(name=f"Operations.{api}", unit=MetricUnit.Count, value=count)
+            journal_at = records.try_write_journal(journal, warnings) if journal else None
+            for warning in warnings:
+                logger.error("could not store the journal", extra={"error": warning})
+    done = _steps_done(journal)
+    logger.info("apply slice ended", extra={"slice": slices, "done": done, "of": total})
+    if finished:
+        for api, count in Counter(API_OPERATION[op.op] for op in plan.operations).items():
+            metrics.add_metric(name=f"Operations.{api}", unit=MetricUnit.Count, value=count)
+        metrics.add_metric(name="ApplySlices", unit=MetricUnit.Count, value=slices)
     return state.model_copy(
-        update={"applied": len(plan.operations), "journal_location": journal_at}
+        update={
+            "applied": total if finished else done,
+            "journal_location": journal_at,
+            "more_to_do": not finished,
+            "apply_slices": slices,
+        }
     )
 
 
@@ -425,8 +469,10 @@ def verify_listener(state: RestoreState) -> RestoreState:
     return state
 
 
-def roll_back_listener(state: RestoreState) -> RestoreState:
-    """Put the listener back as its pre-restore snapshot. Raises RollbackFailed otherwise."""
+def roll_back_listener(state: RestoreState, deadline: Deadline | None = None) -> RestoreState:
+    """Put the listener back as its pre-restore snapshot, in slices (as :func:`apply_plan`):
+    each plans again from the live listener and applies what fits before ``deadline``, then
+    ``more_to_do``. Raises RollbackFailed when it cannot finish."""
     settings = Settings.load()
     target = _need(state.listener_arn, "listener")
     pre_location = _need(state.pre_restore_location, "pre-restore snapshot")
@@ -434,7 +480,17 @@ def roll_back_listener(state: RestoreState) -> RestoreState:
     pre = _pre_restore(settings, state)
     records = settings.restore_records(state.execution_arn)
     journal = records.read_journal()  # what the failed apply did, so it tells the whole story
-    metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
+    slices = state.rollback_slices + 1
+    if slices == 1:
+        metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
+    if slices > MAX_SLICES:
+        metrics.add_metric(name="RollbackFailures", unit=MetricUnit.Count, value=1)
+        raise RollbackFailed(
+            f"the rollback of listener {target} did not finish in {MAX_SLICES} invocations; put "
+            f"it back by hand from the pre-restore snapshot {pre_location} (journal: "
+            f"{records.journal_location})",
+            [f"not finished in {MAX_SLICES} invocations"],
+        )
     try:  # the lock again (free, expired or still ours); never fight another restore
         settings.catalog().acquire_lock(target, state.execution_arn, APPLY_SECONDS)
     except ListenerLocked as err:
@@ -446,29 +502,39 @@ def roll_back_listener(state: RestoreState) -> RestoreState:
             [str(err)],
         ) from None
     try:
-        left = roll_back(
-            _target_aws(settings, target, write=True),
+        result = roll_back_slice(
+            for_mutations(_target_aws(settings, target, write=True)),
             target,
             pre,
             journal,
             oidc_secrets=document.get("oidc_secrets") or {},
             max_listener_rules=document.get("max_listener_rules"),
             secret_scope=settings.secret_scope(),
+            deadline=deadline,
+            slice_number=slices,
         )
     except AlbRulesError as err:
-        left = [str(err)]
+        result = RollbackSlice(True, [str(err)])
     warnings: list[str] = []
     journal_at = records.try_write_journal(journal, warnings)
     for warning in warnings:
         logger.error("could not store the journal", extra={"error": warning})
-    if left:
+    if result.left:
         metrics.add_metric(name="RollbackFailures", unit=MetricUnit.Count, value=1)
         raise RollbackFailed(
-            f"the rollback of listener {target} did not finish ({left[0]}); put it back by hand "
-            f"from the pre-restore snapshot {pre_location} (journal: {journal_at})",
-            left,
+            f"the rollback of listener {target} did not finish ({result.left[0]}); put it back "
+            f"by hand from the pre-restore snapshot {pre_location} (journal: {journal_at})",
+            result.left,
         )
-    return state.model_copy(update={"phase": "rollback", "journal_location": journal_at})
+    logger.info("rollback slice ended", extra={"slice": slices, "done": result.done})
+    update: dict[str, Any] = {
+        "journal_location": journal_at,
+        "more_to_do": not result.done,
+        "rollback_slices": slices,
+    }
+    if result.done:
+        update["phase"] = "rollback"
+    return state.model_copy(update=update)
 
 
 def release_lock(state: RestoreState) -> RestoreState:
