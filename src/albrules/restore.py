@@ -321,6 +321,47 @@ def took_effect(aws: Aws, op: Any) -> tuple[bool, str | None]:
     return False, None
 
 
+def with_in_flight(
+    plan: Plan,
+    journal: list[dict[str, Any]],
+    in_flight: dict[str, Any] | None,
+    *,
+    phase: str = "restore",
+) -> list[dict[str, Any]]:
+    """The journal as the write-ahead mark (``RestoreRecords.write_in_flight``) says it was
+    when the invocation ended: an invocation that was killed (a timeout) could not store its
+    journal, so the steps the mark counts as done are added back (rebuilt from the plan, the
+    new rules' ARNs unknown) and the marked call, "started". A mark older than the journal
+    changes nothing."""
+    if not in_flight or not isinstance(in_flight.get("entry"), dict):
+        return journal
+    entry = dict(in_flight["entry"])
+    if entry.get("phase", "restore") != phase or not entry.get("step"):
+        return journal
+    steps = [
+        int(e["step"]) for e in journal if e.get("phase", "restore") == phase and e.get("step")
+    ]
+    last = max(steps, default=0)
+    marked = int(entry["step"])
+    if marked <= last:
+        return journal
+    done = int(in_flight.get("done", 0))
+    for step in range(last + 1, min(marked, done + 1)):
+        op = plan.operations[step - 1]
+        journal.append(
+            {
+                "phase": phase,
+                "step": step,
+                "call": API_OPERATION[op.op],
+                "summary": op.summary(),
+                "status": "done",
+                "note": "rebuilt from the plan: its invocation ended before storing the journal",
+            }
+        )
+    journal.append(entry)
+    return journal
+
+
 def resume_after_retry(
     aws: Aws,
     plan: Plan,
@@ -554,7 +595,9 @@ def roll_back_slice(
     mid-call is resumed by the next one from what the listener shows (never by re-sending
     the call). A secret still to read is checked against ``secret_scope`` (default: under
     albrules/)."""
+    began = time.monotonic()
     live = capture_listener(aws, listener_arn)
+    capture_seconds = time.monotonic() - began
     back = plan_restore(
         live,
         desired_from_snapshot(pre),
@@ -563,6 +606,9 @@ def roll_back_slice(
         max_listener_rules=max_listener_rules,
         on_missing_secret="skip",
     )
+    unresolved = [f"not rolled back: {u}" for u in back.unresolved]
+    if not back.operations:  # nothing (more) to do: the capture just made is the result
+        return RollbackSlice(True, differences(back.expected, live) + unresolved)
     values = dict(secret_values or {})
     missing = [a for a in secret_arns(back) if a not in values]
     if missing:
@@ -580,9 +626,12 @@ def roll_back_slice(
     )
     if not finished:
         return RollbackSlice(False, [])
+    if deadline is not None:  # the check reads the whole listener again: if it may not fit,
+        deadline.record(capture_seconds)  # the next slice plans (nothing) and checks
+        if not deadline.room_for_another():
+            return RollbackSlice(False, [])
     state = capture_listener(aws, listener_arn)
-    left = differences(back.expected, state) + [f"not rolled back: {u}" for u in back.unresolved]
-    return RollbackSlice(True, left)
+    return RollbackSlice(True, differences(back.expected, state) + unresolved)
 
 
 def roll_back(

@@ -45,6 +45,7 @@ from ..restore import (
     roll_back_slice,
     take_pre_restore_snapshot,
     verify,
+    with_in_flight,
 )
 from ..seal import digest, read_sealed
 from ..slices import MAX_SLICES, Deadline
@@ -384,7 +385,8 @@ def apply_plan(state: RestoreState, deadline: Deadline | None = None) -> Restore
     at most what fits before ``deadline`` (the invocation's, :mod:`albrules.slices`), then
     ``more_to_do`` and the machine runs it again.
 
-    The journal is stored before each call (write-ahead). The first slice checks the listener
+    Before each call a write-ahead mark of it is stored (``RestoreRecords.write_in_flight``),
+    and the whole journal when the slice ends. The first slice checks the listener
     is still the plan's base; each later slice, or an attempt retried after a Lambda service
     error or timeout, goes on from the journal (:func:`albrules.restore.resume_after_retry`):
     a call in doubt is read back from the live listener, never sent again blindly."""
@@ -399,7 +401,8 @@ def apply_plan(state: RestoreState, deadline: Deadline | None = None) -> Restore
     aws = for_mutations(_target_aws(settings, target, write=True))
     check_restore_target(aws, target, settings.restore_targets)  # again, at the one that writes
     records = settings.restore_records(state.execution_arn)
-    journal: list[dict[str, Any]] = records.read_journal()  # earlier slices' calls, if any
+    # Earlier slices' calls, if any, and the call the last one was making when it ended.
+    journal = with_in_flight(plan, records.read_journal(), records.read_in_flight())
     slices = state.apply_slices + 1
     if slices > MAX_SLICES:
         raise ApplyFailed(
@@ -431,7 +434,7 @@ def apply_plan(state: RestoreState, deadline: Deadline | None = None) -> Restore
                 plan,
                 values,
                 journal,
-                before_call=records.write_journal,
+                before_call=records.write_in_flight,
                 deadline=deadline,
                 start=start,
             )
@@ -479,7 +482,9 @@ def roll_back_listener(state: RestoreState, deadline: Deadline | None = None) ->
     document = _plan_document(settings, state)
     pre = _pre_restore(settings, state)
     records = settings.restore_records(state.execution_arn)
-    journal = records.read_journal()  # what the failed apply did, so it tells the whole story
+    # What the failed apply did (its last call too, if it was killed), so it tells the story.
+    plan = Plan.model_validate(document["plan"])
+    journal = with_in_flight(plan, records.read_journal(), records.read_in_flight())
     slices = state.rollback_slices + 1
     if slices == 1:
         metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
