@@ -18,9 +18,9 @@ both run, so a restore means the same thing from every door.
    the same journal, and report what is left.
 
 In the state machine, 6 and 8 run in slices (:mod:`albrules.slices`): each invocation applies
-what fits in its time and the machine runs it again until done; the apply resumes from the
-journal (:func:`resume_after_retry`), the rollback plans again from the live listener
-(:func:`roll_back_slice`).
+what fits in its time and the machine runs it again until done, resuming from the journal
+(:func:`with_in_flight`, :func:`resume_after_retry`); the rollback's plan is made once, by
+its first slice, and stored.
 9. The journal is stored with the pre-restore snapshot (``RestoreRecords``).
 
 :func:`execute_restore` runs 5 to 9 for a prepared restore (the CLI); the state machine runs
@@ -383,6 +383,11 @@ def resume_after_retry(
     if not earlier:
         return 1
     total = len(plan.operations)
+    then = (
+        "is rolled back to its pre-restore snapshot"
+        if phase == "restore"
+        else "must be put back by hand"
+    )
     last = earlier[-1]
     step = int(last["step"])
     done = sorted({int(e["step"]) for e in earlier if e.get("status") == "done"})
@@ -390,8 +395,7 @@ def resume_after_retry(
     if done != expected or step > total:
         raise ApplyFailed(
             f"the journal of this restore does not read as the plan's steps in order ({len(done)} "
-            f"of {total} steps done, step {step} the last); listener {plan.listener_arn} is "
-            "rolled back to its pre-restore snapshot",
+            f"of {total} steps done, step {step} the last); listener {plan.listener_arn} {then}",
             index=step,
             journal=journal,
         )
@@ -400,8 +404,8 @@ def resume_after_retry(
         return step + 1
     if status != "started":
         raise ApplyFailed(
-            f"an earlier attempt of this apply ended at step {step} of {total} ({status}); "
-            f"listener {plan.listener_arn} is rolled back to its pre-restore snapshot",
+            f"an earlier attempt of this {phase} ended at step {step} of {total} ({status}); "
+            f"listener {plan.listener_arn} {then}",
             index=step,
             journal=journal,
         )
@@ -567,71 +571,40 @@ def verify(aws: Aws, listener_arn: str, expected: Desired) -> ListenerState:
 # --- 8. roll back ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RollbackSlice:
-    """What one slice of a rollback did: ``done`` once the listener was brought back as far
-    as it can be, with ``left`` the differences that remain (empty: rolled back)."""
-
-    done: bool
-    left: list[str]
-
-
-def roll_back_slice(
+def plan_rollback(
     aws: Aws,
     listener_arn: str,
     pre: Snapshot,
-    journal: list[dict[str, Any]],
     *,
     oidc_secrets: dict[str, str] | None = None,
-    secret_values: dict[str, str] | None = None,
     max_listener_rules: int | None = None,
-    secret_scope: SecretScope | None = None,
-    deadline: Deadline | None = None,
-    before_call: Callable[[list[dict[str, Any]]], object] | None = None,
-    slice_number: int | None = None,
-) -> RollbackSlice:
-    """Plan from the live state back to the pre-restore snapshot and apply what fits before
-    ``deadline``. Each slice plans again from the live listener, so a slice that died
-    mid-call is resumed by the next one from what the listener shows (never by re-sending
-    the call). A secret still to read is checked against ``secret_scope`` (default: under
-    albrules/)."""
-    began = time.monotonic()
-    live = capture_listener(aws, listener_arn)
-    capture_seconds = time.monotonic() - began
-    back = plan_restore(
-        live,
+) -> Plan:
+    """The plan from the live listener back to the pre-restore snapshot (what cannot be
+    restored, an OIDC secret missing, is in its ``unresolved``)."""
+    return plan_restore(
+        capture_listener(aws, listener_arn),
         desired_from_snapshot(pre),
         mode="full",
         oidc_secrets=oidc_secrets,
         max_listener_rules=max_listener_rules,
         on_missing_secret="skip",
     )
-    unresolved = [f"not rolled back: {u}" for u in back.unresolved]
-    if not back.operations:  # nothing (more) to do: the capture just made is the result
-        return RollbackSlice(True, differences(back.expected, live) + unresolved)
+
+
+def rollback_secrets(
+    aws: Aws,
+    back: Plan,
+    listener_arn: str,
+    secret_values: dict[str, str] | None = None,
+    secret_scope: SecretScope | None = None,
+) -> dict[str, str]:
+    """The OIDC client secrets the rollback plan needs: those given, and the others read
+    (each checked against ``secret_scope``, default: under albrules/)."""
     values = dict(secret_values or {})
     missing = [a for a in secret_arns(back) if a not in values]
     if missing:
         values.update(read_secret_values(aws, missing, listener_arn, secret_scope or SecretScope()))
-    extra = {"slice": slice_number} if slice_number is not None else None
-    finished = apply_with_journal(
-        aws,
-        back,
-        values,
-        journal,
-        phase="rollback",
-        deadline=deadline,
-        before_call=before_call,
-        extra=extra,
-    )
-    if not finished:
-        return RollbackSlice(False, [])
-    if deadline is not None:  # the check reads the whole listener again: if it may not fit,
-        deadline.record(capture_seconds)  # the next slice plans (nothing) and checks
-        if not deadline.room_for_another():
-            return RollbackSlice(False, [])
-    state = capture_listener(aws, listener_arn)
-    return RollbackSlice(True, differences(back.expected, state) + unresolved)
+    return values
 
 
 def roll_back(
@@ -645,18 +618,16 @@ def roll_back(
     max_listener_rules: int | None = None,
     secret_scope: SecretScope | None = None,
 ) -> list[str]:
-    """Back to the pre-restore snapshot, straight through (no deadline: the CLI). Returns the
+    """Back to the pre-restore snapshot, straight through (the CLI; the state machine rolls
+    back in slices, :func:`albrules.tasks.restore.roll_back_listener`). Returns the
     differences left (empty: rolled back)."""
-    return roll_back_slice(
-        aws,
-        listener_arn,
-        pre,
-        journal,
-        oidc_secrets=oidc_secrets,
-        secret_values=secret_values,
-        max_listener_rules=max_listener_rules,
-        secret_scope=secret_scope,
-    ).left
+    back = plan_rollback(
+        aws, listener_arn, pre, oidc_secrets=oidc_secrets, max_listener_rules=max_listener_rules
+    )
+    values = rollback_secrets(aws, back, listener_arn, secret_values, secret_scope)
+    apply_with_journal(aws, back, values, journal, phase="rollback")
+    state = capture_listener(aws, listener_arn)
+    return differences(back.expected, state) + [f"not rolled back: {u}" for u in back.unresolved]
 
 
 # --- the whole restore, for a prepared plan (the CLI) -----------------------------------------

@@ -6,9 +6,10 @@ The numbers make the slices certain, not a matter of speed: the apply and rollba
 timeouts are shortened (``lambdas.set_timeout``: TIMEOUT, ROLLBACK_TIMEOUT seconds) and the
 local AWS lets RATE mutating calls a second through (bucket BURST,
 ``throttle.set_mutating_rate``). The restore recreates DELETED rules: at least
-(DELETED - BURST) / RATE = 7.8 s of calls, so at least three invocations of 3 s; its rollback
-deletes the FAILS_AT - 1 rules it made: 7.4 s, more than one 8 s invocation holds after its
-2 s reserve. Each call is made once (the journal), and verify runs once per phase."""
+(DELETED - BURST) / RATE = 6.3 s of calls, so at least three invocations of 4 s (3 s each
+after the reserve); its rollback deletes the FAILS_AT - 1 rules it made: 6 s, more than one
+6 s invocation holds after its 1.5 s reserve. Each call is made once (the journal), and
+verify runs once per phase."""
 
 from __future__ import annotations
 
@@ -30,10 +31,10 @@ from workflows.test_workflows import (
 RULES = 1000
 DELETED = 200
 FAILS_AT = 190  # the CreateRule of the second restore that fails
-TIMEOUT = 3.0  # the apply function's
-ROLLBACK_TIMEOUT = 8.0  # the rollback function's: each of its slices reads the whole listener
-RATE = 25.0
-BURST = 5.0
+TIMEOUT = 4.0  # the apply function's (its first slice reads the whole listener too)
+ROLLBACK_TIMEOUT = 6.0  # the rollback function's: each of its slices reads the whole listener
+RATE = 30.0
+BURST = 10.0
 
 
 def delete_rules(stack: Stack, listener: str, count: int) -> None:

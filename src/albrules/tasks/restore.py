@@ -36,13 +36,13 @@ from ..records import audit_closed, audit_opened, plan_key
 from ..requester import started_by
 from ..resolve import choose_target, desired_from_snapshot, read_secret_values, secret_arns
 from ..restore import (
-    RollbackSlice,
     apply_with_journal,
     check_restorable,
     check_unchanged,
+    plan_rollback,
     prepare_restore,
     resume_after_retry,
-    roll_back_slice,
+    rollback_secrets,
     take_pre_restore_snapshot,
     verify,
     with_in_flight,
@@ -474,8 +474,10 @@ def verify_listener(state: RestoreState) -> RestoreState:
 
 def roll_back_listener(state: RestoreState, deadline: Deadline | None = None) -> RestoreState:
     """Put the listener back as its pre-restore snapshot, in slices (as :func:`apply_plan`):
-    each plans again from the live listener and applies what fits before ``deadline``, then
-    ``more_to_do``. Raises RollbackFailed when it cannot finish."""
+    the first plans from the live listener and stores the plan; each applies what fits
+    before ``deadline`` from where the journal says the last stopped (a call in doubt read
+    back from the listener), then ``more_to_do``. Raises RollbackFailed when it cannot
+    finish; "Verify the rollback" checks the listener afterwards."""
     settings = Settings.load()
     target = _need(state.listener_arn, "listener")
     pre_location = _need(state.pre_restore_location, "pre-restore snapshot")
@@ -506,40 +508,82 @@ def roll_back_listener(state: RestoreState, deadline: Deadline | None = None) ->
             f"pre-restore snapshot {pre_location}",
             [str(err)],
         ) from None
+    aws = for_mutations(_target_aws(settings, target, write=True))
+    outcome: list[str] | None
     try:
-        result = roll_back_slice(
-            for_mutations(_target_aws(settings, target, write=True)),
-            target,
-            pre,
-            journal,
-            oidc_secrets=document.get("oidc_secrets") or {},
-            max_listener_rules=document.get("max_listener_rules"),
-            secret_scope=settings.secret_scope(),
-            deadline=deadline,
-            slice_number=slices,
-        )
+        outcome = _roll_back_slice(state, settings, aws, pre, document, journal, deadline, slices)
     except AlbRulesError as err:
-        result = RollbackSlice(True, [str(err)])
+        outcome = [str(err)]
+    left = outcome or []
     warnings: list[str] = []
     journal_at = records.try_write_journal(journal, warnings)
     for warning in warnings:
         logger.error("could not store the journal", extra={"error": warning})
-    if result.left:
+    if left:
         metrics.add_metric(name="RollbackFailures", unit=MetricUnit.Count, value=1)
         raise RollbackFailed(
-            f"the rollback of listener {target} did not finish ({result.left[0]}); put it back "
+            f"the rollback of listener {target} did not finish ({left[0]}); put it back "
             f"by hand from the pre-restore snapshot {pre_location} (journal: {journal_at})",
-            result.left,
+            left,
         )
-    logger.info("rollback slice ended", extra={"slice": slices, "done": result.done})
+    done = outcome is not None
+    logger.info("rollback slice ended", extra={"slice": slices, "done": done})
     update: dict[str, Any] = {
         "journal_location": journal_at,
-        "more_to_do": not result.done,
+        "more_to_do": not done,
         "rollback_slices": slices,
     }
-    if result.done:
+    if done:
         update["phase"] = "rollback"
     return state.model_copy(update=update)
+
+
+def _roll_back_slice(
+    state: RestoreState,
+    settings: Settings,
+    aws: Aws,
+    pre: Snapshot,
+    document: dict[str, Any],
+    journal: list[dict[str, Any]],
+    deadline: Deadline | None,
+    slices: int,
+) -> list[str] | None:
+    """One slice of the rollback: the first plans from the live listener and stores the
+    plan; each goes on from the journal. None: more to do; else what cannot be rolled back
+    (the plan's unresolved; "Verify the rollback" then compares the whole listener)."""
+    target = _need(state.listener_arn, "listener")
+    records = settings.restore_records(state.execution_arn)
+    stored = records.read_rollback_plan()  # by an earlier slice (or attempt) of this one
+    if stored is None:
+        back = plan_rollback(
+            aws,
+            target,
+            pre,
+            oidc_secrets=document.get("oidc_secrets") or {},
+            max_listener_rules=document.get("max_listener_rules"),
+        )
+        records.write_rollback_plan(back.model_dump(mode="json"))
+        start = 1
+    else:
+        back = Plan.model_validate(stored)
+        journal[:] = with_in_flight(back, journal, records.read_in_flight(), phase="rollback")
+        start = resume_after_retry(aws, back, journal, phase="rollback")
+    unresolved = [f"not rolled back: {u}" for u in back.unresolved]
+    if start > len(back.operations):
+        return unresolved
+    values = rollback_secrets(aws, back, target, secret_scope=settings.secret_scope())
+    finished = apply_with_journal(
+        aws,
+        back,
+        values,
+        journal,
+        phase="rollback",
+        before_call=records.write_in_flight,
+        deadline=deadline,
+        start=start,
+        extra={"slice": slices},
+    )
+    return unresolved if finished else None
 
 
 def release_lock(state: RestoreState) -> RestoreState:
