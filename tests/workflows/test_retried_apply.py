@@ -13,7 +13,7 @@ from typing import Any
 
 from albrules.local import faults
 from stack import Stack, break_listener, checksum, shop
-from workflows.test_workflows import audit, back_up, lock_of, rules_of, snapshot_key
+from workflows.test_workflows import audit, back_up, lock_of, snapshot_key
 
 
 def apply_attempts(stack: Stack, execution_arn: str) -> list[str]:
