@@ -33,7 +33,7 @@ from .store import Sealing, Store, read_bytes
 PRE_RESTORE_PREFIX = "pre-restore"
 JOURNAL_NAME = "journal.json"
 IN_FLIGHT_NAME = "in-flight.json"
-ROLLBACK_PLAN_NAME = "rollback-plan.json"
+ROLLBACK_PLAN_NAME = "rollback-plan.json"  # sealed, by the rollback's first slice
 PLANS_PREFIX = "plans"
 RUNS_PREFIX = "runs"
 
@@ -103,21 +103,6 @@ class RestoreRecords:
         self.store.write_file(
             f"{self.restore_id}/{IN_FLIGHT_NAME}", body, kms_key_id=self.kms_key_id
         )
-
-    def write_rollback_plan(self, plan: dict[str, Any]) -> str:
-        """The rollback's plan, made by its first slice, for the others to go on with."""
-        body = json.dumps(plan, default=str).encode("utf-8")
-        return self.store.write_file(
-            f"{self.restore_id}/{ROLLBACK_PLAN_NAME}", body, kms_key_id=self.kms_key_id
-        )
-
-    def read_rollback_plan(self) -> dict[str, Any] | None:
-        """The stored rollback plan (None before the rollback's first slice)."""
-        try:
-            data = json.loads(read_bytes(f"{self.folder}/{ROLLBACK_PLAN_NAME}", self.store.aws))
-        except InvalidInput:
-            return None
-        return data if isinstance(data, dict) else None
 
     def read_in_flight(self) -> dict[str, Any] | None:
         """The last write-ahead mark (None when there is none)."""

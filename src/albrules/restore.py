@@ -321,12 +321,25 @@ def took_effect(aws: Aws, op: Any) -> tuple[bool, str | None]:
     return False, None
 
 
+def _of(entry: dict[str, Any], tag: str | None) -> bool:
+    return tag is None or entry.get("plan") == tag
+
+
+def _steps_of(journal: list[dict[str, Any]], phase: str, tag: str | None) -> list[dict[str, Any]]:
+    """The journal's step entries of ``phase`` (and of the plan tagged ``tag``, if given: a
+    rollback planned again has its own steps)."""
+    return [
+        e for e in journal if e.get("phase", "restore") == phase and e.get("step") and _of(e, tag)
+    ]
+
+
 def with_in_flight(
     plan: Plan,
     journal: list[dict[str, Any]],
     in_flight: dict[str, Any] | None,
     *,
     phase: str = "restore",
+    tag: str | None = None,
 ) -> list[dict[str, Any]]:
     """The journal as the write-ahead mark (``RestoreRecords.write_in_flight``) says it was
     when the invocation ended: an invocation that was killed (a timeout) could not store its
@@ -336,11 +349,9 @@ def with_in_flight(
     if not in_flight or not isinstance(in_flight.get("entry"), dict):
         return journal
     entry = dict(in_flight["entry"])
-    if entry.get("phase", "restore") != phase or not entry.get("step"):
+    if entry.get("phase", "restore") != phase or not entry.get("step") or not _of(entry, tag):
         return journal
-    steps = [
-        int(e["step"]) for e in journal if e.get("phase", "restore") == phase and e.get("step")
-    ]
+    steps = [int(e["step"]) for e in _steps_of(journal, phase, tag)]
     last = max(steps, default=0)
     marked = int(entry["step"])
     if marked <= last:
@@ -356,6 +367,7 @@ def with_in_flight(
                 "summary": op.summary(),
                 "status": "done",
                 "note": "rebuilt from the plan: its invocation ended before storing the journal",
+                **({"plan": tag} if tag else {}),
             }
         )
     journal.append(entry)
@@ -368,6 +380,7 @@ def resume_after_retry(
     journal: list[dict[str, Any]],
     *,
     phase: str = "restore",
+    tag: str | None = None,
 ) -> int:
     """The first step of ``plan`` still to do, from the journal of its earlier slices or of
     an earlier attempt (retried after the Lambda service failed or the function timed out).
@@ -379,7 +392,7 @@ def resume_after_retry(
     steps 1, 2, ... in order, or whose last step failed, raises ApplyFailed (the restore is
     rolled back: the approved plan is never re-planned). ``journal`` gets a note of what was
     found when a step was in doubt."""
-    earlier = [e for e in journal if e.get("phase", "restore") == phase and e.get("step")]
+    earlier = _steps_of(journal, phase, tag)
     if not earlier:
         return 1
     total = len(plan.operations)

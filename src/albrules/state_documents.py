@@ -337,6 +337,8 @@ class RestoreState(_Strict):
     more_to_do: bool = False
     apply_slices: int = Field(default=0, ge=0)
     rollback_slices: int = Field(default=0, ge=0)
+    rollback_plan_location: str | None = None  # the rollback's plan, sealed by its 1st slice
+    rollback_plan_sha256: str | None = None
     approval: dict[str, Any] | None = None
     error: StepError | None = None
     rollback_error: StepError | None = None

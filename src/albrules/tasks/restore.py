@@ -32,7 +32,7 @@ from ..models import Snapshot, utc_stamp_iso
 from ..operations import API_OPERATION
 from ..pacing import for_mutations
 from ..plan import INPUT_NAMES, Plan, choose_selection
-from ..records import audit_closed, audit_opened, plan_key
+from ..records import ROLLBACK_PLAN_NAME, audit_closed, audit_opened, plan_key
 from ..requester import started_by
 from ..resolve import choose_target, desired_from_snapshot, read_secret_values, secret_arns
 from ..restore import (
@@ -447,7 +447,6 @@ def apply_plan(state: RestoreState, deadline: Deadline | None = None) -> Restore
     if finished:
         for api, count in Counter(API_OPERATION[op.op] for op in plan.operations).items():
             metrics.add_metric(name=f"Operations.{api}", unit=MetricUnit.Count, value=count)
-        metrics.add_metric(name="ApplySlices", unit=MetricUnit.Count, value=slices)
     return state.model_copy(
         update={
             "applied": total if finished else done,
@@ -510,8 +509,11 @@ def roll_back_listener(state: RestoreState, deadline: Deadline | None = None) ->
         ) from None
     aws = for_mutations(_target_aws(settings, target, write=True))
     outcome: list[str] | None
+    fields: dict[str, Any] = {}
     try:
-        outcome = _roll_back_slice(state, settings, aws, pre, document, journal, deadline, slices)
+        outcome, fields = _roll_back_slice(
+            state, settings, aws, pre, document, journal, deadline, slices
+        )
     except AlbRulesError as err:
         outcome = [str(err)]
     left = outcome or []
@@ -532,6 +534,7 @@ def roll_back_listener(state: RestoreState, deadline: Deadline | None = None) ->
         "journal_location": journal_at,
         "more_to_do": not done,
         "rollback_slices": slices,
+        **fields,
     }
     if done:
         update["phase"] = "rollback"
@@ -547,14 +550,30 @@ def _roll_back_slice(
     journal: list[dict[str, Any]],
     deadline: Deadline | None,
     slices: int,
-) -> list[str] | None:
+) -> tuple[list[str] | None, dict[str, Any]]:
     """One slice of the rollback: the first plans from the live listener and stores the
-    plan; each goes on from the journal. None: more to do; else what cannot be rolled back
-    (the plan's unresolved; "Verify the rollback" then compares the whole listener)."""
+    plan, sealed (its location and SHA-256 go in the state); each later one reads exactly
+    that plan and goes on from the journal. Returns (None: more to do; else what cannot be
+    rolled back, the plan's unresolved: "Verify the rollback" then compares the whole
+    listener) and the state's new rollback plan fields."""
     target = _need(state.listener_arn, "listener")
     records = settings.restore_records(state.execution_arn)
-    stored = records.read_rollback_plan()  # by an earlier slice (or attempt) of this one
-    if stored is None:
+    fields: dict[str, Any] = {}
+    if state.rollback_plan_location and state.rollback_plan_sha256:
+        body = read_sealed(
+            state.rollback_plan_location,
+            settings.home(),
+            settings.sealer(),
+            "plan",
+            state.rollback_plan_sha256,
+        )
+        back = Plan.model_validate(json.loads(body))
+        tag = state.rollback_plan_sha256[:12]
+        journal[:] = with_in_flight(
+            back, journal, records.read_in_flight(), phase="rollback", tag=tag
+        )
+        start = resume_after_retry(aws, back, journal, phase="rollback", tag=tag)
+    else:  # the first slice (or its retry: a plan stored by an attempt that died is replaced)
         back = plan_rollback(
             aws,
             target,
@@ -562,15 +581,13 @@ def _roll_back_slice(
             oidc_secrets=document.get("oidc_secrets") or {},
             max_listener_rules=document.get("max_listener_rules"),
         )
-        records.write_rollback_plan(back.model_dump(mode="json"))
-        start = 1
-    else:
-        back = Plan.model_validate(stored)
-        journal[:] = with_in_flight(back, journal, records.read_in_flight(), phase="rollback")
-        start = resume_after_retry(aws, back, journal, phase="rollback")
+        key = records.folder.split("/", 3)[3] + "/" + ROLLBACK_PLAN_NAME
+        location, sha256 = settings.put_sealed_json(key, back.model_dump(mode="json"), "plan")
+        fields = {"rollback_plan_location": location, "rollback_plan_sha256": sha256}
+        tag, start = sha256[:12], 1
     unresolved = [f"not rolled back: {u}" for u in back.unresolved]
     if start > len(back.operations):
-        return unresolved
+        return unresolved, fields
     values = rollback_secrets(aws, back, target, secret_scope=settings.secret_scope())
     finished = apply_with_journal(
         aws,
@@ -581,9 +598,9 @@ def _roll_back_slice(
         before_call=records.write_in_flight,
         deadline=deadline,
         start=start,
-        extra={"slice": slices},
+        extra={"slice": slices, "plan": tag},
     )
-    return unresolved if finished else None
+    return (unresolved if finished else None), fields
 
 
 def release_lock(state: RestoreState) -> RestoreState:
