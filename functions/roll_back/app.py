@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from albrules.slices import Deadline
 from albrules.state_documents import RestoreState, dump, parse
 from albrules.tasks.restore import roll_back_listener
 from albrules.tasks.runtime import lambda_handler
@@ -13,4 +14,5 @@ from albrules.tasks.runtime import lambda_handler
 
 @lambda_handler
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    return dump(roll_back_listener(parse(RestoreState, event, "the restore state")))
+    state = parse(RestoreState, event, "the restore state")
+    return dump(roll_back_listener(state, deadline=Deadline.of_lambda(context)))

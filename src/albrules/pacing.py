@@ -103,6 +103,14 @@ def paced(aws: Aws, bucket: TokenBucket) -> Aws:
     return made
 
 
+def for_mutations(aws: Aws) -> Aws:
+    """An :class:`Aws` on the same session for a restore's mutating calls: botocore's
+    adaptive retry mode, whose client-side rate limiter slows down after ``Throttling``
+    answers (the account's mutating bucket is small: ``../shared/notes/elbv2-facts.md``), so
+    a throttled apply paces itself instead of burning its attempts."""
+    return Aws(aws.session, retry_mode="adaptive")
+
+
 class Pacer:
     """The buckets of one invocation, one per (account, region), each at ``calls_per_second``;
     :meth:`aws` gives a paced session sharing its account and region's bucket."""

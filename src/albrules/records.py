@@ -32,6 +32,8 @@ from .store import Sealing, Store, read_bytes
 
 PRE_RESTORE_PREFIX = "pre-restore"
 JOURNAL_NAME = "journal.json"
+IN_FLIGHT_NAME = "in-flight.json"
+ROLLBACK_PLAN_NAME = "rollback-plan.json"  # sealed, by the rollback's first slice
 PLANS_PREFIX = "plans"
 RUNS_PREFIX = "runs"
 
@@ -81,6 +83,34 @@ class RestoreRecords:
         return self.store.write_file(
             f"{self.restore_id}/{JOURNAL_NAME}", body, kms_key_id=self.kms_key_id
         )
+
+    @property
+    def in_flight_location(self) -> str:
+        return f"{self.folder}/{IN_FLIGHT_NAME}"
+
+    def write_in_flight(self, journal: list[dict[str, Any]]) -> None:
+        """The write-ahead mark of a sliced apply, before each call: the call about to be
+        made (the journal's last entry) and how many steps of its phase are done. Small and
+        the same size at every step (the whole journal is written when the slice ends), so
+        a 1,000-call plan does not write its growing journal 1,000 times."""
+        entry = journal[-1]
+        done = sum(
+            1
+            for e in journal
+            if e.get("phase") == entry.get("phase") and e.get("step") and e.get("status") == "done"
+        )
+        body = json.dumps({"entry": entry, "done": done}, default=str).encode("utf-8")
+        self.store.write_file(
+            f"{self.restore_id}/{IN_FLIGHT_NAME}", body, kms_key_id=self.kms_key_id
+        )
+
+    def read_in_flight(self) -> dict[str, Any] | None:
+        """The last write-ahead mark (None when there is none)."""
+        try:
+            data = json.loads(read_bytes(self.in_flight_location, self.store.aws))
+        except InvalidInput:
+            return None
+        return data if isinstance(data, dict) else None
 
     def read_journal(self) -> list[dict[str, Any]]:
         """The journal stored so far ([] when there is none yet)."""

@@ -16,6 +16,11 @@ both run, so a restore means the same thing from every door.
 7. :func:`verify`: the listener equals the plan's expected state.
 8. :func:`roll_back`: plan from the live state back to the pre-restore snapshot, apply it with
    the same journal, and report what is left.
+
+In the state machine, 6 and 8 run in slices (:mod:`albrules.slices`): each invocation applies
+what fits in its time and the machine runs it again until done, resuming from the journal
+(:func:`with_in_flight`, :func:`resume_after_retry`); the rollback's plan is made once, by
+its first slice, and stored.
 9. The journal is stored with the pre-restore snapshot (``RestoreRecords``).
 
 :func:`execute_restore` runs 5 to 9 for a prepared restore (the CLI); the state machine runs
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,6 +69,7 @@ from .operations import (
     CreateRule,
     DeleteRule,
     RemoveListenerCertificates,
+    SetRulePriorities,
     describe_mutual_authentication,
     request_for,
 )
@@ -95,6 +102,7 @@ from .resolve import (
     resolve_target_groups,
     secret_arns,
 )
+from .slices import Deadline
 from .snapshot import build_snapshot
 from .store import Store
 from .validate import check_rule_count
@@ -351,54 +359,189 @@ def _already_done(aws: Aws, op: Any, err: ClientError) -> bool:
             c["CertificateArn"] == op.certificate and not c.get("IsDefault") for c in listed
         )
     if isinstance(op, CreateRule) and code == "PriorityInUse":
-        for rule in describe_rules(aws, op.listener_arn):
-            if rule.get("Priority") == str(op.priority) and conditions_key(
-                rule.get("Conditions", [])
-            ) == conditions_key(op.conditions):
-                return True
+        return _find_rule(aws, op) is not None
     return False
+
+
+def _find_rule(aws: Aws, op: CreateRule) -> str | None:
+    """The ARN of the rule the CreateRule ``op`` would have made, if the listener has it."""
+    for rule in describe_rules(aws, op.listener_arn):
+        if rule.get("Priority") == str(op.priority) and conditions_key(
+            rule.get("Conditions", [])
+        ) == conditions_key(op.conditions):
+            return str(rule["RuleArn"])
+    return None
+
+
+def _rule_priorities(aws: Aws, arns: list[str]) -> dict[str, str]:
+    """Rule ARN -> priority, for the rules of ``arns`` that exist."""
+    found: dict[str, str] = {}
+    for start in range(0, len(arns), 20):
+        try:
+            rules = aws.elbv2.describe_rules(RuleArns=arns[start : start + 20])["Rules"]
+        except ClientError as err:
+            if error_code(err) != "RuleNotFound":
+                raise
+            for arn in arns[start : start + 20]:  # one by one: which ones are gone
+                try:
+                    rules = aws.elbv2.describe_rules(RuleArns=[arn])["Rules"]
+                except ClientError as one:
+                    if error_code(one) != "RuleNotFound":
+                        raise
+                    continue
+                found.update({r["RuleArn"]: r["Priority"] for r in rules})
+            continue
+        found.update({r["RuleArn"]: r["Priority"] for r in rules})
+    return found
+
+
+def took_effect(aws: Aws, op: Any) -> tuple[bool, str | None]:
+    """Whether a call journaled as started, with no outcome (its invocation died or timed
+    out around it), took effect: read from the live listener, never guessed. (True, the new
+    rule's ARN) for a CreateRule that landed.
+
+    CreateRule, DeleteRule and SetRulePriorities are read back (sent twice they would fail
+    or, for a reorder through temporary priorities, could undo a later move). The others
+    replace what they set whole (ModifyRule's lists, ModifyListener's default actions, tags
+    by key), so sending one again leaves the listener as sending it once: they count as not
+    applied, and are sent again."""
+    if isinstance(op, CreateRule):
+        arn = _find_rule(aws, op)
+        return arn is not None, arn
+    if isinstance(op, DeleteRule):
+        return not _rule_priorities(aws, [op.rule_arn]), None
+    if isinstance(op, SetRulePriorities):
+        have = _rule_priorities(aws, [m.rule_arn for m in op.moves])
+        return all(have.get(m.rule_arn) == str(m.to_priority) for m in op.moves), None
+    return False, None
+
+
+def _of(entry: dict[str, Any], tag: str | None) -> bool:
+    return tag is None or entry.get("plan") == tag
+
+
+def _steps_of(journal: list[dict[str, Any]], phase: str, tag: str | None) -> list[dict[str, Any]]:
+    """The journal's step entries of ``phase`` (and of the plan tagged ``tag``, if given: a
+    rollback planned again has its own steps)."""
+    return [
+        e for e in journal if e.get("phase", "restore") == phase and e.get("step") and _of(e, tag)
+    ]
+
+
+def with_in_flight(
+    plan: Plan,
+    journal: list[dict[str, Any]],
+    in_flight: dict[str, Any] | None,
+    *,
+    phase: str = "restore",
+    tag: str | None = None,
+) -> list[dict[str, Any]]:
+    """The journal as the write-ahead mark (``RestoreRecords.write_in_flight``) says it was
+    when the invocation ended: an invocation that was killed (a timeout) could not store its
+    journal, so the steps the mark counts as done are added back (rebuilt from the plan, the
+    new rules' ARNs unknown) and the marked call, "started". A mark older than the journal
+    changes nothing."""
+    if not in_flight or not isinstance(in_flight.get("entry"), dict):
+        return journal
+    entry = dict(in_flight["entry"])
+    if entry.get("phase", "restore") != phase or not entry.get("step") or not _of(entry, tag):
+        return journal
+    steps = [int(e["step"]) for e in _steps_of(journal, phase, tag)]
+    last = max(steps, default=0)
+    marked = int(entry["step"])
+    if marked <= last:
+        return journal
+    done = int(in_flight.get("done", 0))
+    for step in range(last + 1, min(marked, done + 1)):
+        op = plan.operations[step - 1]
+        journal.append(
+            {
+                "phase": phase,
+                "step": step,
+                "call": API_OPERATION[op.op],
+                "summary": op.summary(),
+                "status": "done",
+                "note": "rebuilt from the plan: its invocation ended before storing the journal",
+                **({"plan": tag} if tag else {}),
+            }
+        )
+    journal.append(entry)
+    return journal
 
 
 def resume_after_retry(
     aws: Aws,
     plan: Plan,
-    base_fingerprint: str,
-    since: str,
     journal: list[dict[str, Any]],
-) -> bool:
-    """An apply that finds its own earlier calls in the journal (an earlier attempt of it,
-    retried after a Lambda service error) decides from the live listener, never from the
-    journal alone: True if the earlier attempt finished (the listener is the plan's target:
-    nothing is left to do), False if it changed nothing (the listener is still the plan's
-    base: apply as usual). A partly changed listener raises ApplyFailed, so it is rolled back
-    to its pre-restore snapshot: the approved plan cannot be re-planned from a state nobody
-    reviewed. ``journal`` gets a note of what was found. Never ListenerChanged ("nothing was
-    changed"): the earlier calls were this restore's own."""
-    earlier = [e for e in journal if e.get("phase", "restore") == "restore" and e.get("step")]
-    started = max((int(e["step"]) for e in earlier), default=0)
-    done = sum(1 for e in earlier if e.get("status") == "done")
+    *,
+    phase: str = "restore",
+    tag: str | None = None,
+) -> int:
+    """The first step of ``plan`` still to do, from the journal of its earlier slices or of
+    an earlier attempt (retried after the Lambda service failed or the function timed out).
+
+    The journal is write-ahead: a step is "started" before its call. A last step that is
+    "done" resumes after it. A last step still "started" (the invocation died around its
+    call) is checked against the live listener first (:func:`took_effect`): done, the apply
+    goes on after it; not done, it is sent again, once. A journal that does not read as
+    steps 1, 2, ... in order, or whose last step failed, raises ApplyFailed (the restore is
+    rolled back: the approved plan is never re-planned). ``journal`` gets a note of what was
+    found when a step was in doubt."""
+    earlier = _steps_of(journal, phase, tag)
+    if not earlier:
+        return 1
     total = len(plan.operations)
-    live = capture_listener(aws, plan.listener_arn)
-    note: dict[str, Any] = {
-        "phase": "restore",
-        "call": "RetriedApply",
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "journal_said": f"{done} of {total} steps done, step {started} the last started",
-    }
-    if not differences(plan.expected, live):
-        journal.append({**note, "status": "done", "note": "the earlier attempt had finished"})
-        return True
-    if state_fingerprint(live) == base_fingerprint:
-        journal.append({**note, "status": "done", "note": "the earlier attempt changed nothing"})
-        return False
-    journal.append({**note, "status": "failed", "note": "the listener is partly changed"})
-    raise ApplyFailed(
-        f"an earlier attempt of this apply stopped part-way ({done} of {total} steps done, "
-        f"step {started} the last started) and left listener {plan.listener_arn} partly "
-        f"changed since {since}; it is rolled back to its pre-restore snapshot",
-        index=started,
-        journal=journal,
+    then = (
+        "is rolled back to its pre-restore snapshot"
+        if phase == "restore"
+        else "must be put back by hand"
     )
+    last = earlier[-1]
+    step = int(last["step"])
+    done = sorted({int(e["step"]) for e in earlier if e.get("status") == "done"})
+    expected = list(range(1, step + (last.get("status") == "done")))
+    if done != expected or step > total:
+        raise ApplyFailed(
+            f"the journal of this restore does not read as the plan's steps in order ({len(done)} "
+            f"of {total} steps done, step {step} the last); listener {plan.listener_arn} {then}",
+            index=step,
+            journal=journal,
+        )
+    status = last.get("status")
+    if status == "done":
+        return step + 1
+    if status != "started":
+        raise ApplyFailed(
+            f"an earlier attempt of this {phase} ended at step {step} of {total} ({status}); "
+            f"listener {plan.listener_arn} {then}",
+            index=step,
+            journal=journal,
+        )
+    op = plan.operations[step - 1]
+    landed, rule_arn = took_effect(aws, op)
+    journal.append(
+        {
+            "phase": phase,
+            "call": "RetriedApply",
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "status": "done",
+            "journal_said": f"{len(done)} of {total} steps done, step {step} the last started",
+            "note": (
+                f"step {step} had taken effect; going on from step {step + 1}"
+                if landed
+                else f"step {step} had not taken effect; sending it again"
+            ),
+        }
+    )
+    if landed:
+        last["status"] = "done"
+        last["note"] = "its invocation ended before noting it; the live listener shows it done"
+        if rule_arn:
+            last["rule_arn"] = rule_arn
+        return step + 1
+    last["status"] = "not-applied"
+    last["note"] = "its invocation ended around the call; the live listener shows it not done"
+    return step
 
 
 def apply_with_journal(
@@ -409,15 +552,37 @@ def apply_with_journal(
     *,
     phase: str = "restore",
     before_call: Callable[[list[dict[str, Any]]], object] | None = None,
-) -> None:
-    """Run each operation in order, journaling it. Raises ApplyFailed at the first failure.
+    deadline: Deadline | None = None,
+    start: int = 1,
+    extra: dict[str, Any] | None = None,
+) -> bool:
+    """Run each operation in order from step ``start``, journaling it. Raises ApplyFailed at
+    the first failure. True when the plan is done; False when ``deadline`` (a Lambda
+    invocation's, :mod:`albrules.slices`) left no room for the next step: the steps not yet
+    done are for the next slice (:func:`resume_after_retry` finds where). Without a
+    deadline (the CLI) it always goes to the end.
 
     ``journal`` is extended in place, so a caller keeps what was done even when this raises.
     ``before_call(journal)`` runs before each call, the call's entry already "started" (the
     state machine stores the journal there: a write-ahead journal that an attempt retried
-    after dying mid-way reads, see :func:`resume_after_retry`)."""
+    after dying mid-way reads). ``extra`` goes into each entry (a rollback slice's number)."""
     total = len(plan.operations)
     for step, op in enumerate(plan.operations, start=1):
+        if step < start:
+            continue
+        if deadline is not None and step > start and not deadline.room_for_another():
+            journal.append(
+                {
+                    "phase": phase,
+                    "call": "SliceEnded",
+                    "status": "done",
+                    "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "note": f"stopped before step {step} of {total}: {deadline.why_stopped()}",
+                    **(extra or {}),
+                }
+            )
+            return False
+        began = time.monotonic()
         method, kwargs = request_for(op, secret_values)
         entry: dict[str, Any] = {
             "phase": phase,
@@ -427,6 +592,7 @@ def apply_with_journal(
             "request": _redacted(kwargs),
             "status": "started",
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **(extra or {}),
         }
         journal.append(entry)
         if before_call is not None:
@@ -437,6 +603,8 @@ def apply_with_journal(
             if _already_done(aws, op, err):
                 entry["status"] = "done"
                 entry["note"] = "a retried attempt found the first attempt had succeeded"
+                if deadline is not None:
+                    deadline.record(time.monotonic() - began)
                 continue
             entry["status"] = "failed"
             entry["error"] = f"{error_code(err)}: {error_message(err)}"
@@ -464,6 +632,9 @@ def apply_with_journal(
         entry["status"] = "done"
         if isinstance(op, CreateRule):
             entry["rule_arn"] = response["Rules"][0]["RuleArn"]
+        if deadline is not None:
+            deadline.record(time.monotonic() - began)
+    return True
 
 
 def _shown(value: Any) -> str:
@@ -567,6 +738,42 @@ def verify(aws: Aws, listener_arn: str, expected: Desired) -> ListenerState:
 # --- 8. roll back ----------------------------------------------------------------------------
 
 
+def plan_rollback(
+    aws: Aws,
+    listener_arn: str,
+    pre: Snapshot,
+    *,
+    oidc_secrets: dict[str, str] | None = None,
+    max_listener_rules: int | None = None,
+) -> Plan:
+    """The plan from the live listener back to the pre-restore snapshot (what cannot be
+    restored, an OIDC secret missing, is in its ``unresolved``)."""
+    return plan_restore(
+        capture_listener(aws, listener_arn),
+        desired_from_snapshot(pre),
+        mode="full",
+        oidc_secrets=oidc_secrets,
+        max_listener_rules=max_listener_rules,
+        on_missing_secret="skip",
+    )
+
+
+def rollback_secrets(
+    aws: Aws,
+    back: Plan,
+    listener_arn: str,
+    secret_values: dict[str, str] | None = None,
+    secret_scope: SecretScope | None = None,
+) -> dict[str, str]:
+    """The OIDC client secrets the rollback plan needs: those given, and the others read
+    (each checked against ``secret_scope``, default: under albrules/)."""
+    values = dict(secret_values or {})
+    missing = [a for a in secret_arns(back) if a not in values]
+    if missing:
+        values.update(read_secret_values(aws, missing, listener_arn, secret_scope or SecretScope()))
+    return values
+
+
 def roll_back(
     aws: Aws,
     listener_arn: str,
@@ -578,21 +785,13 @@ def roll_back(
     max_listener_rules: int | None = None,
     secret_scope: SecretScope | None = None,
 ) -> list[str]:
-    """Back to the pre-restore snapshot. Returns the differences left (empty: rolled back).
-    A secret still to read is checked against ``secret_scope`` (default: under albrules/)."""
-    live = capture_listener(aws, listener_arn)
-    back = plan_restore(
-        live,
-        desired_from_snapshot(pre),
-        mode="full",
-        oidc_secrets=oidc_secrets,
-        max_listener_rules=max_listener_rules,
-        on_missing_secret="skip",
+    """Back to the pre-restore snapshot, straight through (the CLI; the state machine rolls
+    back in slices, :func:`albrules.tasks.restore.roll_back_listener`). Returns the
+    differences left (empty: rolled back)."""
+    back = plan_rollback(
+        aws, listener_arn, pre, oidc_secrets=oidc_secrets, max_listener_rules=max_listener_rules
     )
-    values = dict(secret_values or {})
-    missing = [a for a in secret_arns(back) if a not in values]
-    if missing:
-        values.update(read_secret_values(aws, missing, listener_arn, secret_scope or SecretScope()))
+    values = rollback_secrets(aws, back, listener_arn, secret_values, secret_scope)
     apply_with_journal(aws, back, values, journal, phase="rollback")
     state = capture_listener(aws, listener_arn)
     return differences(back.expected, state) + [f"not rolled back: {u}" for u in back.unresolved]

@@ -364,6 +364,13 @@ class RestoreState(_Strict):
     changes: int | None = None
     phase: Literal["restore", "rollback"] = "restore"
     applied: int | None = None
+    # Sliced apply and rollback (albrules.slices): the last slice stopped before the end of
+    # its plan (time ran short) and the machine runs it again; how many slices each has run.
+    more_to_do: bool = False
+    apply_slices: int = Field(default=0, ge=0)
+    rollback_slices: int = Field(default=0, ge=0)
+    rollback_plan_location: str | None = None  # the rollback's plan, sealed by its 1st slice
+    rollback_plan_sha256: str | None = None
     approval: dict[str, Any] | None = None
     error: StepError | None = None
     rollback_error: StepError | None = None

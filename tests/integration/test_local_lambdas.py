@@ -53,14 +53,16 @@ class Lambdas:
             RoleName="selftest", AssumeRolePolicyDocument="{}"
         )["Role"]["Arn"]
 
-    def function(self, name: str, handler: str, env: dict[str, str] | None = None) -> str:
+    def function(
+        self, name: str, handler: str, env: dict[str, str] | None = None, timeout: int = 30
+    ) -> str:
         return self.client.create_function(
             FunctionName=name,
             Runtime="python3.13",
             Role=self.role,
             Handler=handler,
             Code={"ZipFile": _zip(handler)},
-            Timeout=30,
+            Timeout=timeout,
             Environment={"Variables": env or {}},
         )["FunctionArn"]
 
@@ -240,6 +242,70 @@ def test_an_uncaught_exception_fails_the_execution_with_its_class_name(fns):
     assert described["error"] == "SelfTestFailure"
     assert events[-1]["type"] == "ExecutionFailed"
     assert "Caught" not in json.dumps([e.get("stateEnteredEventDetails") for e in events])
+
+
+def _late_write(fns: Lambdas, name: str, seconds: float) -> tuple[str | None, Any]:
+    s3 = fns.session.client("s3")
+    s3.create_bucket(Bucket="late")
+    event = {"seconds": seconds, "bucket": "late", "key": name}
+    return fns.invoke(name, event)
+
+
+def _keys(fns: Lambdas) -> list[str]:
+    found = fns.session.client("s3").list_objects_v2(Bucket="late").get("Contents", [])
+    return [item["Key"] for item in found]
+
+
+def test_a_function_past_its_timeout_fails_as_lambdas_timeout_and_its_later_calls_never_land(
+    fns,
+):
+    fns.function("slow", f"{SELFTEST}.slow_put", timeout=1)
+    started = time.monotonic()
+    error, payload = _late_write(fns, "slow", seconds=1.5)
+    assert time.monotonic() - started < 1.4  # the invocation ended at its timeout
+    assert error == "Unhandled"
+    assert payload["errorType"] == "Sandbox.Timedout"
+    assert payload["errorMessage"].endswith("Error: Task timed out after 1.00 seconds")
+    assert payload["errorMessage"].startswith("RequestId: ")
+    time.sleep(1.0)  # the abandoned handler wakes up and tries its write
+    assert _keys(fns) == []
+
+
+def test_a_test_can_shorten_a_functions_timeout_and_a_fast_one_is_unaffected(fns):
+    fns.function("stack-SlowFunction", f"{SELFTEST}.slow_put", timeout=30)
+    lambdas.set_timeout("SlowFunction", 0.3)
+    error, payload = _late_write(fns, "stack-SlowFunction", seconds=0.8)
+    assert (error, payload["errorType"]) == ("Unhandled", "Sandbox.Timedout")
+    assert "timed out after 0.30 seconds" in payload["errorMessage"]
+    lambdas.clear_hooks()  # back to the configured 30 s
+    assert fns.invoke(
+        "stack-SlowFunction", {"seconds": 0, "bucket": "late", "key": "fast"}
+    ) == (None, "written")
+    time.sleep(0.8)
+    assert _keys(fns) == ["fast"]
+
+
+def test_a_step_functions_task_sees_the_timeout_as_sandbox_timedout(fns):
+    slow = fns.function("slow", f"{SELFTEST}.slow_put", timeout=1)
+    fns.session.client("s3").create_bucket(Bucket="late")
+    definition = {
+        "StartAt": "Run too long",
+        "States": {
+            "Run too long": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": slow, "Payload.$": "$"},
+                "End": True,
+            }
+        },
+    }
+    described, events = _execute(
+        fns.session, definition, {"seconds": 1.5, "bucket": "late", "key": "k"}, fns.role
+    )
+    assert (described["status"], described["error"]) == ("FAILED", "Sandbox.Timedout")
+    failed = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]
+    assert [f["error"] for f in failed] == ["Sandbox.Timedout"]
+    assert "Task timed out after 1.00 seconds" in json.loads(failed[0]["cause"])["errorMessage"]
 
 
 def test_install_is_idempotent():

@@ -213,3 +213,48 @@ def test_the_server_delivers_elb_changes_to_eventbridge_as_cloudtrail_would(serv
     detail = json.loads(message["Body"])["detail"]
     assert detail["eventName"] == "CreateRule"
     assert detail["requestParameters"]["listenerArn"] == listener
+
+
+def test_local_up_throttles_mutating_calls_when_asked(tmp_path, monkeypatch):
+    """``albrules local up --throttle-mutating RATE``: the server's mutating ELBv2 calls go
+    through a bucket at RATE a second (here one token, refilled every 100 s); an excess call is
+    refused with Throttling, and ``/_albrules/config`` says so."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    port = free_port()
+    home = str(tmp_path / "home")
+    monkeypatch.setenv("ALBRULES_HOME", home)
+    env = {**os.environ, "ALBRULES_HOME": home}
+    env.pop("AWS_PROFILE", None)
+    try:
+        up = albrules(env, "local", "up", "--port", str(port), "--throttle-mutating", "0.01")
+        assert up.returncode == 0, up.stderr
+        assert process.admin(port, "config")["throttle_mutating"] == 0.01
+        once = boto3.client(
+            "elbv2",
+            endpoint_url=process.endpoint(port),
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"total_max_attempts": 1}),
+        )
+        once.describe_load_balancers()  # reads are not throttled
+        ec2 = local_client(port, "ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(
+                VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}"
+            )["Subnet"]["SubnetId"]
+            for i, z in ((1, "a"), (2, "b"))
+        ]
+        lb = once.create_load_balancer(Name="web", Subnets=subnets)["LoadBalancers"][0]
+        tags = [{"Key": "team", "Value": "web"}]
+        once.add_tags(ResourceArns=[lb["LoadBalancerArn"]], Tags=tags)  # the one token
+        with pytest.raises(ClientError) as raised:
+            once.add_tags(ResourceArns=[lb["LoadBalancerArn"]], Tags=tags)
+        assert raised.value.response["Error"]["Code"] == "Throttling"
+        assert process.admin(port, "config")["throttled"] == 1
+    finally:
+        process.down(port)

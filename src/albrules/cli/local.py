@@ -27,13 +27,28 @@ from .common import (
 )
 
 
-def local_up(port: LocalPort = None, debug: Debug = False) -> None:
+def local_up(
+    port: LocalPort = None,
+    throttle_mutating: Annotated[
+        float | None,
+        typer.Option(
+            "--throttle-mutating",
+            help=(
+                "Throttle mutating ELBv2 calls (CreateRule, ModifyRule, ...) to RATE a second, "
+                "as AWS throttles an account: excess calls get Throttling (Rate exceeded)."
+            ),
+            metavar="RATE",
+            min=0.001,
+        ),
+    ] = None,
+    debug: Debug = False,
+) -> None:
     """Start the local AWS in the background and print the environment that uses it."""
     with handled(debug):
         from ..local import process
 
         port = local_port(port)
-        pid = process.up(port)
+        pid = process.up(port, throttle_mutating=throttle_mutating)
         err_console.print(
             f"local AWS running on {process.endpoint(port)} (pid {pid}); use it with:"
         )

@@ -33,6 +33,9 @@ def install() -> None:
     object_lock.install()
     stepfunctions.install()
     faults.install()  # after the ELBv2 and Step Functions fidelity patches it wraps
+    from . import throttle
+
+    throttle.install()  # outside the faults: a throttled call reaches nothing
     from . import cloudtrail
 
     cloudtrail.install()  # last: it records only the calls the patched handlers answered

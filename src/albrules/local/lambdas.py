@@ -51,12 +51,21 @@ process's default endpoint and credentials at it, and each invocation environmen
 the endpoint too (and its role's credentials, above). In-process under ``mock_aws`` moto
 intercepts the handler's boto3 calls itself.
 
+**Timeouts.** Each function runs within its ``Timeout`` (template.yaml's, through
+CreateFunction; Lambda's default is 3 s), as Lambda enforces it: past it the invocation fails
+with Lambda's timeout error (payload ``{"errorType": "Sandbox.Timedout", "errorMessage":
+"RequestId: ... Error: Task timed out after N.00 seconds"}``, ``X-Amz-Function-Error:
+Unhandled``; Step Functions' task then fails with error ``Sandbox.Timedout``), and the
+handler's thread can make no further AWS call (:func:`call_handler` says how, and its limits).
+moto 5.2.5 ignores the timeout. Tests shorten it with :func:`set_timeout`.
+
 Tests can run code just before a function runs: :func:`before_invoke` / :func:`clear_hooks`.
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
 import hashlib
 import importlib.util
 import io
@@ -108,7 +117,7 @@ class LambdaContext:
     aws_request_id: str
     log_group_name: str
     log_stream_name: str
-    timeout_seconds: int = 3
+    timeout_seconds: float = 3
     started: float = field(default_factory=time.monotonic)
 
     def get_remaining_time_in_millis(self) -> int:
@@ -134,8 +143,10 @@ def before_invoke(
 
 
 def clear_hooks() -> None:
+    """Remove the :func:`before_invoke` hooks and :func:`set_timeout` overrides."""
     with _lock:
         _hooks.clear()
+        _timeouts.clear()
 
 
 def configure_server(port: int, host: str = "127.0.0.1") -> None:
@@ -262,6 +273,7 @@ def install() -> None:
         response_headers["Content-Length"] = str(len(payload))
         return payload
 
+    _install_call_guard()
     LambdaFunction.invoke = invoke  # type: ignore[method-assign]
     LambdaSimpleBackend.invoke = simple_invoke  # type: ignore[method-assign]
     _installed = True
@@ -372,9 +384,96 @@ def _error_payload(err: BaseException) -> dict[str, Any]:
     }
 
 
+class InvocationTimedOut(BaseException):
+    """Raised in the thread of an invocation that ran past its timeout, at its next AWS call:
+    Lambda has frozen that sandbox, so nothing it would still do may land. A BaseException,
+    so the handler's ``except Exception`` does not catch it."""
+
+
+@dataclass
+class _Invocation:
+    function_name: str
+    request_id: str
+    timed_out: bool = False
+
+
+_CURRENT: contextvars.ContextVar[_Invocation | None] = contextvars.ContextVar(
+    "albrules_lambda_invocation", default=None
+)
+_timeouts: list[tuple[str, float]] = []  # (function name suffix, seconds): tests' overrides
+
+
+def set_timeout(function_name_suffix: str, seconds: float) -> None:
+    """Run project functions whose name ends with ``function_name_suffix`` with this timeout
+    instead of their configured one (tests: a short timeout; :func:`clear_hooks` undoes it)."""
+    with _lock:
+        _timeouts.append((function_name_suffix, float(seconds)))
+
+
+def timeout_of(fn: Any) -> float:
+    """The function's timeout: a test's override, else its configuration (``Timeout`` from
+    template.yaml, through CreateFunction), else Lambda's default of 3 seconds."""
+    with _lock:
+        for suffix, seconds in reversed(_timeouts):
+            if str(fn.function_name).endswith(suffix):
+                return seconds
+    return float(fn.timeout or 3)
+
+
+def _check_alive(*_: Any, **__: Any) -> None:
+    """Before every botocore API call: the invocation this thread runs is not past its
+    timeout (else InvocationTimedOut: the call is never sent)."""
+    invocation = _CURRENT.get()
+    if invocation is not None and invocation.timed_out:
+        raise InvocationTimedOut(
+            f"{invocation.function_name} ({invocation.request_id}) timed out; its later calls "
+            "are not made"
+        )
+
+
+def _install_call_guard() -> None:
+    """Every botocore client checks :func:`_check_alive` before it sends a call (in this
+    process: the handlers' clients, whichever session made them)."""
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+    if getattr(original, "_albrules_guarded", False):
+        return
+
+    def _make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
+        _check_alive()
+        result = original(self, operation_name, api_params)
+        _check_alive()  # a call sent before the timeout lands; the handler goes no further
+        return result
+
+    _make_api_call._albrules_guarded = True  # type: ignore[attr-defined]
+    BaseClient._make_api_call = _make_api_call
+
+
+def _timed_out(request_id: str, seconds: float) -> dict[str, Any]:
+    """Lambda's error payload for a timeout (Invoke: HTTP 200, ``X-Amz-Function-Error:
+    Unhandled``); Step Functions names the task's error after ``errorType``."""
+    return {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": (
+            f"RequestId: {request_id} Error: Task timed out after {seconds:.2f} seconds"
+        ),
+    }
+
+
 def call_handler(fn: Any, event: Any) -> tuple[Any, BaseException | None]:
-    """Import and call the function's handler; (result, None) or (error payload, exception)."""
+    """Import and call the function's handler, within its timeout; (result, None) or (error
+    payload, exception).
+
+    The handler runs in a thread of its own. If it has not returned when its timeout is up,
+    the invocation ends there with Lambda's timeout error, and the thread is abandoned: it is
+    marked timed out, so its next AWS call (any botocore client, checked before sending)
+    raises :class:`InvocationTimedOut` instead of being sent. Limits: a call already sent
+    when the timeout strikes still lands (as a request already on its way to AWS would), and
+    the thread itself runs on until that next call or its end (Python cannot kill a thread);
+    work that makes no AWS call is not stopped."""
     request_id = str(uuid.uuid4())
+    timeout = timeout_of(fn)
     context = LambdaContext(
         function_name=fn.function_name,
         function_version=str(fn.version),
@@ -383,21 +482,46 @@ def call_handler(fn: Any, event: Any) -> tuple[Any, BaseException | None]:
         aws_request_id=request_id,
         log_group_name=fn.logs_group_name,
         log_stream_name=f"{time.strftime('%Y/%m/%d')}/[{fn.version}]{request_id.replace('-', '')}",
-        timeout_seconds=int(fn.timeout or 3),
+        timeout_seconds=timeout,
     )
-    token = INVOCATION_ENV.set({**_environment(fn), "_ALBRULES_REQUEST_ID": request_id})
-    try:
-        with _lock:
-            hooks = [cb for suffix, cb in _hooks if fn.function_name.endswith(suffix)]
-        for hook in hooks:
-            hook(event, context)
-        return load_handler(fn)(event, context), None
-    except Exception as err:
-        return _error_payload(err), err
-    except InvocationAborted as aborted:  # faults.inject_lambda: the service failed
-        raise _service_error(aborted.code, str(aborted)) from None
-    finally:
-        INVOCATION_ENV.reset(token)
+    invocation = _Invocation(str(fn.function_name), request_id)
+    environment = {**_environment(fn), "_ALBRULES_REQUEST_ID": request_id}
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        INVOCATION_ENV.set(environment)
+        _CURRENT.set(invocation)
+        try:
+            with _lock:
+                hooks = [cb for suffix, cb in _hooks if fn.function_name.endswith(suffix)]
+            for hook in hooks:
+                hook(event, context)
+            outcome["result"] = load_handler(fn)(event, context)
+        except InvocationTimedOut:
+            pass  # abandoned: nobody reads this invocation's outcome any more
+        except BaseException as err:  # handed to the caller's thread
+            outcome["error"] = err
+
+    worker = threading.Thread(
+        target=contextvars.copy_context().run,
+        args=(work,),
+        name=f"lambda-{fn.function_name}-{request_id[:8]}",
+        daemon=True,
+    )
+    worker.start()
+    worker.join(max(0.0, timeout - (time.monotonic() - context.started)))
+    if worker.is_alive():
+        invocation.timed_out = True
+        err = TimeoutError(f"Task timed out after {timeout:.2f} seconds")
+        return _timed_out(request_id, timeout), err
+    if "error" in outcome:
+        failure: BaseException = outcome["error"]
+        if isinstance(failure, InvocationAborted):  # faults.inject_lambda: the service failed
+            raise _service_error(failure.code, str(failure)) from None
+        if not isinstance(failure, Exception):
+            raise failure
+        return _error_payload(failure), failure
+    return outcome.get("result"), None
 
 
 def _reserved(fn: Any) -> int | None:

@@ -68,10 +68,19 @@ def running(port: int) -> bool:
         return False
 
 
-def up(port: int = DEFAULT_PORT, timeout: float = 30.0) -> int:
-    """Start the server in the background; returns its pid. Idempotent."""
+def up(
+    port: int = DEFAULT_PORT, timeout: float = 30.0, *, throttle_mutating: float | None = None
+) -> int:
+    """Start the server in the background; returns its pid. Idempotent (a server already
+    running gets the throttle set). ``throttle_mutating``: mutating ELBv2 calls a second
+    (:mod:`albrules.local.throttle`)."""
     if running(port):
+        if throttle_mutating is not None:
+            admin(port, "config", "POST", {"throttle_mutating": throttle_mutating})
         return int(admin(port, "health").get("pid", 0))
+    env = dict(os.environ)
+    if throttle_mutating is not None:
+        env["ALBRULES_LOCAL_THROTTLE_MUTATING"] = str(throttle_mutating)
     log = albrules_home() / "local" / f"{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
@@ -81,6 +90,7 @@ def up(port: int = DEFAULT_PORT, timeout: float = 30.0) -> int:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env=env,
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

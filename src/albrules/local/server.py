@@ -6,7 +6,9 @@ the background). Besides the AWS APIs it answers, under ``/_albrules/``:
 - ``GET health`` - ``{"ok": true}`` once ready;
 - ``GET|POST|DELETE faults`` - list, add (``{"operation": "CreateRule", "nth": 3, ...}``) or
   clear injected ELBv2 faults;
-- ``GET|POST config`` - read or set ``{"rules_per_load_balancer": N}``;
+- ``GET|POST config`` - read or set ``{"rules_per_load_balancer": N}`` and
+  ``{"throttle_mutating": RATE}`` (mutating ELBv2 calls a second, ``null`` for off; optional
+  ``"throttle_burst"``: :mod:`albrules.local.throttle`);
 - ``GET notifications`` - what the SNS topics published (:mod:`albrules.local.inbox`);
 - ``POST cloudtrail/drain`` (``{"timeout": 10}``) - wait until the CloudTrail events queued
   so far are delivered to EventBridge (:func:`albrules.local.cloudtrail.drain`);
@@ -64,12 +66,22 @@ class Admin:
                 faults.clear()
             return _reply(start_response, 200, {"faults": faults.listing()})
         if name == "config":
+            from . import throttle
+
             if method == "POST":
-                for key, value in (body or {}).items():
+                body = dict(body or {})
+                if "throttle_mutating" in body:
+                    try:
+                        throttle.set_mutating_rate(
+                            body.pop("throttle_mutating"), body.pop("throttle_burst", None)
+                        )
+                    except (TypeError, ValueError) as err:
+                        return _reply(start_response, 400, {"error": str(err)})
+                for key, value in body.items():
                     if key not in elbv2.CONFIG or not isinstance(value, int):
                         return _reply(start_response, 400, {"error": f"unknown setting {key}"})
                     elbv2.CONFIG[key] = value
-            return _reply(start_response, 200, dict(elbv2.CONFIG))
+            return _reply(start_response, 200, {**elbv2.CONFIG, **throttle.settings()})
         if name == "notifications":
             return _reply(start_response, 200, {"notifications": inbox.sent()})
         if name == "cloudtrail/drain" and method == "POST":
@@ -119,6 +131,11 @@ def main(argv: list[str] | None = None) -> None:
         from . import elbv2
 
         elbv2.CONFIG["rules_per_load_balancer"] = int(rules)
+    rate = os.environ.get("ALBRULES_LOCAL_THROTTLE_MUTATING", "")
+    if rate:
+        from . import throttle
+
+        throttle.set_mutating_rate(float(rate))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 

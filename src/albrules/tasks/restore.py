@@ -19,25 +19,36 @@ from .. import approval, history, notifications
 from ..arns import parse_listener_arn
 from ..aws import Aws
 from ..capture import capture_listener
-from ..errors import AlbRulesError, IntegrityFailed, ListenerLocked, RestoreRefused, RollbackFailed
+from ..errors import (
+    AlbRulesError,
+    ApplyFailed,
+    IntegrityFailed,
+    ListenerLocked,
+    RestoreRefused,
+    RollbackFailed,
+)
 from ..locks import APPLY_SECONDS, workflow_lock_seconds
 from ..models import Snapshot, utc_stamp_iso
 from ..operations import API_OPERATION
+from ..pacing import for_mutations
 from ..plan import INPUT_NAMES, Plan, choose_selection
-from ..records import audit_closed, audit_opened, plan_key
+from ..records import ROLLBACK_PLAN_NAME, audit_closed, audit_opened, plan_key
 from ..requester import started_by
 from ..resolve import choose_target, desired_from_snapshot, read_secret_values, secret_arns
 from ..restore import (
     apply_with_journal,
     check_restorable,
     check_unchanged,
+    plan_rollback,
     prepare_restore,
     resume_after_retry,
-    roll_back,
+    rollback_secrets,
     take_pre_restore_snapshot,
     verify,
+    with_in_flight,
 )
 from ..seal import digest, read_sealed
+from ..slices import MAX_SLICES, Deadline
 from ..snapshot import build_snapshot, format_for, loads
 from ..state_documents import PlanSummary, RecreateNote, RestoreRequest, RestoreState, dump
 from ..targets import check_restore_target
@@ -432,13 +443,24 @@ def request_approval(state: RestoreState, task_token: str) -> dict[str, Any]:
     return {"requested": True, "expires_at": expires_at}
 
 
-def apply_plan(state: RestoreState) -> RestoreState:
-    """Apply the stored plan, if the listener is still as the plan was made from.
+def _steps_done(journal: list[dict[str, Any]], phase: str = "restore") -> int:
+    return sum(
+        1
+        for e in journal
+        if e.get("phase") == phase and e.get("status") == "done" and e.get("step")
+    )
 
-    The journal is stored before each call (write-ahead), so an attempt retried after a
-    Lambda service error finds its predecessor's calls and goes by the live listener
-    (:func:`albrules.restore.resume_after_retry`): finished, nothing to do; untouched, apply;
-    partly changed, roll back (never "the listener changed; nothing was changed")."""
+
+def apply_plan(state: RestoreState, deadline: Deadline | None = None) -> RestoreState:
+    """Apply the stored plan, if the listener is still as the plan was made from, in slices:
+    at most what fits before ``deadline`` (the invocation's, :mod:`albrules.slices`), then
+    ``more_to_do`` and the machine runs it again.
+
+    Before each call a write-ahead mark of it is stored (``RestoreRecords.write_in_flight``),
+    and the whole journal when the slice ends. The first slice checks the listener
+    is still the plan's base; each later slice, or an attempt retried after a Lambda service
+    error or timeout, goes on from the journal (:func:`albrules.restore.resume_after_retry`):
+    a call in doubt is read back from the live listener, never sent again blindly."""
     settings = Settings.load()
     document = _plan_document(settings, state)
     _check_approved_plan(settings, state)
@@ -450,42 +472,66 @@ def apply_plan(state: RestoreState) -> RestoreState:
         aws = _target_aws(settings, note.old_listener_arn, write=True)
         return recreate.apply(settings, state, aws, snapshot, document)
     plan = Plan.model_validate(document["plan"])
+    total = len(plan.operations)
     target = _need(state.listener_arn, "listener")
     # Still this restore's lock, unexpired (and extended for the apply), or LockLost.
     settings.catalog().hold_lock(target, state.execution_arn, APPLY_SECONDS)
-    aws = _target_aws(settings, target, write=True)
+    aws = for_mutations(_target_aws(settings, target, write=True))
     check_restore_target(aws, target, settings.restore_targets)  # again, at the one that writes
     records = settings.restore_records(state.execution_arn)
-    journal: list[dict[str, Any]] = records.read_journal()  # an earlier attempt's calls, if any
+    # Earlier slices' calls, if any, and the call the last one was making when it ended.
+    journal = with_in_flight(plan, records.read_journal(), records.read_in_flight())
+    slices = state.apply_slices + 1
+    if slices > MAX_SLICES:
+        raise ApplyFailed(
+            f"the apply of {total} call(s) did not finish in {MAX_SLICES} invocations "
+            f"({_steps_done(journal)} done); listener {target} is rolled back to its "
+            "pre-restore snapshot",
+            index=_steps_done(journal) + 1,
+            journal=journal,
+        )
     since = _since_pre_restore(state)
+    start = 1
     if journal:
+        noted = len(journal)
         try:
-            finished = resume_after_retry(
-                aws, plan, str(document["base_fingerprint"]), since, journal
+            start = resume_after_retry(aws, plan, journal)
+        finally:
+            if len(journal) != noted:  # with the note of what the retry found
+                records.try_write_journal(journal, [])
+    else:
+        check_unchanged(aws, target, str(document["base_fingerprint"]), since)
+    finished = start > total
+    journal_at = records.journal_location if journal else None
+    if not finished:
+        values = read_secret_values(aws, secret_arns(plan), target, settings.secret_scope())
+        warnings: list[str] = []
+        try:
+            finished = apply_with_journal(
+                aws,
+                plan,
+                values,
+                journal,
+                before_call=records.write_in_flight,
+                deadline=deadline,
+                start=start,
             )
         finally:
-            records.try_write_journal(journal, [])  # with the note of what the retry found
-        if finished:
-            return state.model_copy(
-                update={
-                    "applied": len(plan.operations),
-                    "journal_location": records.journal_location,
-                }
-            )
-    if not journal:
-        check_unchanged(aws, target, str(document["base_fingerprint"]), since)
-    values = read_secret_values(aws, secret_arns(plan), target, settings.secret_scope())
-    warnings: list[str] = []
-    try:
-        apply_with_journal(aws, plan, values, journal, before_call=records.write_journal)
-    finally:
-        journal_at = records.try_write_journal(journal, warnings) if journal else None
-        for warning in warnings:
-            logger.error("could not store the journal", extra={"error": warning})
-    for api, count in Counter(API_OPERATION[op.op] for op in plan.operations).items():
-        metrics.add_metric(name=f"Operations.{api}", unit=MetricUnit.Count, value=count)
+            journal_at = records.try_write_journal(journal, warnings) if journal else None
+            for warning in warnings:
+                logger.error("could not store the journal", extra={"error": warning})
+    done = _steps_done(journal)
+    logger.info("apply slice ended", extra={"slice": slices, "done": done, "of": total})
+    if finished:
+        for api, count in Counter(API_OPERATION[op.op] for op in plan.operations).items():
+            metrics.add_metric(name=f"Operations.{api}", unit=MetricUnit.Count, value=count)
     return state.model_copy(
-        update={"applied": len(plan.operations), "journal_location": journal_at}
+        update={
+            "applied": total if finished else done,
+            "journal_location": journal_at,
+            "more_to_do": not finished,
+            "apply_slices": slices,
+        }
     )
 
 
@@ -507,9 +553,13 @@ def verify_listener(state: RestoreState) -> RestoreState:
     return state
 
 
-def roll_back_listener(state: RestoreState) -> RestoreState:
-    """Put the listener back as its pre-restore snapshot (a recreation: delete the listener
-    it created). Raises RollbackFailed otherwise."""
+def roll_back_listener(state: RestoreState, deadline: Deadline | None = None) -> RestoreState:
+    """Put the listener back as its pre-restore snapshot, in slices (as :func:`apply_plan`):
+    the first plans from the live listener and stores the plan; each applies what fits
+    before ``deadline`` from where the journal says the last stopped (a call in doubt read
+    back from the listener), then ``more_to_do``. A recreation: delete the listener it
+    created. Raises RollbackFailed when it cannot finish; "Verify the rollback" checks the
+    listener afterwards."""
     settings = Settings.load()
     if state.recreate is not None:
         aws = _target_aws(settings, state.recreate.old_listener_arn, write=True)
@@ -519,8 +569,20 @@ def roll_back_listener(state: RestoreState) -> RestoreState:
     document = _plan_document(settings, state)
     pre = _pre_restore(settings, state)
     records = settings.restore_records(state.execution_arn)
-    journal = records.read_journal()  # what the failed apply did, so it tells the whole story
-    metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
+    # What the failed apply did (its last call too, if it was killed), so it tells the story.
+    plan = Plan.model_validate(document["plan"])
+    journal = with_in_flight(plan, records.read_journal(), records.read_in_flight())
+    slices = state.rollback_slices + 1
+    if slices == 1:
+        metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
+    if slices > MAX_SLICES:
+        metrics.add_metric(name="RollbackFailures", unit=MetricUnit.Count, value=1)
+        raise RollbackFailed(
+            f"the rollback of listener {target} did not finish in {MAX_SLICES} invocations; put "
+            f"it back by hand from the pre-restore snapshot {pre_location} (journal: "
+            f"{records.journal_location})",
+            [f"not finished in {MAX_SLICES} invocations"],
+        )
     try:  # the lock again (free, expired or still ours); never fight another restore
         settings.catalog().acquire_lock(target, state.execution_arn, APPLY_SECONDS)
     except ListenerLocked as err:
@@ -531,18 +593,16 @@ def roll_back_listener(state: RestoreState) -> RestoreState:
             f"pre-restore snapshot {pre_location}",
             [str(err)],
         ) from None
+    aws = for_mutations(_target_aws(settings, target, write=True))
+    outcome: list[str] | None
+    fields: dict[str, Any] = {}
     try:
-        left = roll_back(
-            _target_aws(settings, target, write=True),
-            target,
-            pre,
-            journal,
-            oidc_secrets=document.get("oidc_secrets") or {},
-            max_listener_rules=document.get("max_listener_rules"),
-            secret_scope=settings.secret_scope(),
+        outcome, fields = _roll_back_slice(
+            state, settings, aws, pre, document, journal, deadline, slices
         )
     except AlbRulesError as err:
-        left = [str(err)]
+        outcome = [str(err)]
+    left = outcome or []
     warnings: list[str] = []
     journal_at = records.try_write_journal(journal, warnings)
     for warning in warnings:
@@ -550,11 +610,83 @@ def roll_back_listener(state: RestoreState) -> RestoreState:
     if left:
         metrics.add_metric(name="RollbackFailures", unit=MetricUnit.Count, value=1)
         raise RollbackFailed(
-            f"the rollback of listener {target} did not finish ({left[0]}); put it back by hand "
-            f"from the pre-restore snapshot {pre_location} (journal: {journal_at})",
+            f"the rollback of listener {target} did not finish ({left[0]}); put it back "
+            f"by hand from the pre-restore snapshot {pre_location} (journal: {journal_at})",
             left,
         )
-    return state.model_copy(update={"phase": "rollback", "journal_location": journal_at})
+    done = outcome is not None
+    logger.info("rollback slice ended", extra={"slice": slices, "done": done})
+    update: dict[str, Any] = {
+        "journal_location": journal_at,
+        "more_to_do": not done,
+        "rollback_slices": slices,
+        **fields,
+    }
+    if done:
+        update["phase"] = "rollback"
+    return state.model_copy(update=update)
+
+
+def _roll_back_slice(
+    state: RestoreState,
+    settings: Settings,
+    aws: Aws,
+    pre: Snapshot,
+    document: dict[str, Any],
+    journal: list[dict[str, Any]],
+    deadline: Deadline | None,
+    slices: int,
+) -> tuple[list[str] | None, dict[str, Any]]:
+    """One slice of the rollback: the first plans from the live listener and stores the
+    plan, sealed (its location and SHA-256 go in the state); each later one reads exactly
+    that plan and goes on from the journal. Returns (None: more to do; else what cannot be
+    rolled back, the plan's unresolved: "Verify the rollback" then compares the whole
+    listener) and the state's new rollback plan fields."""
+    target = _need(state.listener_arn, "listener")
+    records = settings.restore_records(state.execution_arn)
+    fields: dict[str, Any] = {}
+    if state.rollback_plan_location and state.rollback_plan_sha256:
+        body = read_sealed(
+            state.rollback_plan_location,
+            settings.home(),
+            settings.sealer(),
+            "plan",
+            state.rollback_plan_sha256,
+        )
+        back = Plan.model_validate(json.loads(body))
+        tag = state.rollback_plan_sha256[:12]
+        journal[:] = with_in_flight(
+            back, journal, records.read_in_flight(), phase="rollback", tag=tag
+        )
+        start = resume_after_retry(aws, back, journal, phase="rollback", tag=tag)
+    else:  # the first slice (or its retry: a plan stored by an attempt that died is replaced)
+        back = plan_rollback(
+            aws,
+            target,
+            pre,
+            oidc_secrets=document.get("oidc_secrets") or {},
+            max_listener_rules=document.get("max_listener_rules"),
+        )
+        key = records.folder.split("/", 3)[3] + "/" + ROLLBACK_PLAN_NAME
+        location, sha256 = settings.put_sealed_json(key, back.model_dump(mode="json"), "plan")
+        fields = {"rollback_plan_location": location, "rollback_plan_sha256": sha256}
+        tag, start = sha256[:12], 1
+    unresolved = [f"not rolled back: {u}" for u in back.unresolved]
+    if start > len(back.operations):
+        return unresolved, fields
+    values = rollback_secrets(aws, back, target, secret_scope=settings.secret_scope())
+    finished = apply_with_journal(
+        aws,
+        back,
+        values,
+        journal,
+        phase="rollback",
+        before_call=records.write_in_flight,
+        deadline=deadline,
+        start=start,
+        extra={"slice": slices, "plan": tag},
+    )
+    return (unresolved if finished else None), fields
 
 
 def release_lock(state: RestoreState) -> RestoreState:
