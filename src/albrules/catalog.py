@@ -280,6 +280,25 @@ class Catalog:
                 return found
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def listeners_of_load_balancers_named(self, load_balancer_arn: str) -> list[str]:
+        """The listeners with versions of every load balancer with the name (account, region)
+        of ``load_balancer_arn``, whatever its ARN (one recreated by a pipeline has a new one):
+        a Scan of the load balancer index items, so it reads the whole table (for a restore of
+        a whole load balancer, not a hot path)."""
+        prefix = f"LB#{load_balancer_arn.rsplit('/', 1)[0]}/"
+        kwargs: dict[str, Any] = {
+            "FilterExpression": "begins_with(pk, :lb) AND begins_with(sk, :listener)",
+            "ExpressionAttributeValues": {":lb": _s(prefix), ":listener": _s("LISTENER#")},
+            "ProjectionExpression": "pk, sk",
+        }
+        found: list[str] = []
+        while True:
+            page = self._call("scan", **kwargs)
+            found += [str(i["sk"]["S"])[len("LISTENER#") :] for i in page.get("Items", [])]
+            if not page.get("LastEvaluatedKey"):
+                return sorted(set(found))
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     # -- changes settling (change-triggered backups) --
     def note_change(
         self, listener_arn: str, event: dict[str, Any], quiet_at: int

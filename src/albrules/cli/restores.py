@@ -44,6 +44,7 @@ from .common import (
     print_json,
     stack_clients,
 )
+from .fleet_restores import FleetRun, check_fleet_options, run_fleet
 from .history import open_source
 
 TargetListener = Annotated[
@@ -90,6 +91,24 @@ FromOpt = Annotated[
         metavar="LOCATION",
         help="With --at: choose among the snapshot files of this directory or s3:// prefix "
         "instead of the stack's catalog.",
+    ),
+]
+LoadBalancerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--load-balancer",
+        metavar="NAME",
+        help="Without a SNAPSHOT: restore every listener of this load balancer (found by name, "
+        "also when it was recreated), each to its latest snapshot in --from LOCATION or its "
+        "version at --at TIME; one plan, one confirmation, and every listener changed is "
+        "rolled back if any fails.",
+    ),
+]
+RecreateListenerOpt = Annotated[
+    bool,
+    typer.Option(
+        "--recreate-listener",
+        help="Create a listener that no longer exists from its snapshot (format 2).",
     ),
 ]
 CatalogTable = Annotated[
@@ -345,12 +364,43 @@ def _apply(
     return execute_restore(aws, prepared, pre_restore_store=store, recheck=not yes, lock=lock)
 
 
+def _fleet_run(
+    load_balancer: str,
+    from_location: str | None,
+    at: str | None,
+    recreate_listener: bool,
+    map_by_name: bool,
+    oidc_secret: list[str] | None,
+    scope: SecretScope,
+    dry_run: bool,
+    yes: bool,
+    pre_restore_to: str | None,
+    as_json: bool,
+) -> FleetRun:
+    """A whole-load-balancer restore (--load-balancer without a SNAPSHOT), as asked."""
+    return FleetRun(
+        load_balancer=load_balancer,
+        from_location=from_location,
+        at=at,
+        recreate_listener=recreate_listener,
+        map_by_name=map_by_name,
+        oidc_secrets=_oidc(oidc_secret),
+        scope=scope,
+        dry_run=dry_run,
+        yes=yes,
+        pre_restore_to=pre_restore_to,
+        as_json=as_json,
+    )
+
+
 def plan(
     snapshot: SnapshotArg = None,
     listener_arn: ListenerArn = None,
     at: AtOpt = None,
     before_change: BeforeChangeOpt = None,
     from_location: FromOpt = None,
+    load_balancer: LoadBalancerOpt = None,
+    recreate_listener: RecreateListenerOpt = False,
     target_listener_arn: TargetListener = None,
     mode: ModeOpt = None,
     priority: PriorityOpt = None,
@@ -372,8 +422,39 @@ def plan(
 
     Exactly `albrules restore --dry-run`: the same checks, refusals, output and exit codes.
     --listener-arn ARN --at TIME or --before-change EVENT_ID choose the snapshot from the
-    stack's catalog (--stack-name, --table) and say which and why."""
+    stack's catalog (--stack-name, --table) and say which and why. --load-balancer NAME
+    (--from LOCATION | --at TIME) plans every listener of a load balancer."""
     with handled(debug):
+        if load_balancer is not None and snapshot is None:
+            check_fleet_options(
+                {
+                    "--listener-arn": listener_arn,
+                    "--before-change": before_change,
+                    "--target-listener-arn": target_listener_arn,
+                    "--mode": mode,
+                    "--priority": priority,
+                    "--match": match,
+                }
+            )
+            run_fleet(
+                _fleet_run(
+                    load_balancer,
+                    from_location,
+                    at,
+                    recreate_listener,
+                    map_by_name,
+                    oidc_secret,
+                    secret_scope(oidc_secret_prefix, any_oidc_secret),
+                    True,
+                    False,
+                    None,
+                    as_json,
+                ),
+                profile=profile,
+                region=region,
+                locking=LockOptions(False, table, stack_name, local, port),
+            )
+            return
         _run(
             snapshot,
             listener_arn=listener_arn,
@@ -401,6 +482,8 @@ def restore(
     at: AtOpt = None,
     before_change: BeforeChangeOpt = None,
     from_location: FromOpt = None,
+    load_balancer: LoadBalancerOpt = None,
+    recreate_listener: RecreateListenerOpt = False,
     target_listener_arn: TargetListener = None,
     mode: ModeOpt = None,
     priority: PriorityOpt = None,
@@ -440,8 +523,40 @@ def restore(
     deploy), the lock the restore state machine takes: while another restore holds it, this
     one exits 2 naming it. Without a stack it says so and restores without a lock.
     --listener-arn ARN --at TIME or --before-change EVENT_ID choose the snapshot from that
-    catalog (or --at from the files of --from) and say which and why, before the plan."""
+    catalog (or --at from the files of --from) and say which and why, before the plan.
+    --load-balancer NAME (--from LOCATION | --at TIME) restores every listener of a load
+    balancer as one restore: one plan, one confirmation, all rolled back if one fails."""
     with handled(debug):
+        if load_balancer is not None and snapshot is None:
+            check_fleet_options(
+                {
+                    "--listener-arn": listener_arn,
+                    "--before-change": before_change,
+                    "--target-listener-arn": target_listener_arn,
+                    "--mode": mode,
+                    "--priority": priority,
+                    "--match": match,
+                }
+            )
+            run_fleet(
+                _fleet_run(
+                    load_balancer,
+                    from_location,
+                    at,
+                    recreate_listener,
+                    map_by_name,
+                    oidc_secret,
+                    secret_scope(oidc_secret_prefix, any_oidc_secret),
+                    dry_run,
+                    yes,
+                    pre_restore_to,
+                    as_json,
+                ),
+                profile=profile,
+                region=region,
+                locking=LockOptions(no_lock, table, stack_name, local, port),
+            )
+            return
         _run(
             snapshot,
             listener_arn=listener_arn,
