@@ -7,9 +7,9 @@ them all, show the whole plan, ask once, apply as a saga, show an outcome per li
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import typer
 
@@ -27,15 +27,12 @@ from ..fleet_restore import (
     unapplied_fleet,
 )
 from ..fleet_view import fleet_outcome_view, fleet_plan_view
+from ..history import Reader, VersionSource
 from ..locks import RestoreLock
 from ..oidc_secrets import SecretScope
 from ..records import new_restore_id
 from ..store import Store, default_pre_restore_location
 from .common import err_console, open_aws, out_console, print_json
-from .history import open_source
-
-if TYPE_CHECKING:
-    from .restores import LockOptions
 
 
 @dataclass(frozen=True)
@@ -70,12 +67,15 @@ def run_fleet(
     *,
     profile: str | None,
     region: str | None,
-    locking: LockOptions,
+    open_versions: Callable[[str], tuple[VersionSource, Reader]],
+    take_lock: Callable[[str], RestoreLock | None],
 ) -> None:
     """Choose, lock, plan, show, confirm, apply; exit with the outcome's code.
 
-    Every listener's lock is held from before its plan to the end (a dry run takes none)."""
-    from .restores import _restore_lock
+    ``open_versions(load_balancer_arn)``: where the snapshots are (--from, else the stack's
+    catalog); ``take_lock(listener_arn)``: the listener's restore lock, or None (no stack, or
+    --no-lock: said once). Every listener's lock is held from before its plan to the end (a
+    dry run takes none)."""
 
     if run.from_location is None and run.at is None:
         raise InvalidInput(
@@ -85,16 +85,7 @@ def run_fleet(
         )
     aws = open_aws(profile, region)
     balancer = resolve_load_balancer(aws, run.load_balancer)
-    source, read = open_source(
-        run.from_location,
-        stack_name=locking.stack_name,
-        table=locking.table,
-        local=locking.local,
-        port=locking.port,
-        profile=profile,
-        region=region,
-        arn=balancer,
-    )
+    source, read = open_versions(balancer)
     choosing = choose_members(source, read, balancer, at=run.at)
     fleet = match_live(aws, balancer, choosing)
     options = FleetOptions(run.recreate_listener, run.map_by_name, run.oidc_secrets, run.scope)
@@ -104,7 +95,7 @@ def run_fleet(
             for member in fleet.members:
                 if member.target_arn is None:
                     continue
-                lock, _ = _restore_lock(member.target_arn, locking, profile, region)
+                lock = take_lock(member.target_arn)
                 if lock is None:
                     break  # no stack (said once): no lock for any listener
                 locks[member.target_arn] = held.enter_context(lock)

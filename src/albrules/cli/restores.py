@@ -393,6 +393,30 @@ def _fleet_run(
     )
 
 
+def _fleet_doors(
+    options: LockOptions, from_location: str | None, profile: str | None, region: str | None
+) -> dict[str, Any]:
+    """How a whole-load-balancer restore reaches its snapshots and takes its locks: as one
+    listener's restore does (--from or the stack's catalog; the stack's lock or none)."""
+
+    def versions(load_balancer_arn: str) -> tuple[Any, Any]:
+        return open_source(
+            from_location,
+            stack_name=options.stack_name,
+            table=options.table,
+            local=options.local,
+            port=options.port,
+            profile=profile,
+            region=region,
+            arn=load_balancer_arn,
+        )
+
+    def lock(listener_arn: str) -> RestoreLock | None:
+        return _restore_lock(listener_arn, options, profile, region)[0]
+
+    return {"profile": profile, "region": region, "open_versions": versions, "take_lock": lock}
+
+
 def plan(
     snapshot: SnapshotArg = None,
     listener_arn: ListenerArn = None,
@@ -450,9 +474,12 @@ def plan(
                     None,
                     as_json,
                 ),
-                profile=profile,
-                region=region,
-                locking=LockOptions(False, table, stack_name, local, port),
+                **_fleet_doors(
+                    LockOptions(False, table, stack_name, local, port),
+                    from_location,
+                    profile,
+                    region,
+                ),
             )
             return
         _run(
@@ -552,9 +579,12 @@ def restore(
                     pre_restore_to,
                     as_json,
                 ),
-                profile=profile,
-                region=region,
-                locking=LockOptions(no_lock, table, stack_name, local, port),
+                **_fleet_doors(
+                    LockOptions(no_lock, table, stack_name, local, port),
+                    from_location,
+                    profile,
+                    region,
+                ),
             )
             return
         _run(
