@@ -500,7 +500,7 @@ def change_noted(
 
 LISTENER_WORDS = {
     "restored": "restored and verified",
-    "rolled back": "restored, then rolled back to its pre-restore snapshot",
+    "rolled back": "rolled back to its pre-restore snapshot (checked)",
     "rollback failed": "NOT rolled back: put it back by hand from its pre-restore snapshot",
     "unchanged": "unchanged",
 }
