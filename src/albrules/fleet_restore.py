@@ -531,8 +531,8 @@ def _saga_result(
             continue
         note = item.note
         if failure is not None and item is failure[0]:
-            undone = "rolled back to its pre-restore snapshot"
-            note = f"failed ({failure[1]}); " + (undone if item.status == "rolled back" else note)
+            undone = "rolled back to its pre-restore snapshot"  # the reason: in the message
+            note = "the restore failed here; " + (undone if item.status == "rolled back" else note)
         elif item.status == "rolled back":
             note = "was restored, then rolled back to its pre-restore snapshot"
         elif item.status == "unchanged":
@@ -570,8 +570,8 @@ def _saga_result(
         result.status = "ROLLED_BACK"
         result.message = (
             f"the restore of load balancer {name} failed at {failed.member.name} ({reason}); "
-            f"all {back} listener(s) it changed were rolled back, load balancer {name} is as "
-            "it was before"
+            f"the {back} listener(s) it had started to change were rolled back, load balancer "
+            f"{name} is as it was before"
         )
     return result
 

@@ -96,7 +96,8 @@ def test_a_failure_in_the_third_listener_rolls_back_all_three(world, shop, tmp_p
         (8080, "rolled back"),
         (8081, "rolled back"),
     ]
-    assert "failed" in result["listeners"][2]["note"]
+    assert "the restore failed here" in result["listeners"][2]["note"]
+    assert "InternalFailure" in result["message"]  # why, once
     assert "was restored, then rolled back" in result["listeners"][0]["note"]
     # each listener's journal tells its story: restore calls, then the rollback's
     first = json.loads(Path(result["listeners"][0]["journal_location"]).read_text())
