@@ -12,7 +12,7 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 CASES = [
     ("malformed.json", ["is not valid JSON: line"]),
     ("malformed.yaml", ["is not valid YAML: line"]),
-    ("wrong_schema_version.json", ["schema version 2 is not supported"]),
+    ("wrong_schema_version.json", ["schema version 3 is not supported"]),
     ("tampered_checksum.json", ["checksum: does not match the content"]),
     ("duplicate_priority.json", ["rules: priority 10 is used 2 times (rules[0], rules[1])"]),
     (

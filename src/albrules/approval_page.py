@@ -119,15 +119,24 @@ KIND_WORDS = {
     "move": "Moved",
     "modify": "Changed",
     "default-actions": "Default actions",
+    "listener-settings": "Listener settings",
 }
 MINUS = "\u2212"  # a real minus sign: wider than a hyphen, reads as "removed"
-KIND_MARKS = {"create": "+", "delete": MINUS, "move": "↕", "modify": "~", "default-actions": "~"}
+KIND_MARKS = {
+    "create": "+",
+    "delete": MINUS,
+    "move": "↕",
+    "modify": "~",
+    "default-actions": "~",
+    "listener-settings": "~",
+}
 COUNT_WORDS = {
     "create": "added",
     "delete": "removed",
     "move": "moved",
     "modify": "changed",
     "default-actions": "default actions changed",
+    "listener-settings": "listener settings changed",
 }
 REASON_MAX = 2000
 
@@ -258,6 +267,29 @@ def diff_rows(before: dict[str, Any] | None, after: dict[str, Any] | None) -> st
     return "".join(out)
 
 
+def _setting_lines(value: Any) -> list[str]:
+    if value in (None, [], {}, ""):
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if isinstance(value, dict):
+        return [f"{k}: {v}" for k, v in sorted(value.items())]
+    return [str(value)]
+
+
+def settings_rows(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    """The ``<tr>`` rows of a change of the listener's own settings, one per setting."""
+    out = []
+    for key in sorted((before or {}).keys() | (after or {}).keys()):
+        old = _setting_lines((before or {}).get(key))
+        new = _setting_lines((after or {}).get(key))
+        out.append(
+            f'<tr><th scope="row">{escape(key.replace("_", " "))}</th>'
+            f'<td class="old">{_lines(old, MINUS)}</td><td class="new">{_lines(new, "+")}</td></tr>'
+        )
+    return "".join(out)
+
+
 def change_card(change: RuleChange) -> str:
     """One change of the plan: a heading and its before/after table."""
     before, after = change.before, change.after
@@ -265,6 +297,9 @@ def change_card(change: RuleChange) -> str:
     if change.kind == "default-actions":
         title = "what the listener does when no rule matches"
         detail = ""
+    elif change.kind == "listener-settings":
+        title = "the listener's own settings (certificates, policies, attributes, tags)"
+        detail = ", ".join(change.fields)
     elif change.kind == "move" and before and after:
         title = f"priority {before['priority']} → {after['priority']}"
         detail = describe_conditions(rule.get("conditions", []))
@@ -286,7 +321,12 @@ def change_card(change: RuleChange) -> str:
         + (f'<span class="small v">{escape(detail)}</span>' if detail else "")
         + '</div><table class="diff"><thead><tr><th></th><th scope="col">Now</th>'
         '<th scope="col">After the restore</th></tr></thead><tbody>'
-        f"{diff_rows(before, after)}</tbody></table></section>"
+        + (
+            settings_rows(before, after)
+            if change.kind == "listener-settings"
+            else diff_rows(before, after)
+        )
+        + "</tbody></table></section>"
     )
 
 
@@ -314,10 +354,11 @@ def _facts(rows: list[tuple[str, str]]) -> str:
 
 def _counts(changes: list[RuleChange]) -> str:
     chips = []
-    for kind in ("create", "delete", "move", "modify", "default-actions"):
+    for kind in ("create", "delete", "move", "modify", "default-actions", "listener-settings"):
         n = sum(1 for c in changes if c.kind == kind)
         if n:
-            words = COUNT_WORDS[kind] if kind == "default-actions" else f"{n} {COUNT_WORDS[kind]}"
+            single = kind in ("default-actions", "listener-settings")
+            words = COUNT_WORDS[kind] if single else f"{n} {COUNT_WORDS[kind]}"
             chips.append(f'<li class="chip {kind}">{escape(words)}</li>')
     return f'<ul class="counts">{"".join(chips)}</ul>'
 
@@ -335,7 +376,7 @@ def oidc_actions(plan: Plan) -> list[tuple[str, dict[str, Any], str | None]]:
     found = []
     for op in plan.operations:
         if isinstance(op, ModifyListener):
-            where, actions = "the default actions", op.default_actions
+            where, actions = "the default actions", op.default_actions or []
         elif isinstance(op, CreateRule):
             where, actions = f"new rule at priority {op.priority}", op.actions
         elif isinstance(op, ModifyRule) and op.actions is not None:

@@ -6,6 +6,8 @@ One table, keys ``pk``/``sk`` (strings):
   snapshot, newest last), with its ``trigger``, ``execution_arn`` and the CloudTrail ``events``
   it covers (:class:`albrules.versions.Version`);
 - ``LISTENER#<arn>`` / ``DELETION#<time>#<event id>``: the listener's deletion, seen in CloudTrail;
+- ``LISTENER#<arn>`` / ``RECREATED#<time>#<listener id>``: a restore recreated the listener as
+  another (``recreated_as``), or made this one in place of another (``recreated_from``);
 - ``SNAPSHOT#<id>`` / ``SNAPSHOT``: the same snapshot, found by its catalog id;
 - ``EVENT#<CloudTrail event id>`` / ``EVENT``: the version that recorded that event;
 - ``LB#<load balancer arn>`` / ``LISTENER#<arn>``: the load balancer's catalogued listeners;
@@ -190,6 +192,37 @@ class Catalog:
         )
         self._index(listener_arn, sort_key, events)
         return sort_key
+
+    def record_recreation(
+        self,
+        *,
+        old_listener_arn: str,
+        new_listener_arn: str,
+        at: str,
+        execution_arn: str | None = None,
+    ) -> None:
+        """Link a recreated listener to the one it replaces: ``RECREATED#<at>#<id>`` under the
+        old listener naming the new one (``recreated_as``), and under the new one naming the
+        old (``recreated_from``)."""
+        extra = {"execution_arn": _s(execution_arn)} if execution_arn else {}
+        for listener, other, field_name in (
+            (old_listener_arn, new_listener_arn, "recreated_as"),
+            (new_listener_arn, old_listener_arn, "recreated_from"),
+        ):
+            self._call(
+                "put_item",
+                Item={
+                    "pk": _s(f"LISTENER#{listener}"),
+                    "sk": _s(f"RECREATED#{at}#{other.rsplit('/', 1)[-1]}"),
+                    "kind": _s("recreation"),
+                    "listener_arn": _s(listener),
+                    "created_at": _s(at),
+                    "trigger": _s("restore"),
+                    field_name: _s(other),
+                    **extra,
+                },
+            )
+        self._index(new_listener_arn, "", [])
 
     @staticmethod
     def _provenance(
@@ -633,7 +666,7 @@ def _name_key(load_balancer_arn: str) -> str:
 def _version(item: dict[str, Any]) -> Version:
     """A catalog item of ``LISTENER#<arn>`` as a :class:`Version` (items written before
     versions had triggers were all written by the scheduled backup)."""
-    kind = "deletion" if item.get("kind") == "deletion" else "snapshot"
+    kind = item.get("kind") if item.get("kind") in ("deletion", "recreation") else "snapshot"
     return Version.model_validate(
         {
             **item,

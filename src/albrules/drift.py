@@ -34,7 +34,7 @@ from .resolve import desired_from_snapshot
 from .snapshot import build_snapshot
 from .store import Store, is_s3, read_snapshot
 
-Kind = Literal["added", "removed", "changed", "moved", "default-actions"]
+Kind = Literal["added", "removed", "changed", "moved", "default-actions", "listener-settings"]
 CHANGE_FIELDS = ("conditions", "actions", "transforms", "tags")
 # The planner wants a source for every OIDC client secret it would have to set; drift never
 # applies its plan, so any placeholder does.
@@ -140,6 +140,8 @@ class ListenerDrift(BaseModel):
         parts = [f"{counts[k]} {k}" for k in ("added", "removed", "changed", "moved") if counts[k]]
         if counts["default_actions"]:
             parts.append("default actions changed")
+        if self.count("listener-settings"):
+            parts.append("listener settings changed")
         return ", ".join(parts) or "no drift"
 
 
@@ -148,6 +150,8 @@ def _from_plan(change: RuleChange) -> RuleDrift:
     live, snap = change.before, change.after  # the planner's before is live, after the target
     if change.kind == "default-actions":
         return RuleDrift(kind="default-actions", fields=["actions"], before=snap, after=live)
+    if change.kind == "listener-settings":
+        return RuleDrift(kind="listener-settings", fields=change.fields, before=snap, after=live)
     if change.kind == "create" and snap is not None:
         return RuleDrift(kind="removed", old_priority=snap["priority"], before=snap)
     if change.kind == "delete" and live is not None:
@@ -165,6 +169,8 @@ def _from_plan(change: RuleChange) -> RuleDrift:
 
 
 def _order(change: RuleDrift) -> tuple[int, int]:
+    if change.kind == "listener-settings":
+        return (-1, 0)
     if change.kind == "default-actions":
         return (0, 0)
     return (1, change.priority if change.priority is not None else change.old_priority or 0)
@@ -256,6 +262,8 @@ def as_listener(snapshot: Snapshot) -> ListenerState:
             LiveRule(arn=f"{arn}/snapshot-rule/{rule.priority}", **dict(rule))
             for rule in snapshot.rules
         ],
+        default_rule_arn=f"{arn}/snapshot-default-rule",
+        listener=snapshot.listener,
     )
 
 

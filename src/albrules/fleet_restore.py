@@ -44,11 +44,15 @@ from .moments import parse_time, zulu
 from .oidc_secrets import SecretScope
 from .outcomes import exit_code_of
 from .records import RestoreRecords
+from .recreate import check_port_free, create_listener, delete_created
 from .restore import (
     Prepared,
     PreRestore,
     apply_with_journal,
     check_unchanged,
+    default_oidc,
+    plan_for_created,
+    prepare_recreate,
     prepare_restore,
     roll_back,
     take_pre_restore_snapshot,
@@ -184,7 +188,18 @@ class Member:
 
     @property
     def changes(self) -> int:
-        return len(self.prepared.plan.operations) if self.prepared else 0
+        """Its mutating calls (a recreation's CreateListener counted)."""
+        if self.prepared is None:
+            return 0
+        return len(self.prepared.plan.operations) + (1 if self.recreate is not None else 0)
+
+    @property
+    def lock_key(self) -> str:
+        """Its restore lock: the listener, or (to recreate it) its load balancer and port."""
+        if self.target_arn is not None and self.recreate is None:
+            return self.target_arn
+        assert self.recreate is not None
+        return str(self.recreate.lock_key)
 
 
 @dataclass
@@ -198,7 +213,7 @@ class FleetPlan:
 
     @property
     def changes(self) -> int:
-        return sum(m.changes for m in self.members) + sum(1 for m in self.missing)
+        return sum(m.changes for m in self.members)
 
     @property
     def missing(self) -> list[Member]:
@@ -222,7 +237,7 @@ class FleetPlan:
                     "snapshot": m.chosen.location,
                     "reason": m.chosen.reason,
                     "note": m.note,
-                    "recreate": m.target_arn is None,
+                    "recreate": m.recreate.public() if m.recreate is not None else None,
                     "plan": m.prepared.plan.public() if m.prepared else None,
                 }
                 for m in self.members
@@ -309,13 +324,21 @@ def prepare_fleet(aws: Aws, fleet: FleetPlan, options: FleetOptions) -> FleetPla
 
 
 def check_recreate(aws: Aws, member: Member, fleet: FleetPlan, options: FleetOptions) -> Any:
-    """The recreate target of a missing listener (refused before any change when it cannot
-    be recreated). Needs :mod:`albrules.recreate`."""
-    raise RestoreRefused(
-        f"listener {member.name} of load balancer {fleet.load_balancer_name} no longer exists "
-        "and this albrules cannot recreate listeners yet; restore it with its snapshot "
-        f"{member.chosen.location} once it exists again, nothing was changed"
-    )
+    """Plan a missing listener's recreation on the live load balancer (refused before any
+    change when it cannot be: a format 1 snapshot, a certificate missing, ...)."""
+    try:
+        member.prepared = prepare_recreate(
+            aws,
+            member.chosen.snapshot,
+            load_balancer=fleet.load_balancer_arn,
+            certificate_map=options.certificate_map,
+            map_by_name=options.map_by_name,
+            oidc_secrets=options.oidc_secrets,
+            secret_scope=options.secret_scope,
+        )
+    except RestoreRefused as err:
+        raise type(err)(f"listener {member.name}: {err}") from None
+    return member.prepared.recreate
 
 
 # --- 4. apply, listener by listener; roll back every changed one on failure -----------------
@@ -439,12 +462,19 @@ def execute_fleet(
     work = [
         _Applied(m, RestoreRecords(pre_restore_store, f"{restore_id}/{member_key(m)}"))
         for m in fleet.members
-        if m.prepared is not None and not m.prepared.plan.empty
+        if m.changes
     ]
     for lock in locks.values():
         lock.check()
     for item in work:
         prepared = _prepared(item.member)
+        target = item.member.recreate
+        if target is not None:  # no listener yet: its port must still be free
+            if recheck:
+                check_port_free(
+                    aws, target.load_balancer_arn, target.load_balancer_name, target.port
+                )
+            continue
         arn = _target(item.member)
         live = prepared.live
         if recheck:
@@ -455,18 +485,24 @@ def execute_fleet(
     for item in work:
         prepared = _prepared(item.member)
         try:
-            apply_with_journal(aws, prepared.plan, prepared.secret_values, item.journal)
-            verify(aws, _target(item.member), prepared.plan.expected)
+            if item.member.recreate is not None:
+                _recreate(aws, item)
+            else:
+                apply_with_journal(aws, prepared.plan, prepared.secret_values, item.journal)
+                verify(aws, _target(item.member), prepared.plan.expected)
         except Exception as err:  # anything at all, a bug included: never leave it half-done
             failure = (item, str(as_albrules_error(err)))
             changed.append(item)
             break
         item.status = "restored"
-        item.note = f"restored {len(prepared.plan.operations)} change(s) and verified"
+        item.note = f"restored {item.member.changes} change(s) and verified"
+        if item.member.recreate is not None:
+            was = item.member.chosen.snapshot.source.listener_arn
+            item.note = f"recreated (was {was}); {item.note}"
         changed.append(item)
     if failure is not None:
         for item in reversed(changed):
-            _roll_back(aws, item, locks.get(_target(item.member)))
+            _roll_back(aws, item, locks.get(item.member.lock_key))
     warnings: list[str] = []
     for item in work:
         if item.journal:
@@ -484,36 +520,74 @@ def _target(member: Member) -> str:
     return member.target_arn
 
 
-def _roll_back(aws: Aws, item: _Applied, lock: RestoreLock | None) -> None:
-    """Put one listener back as its pre-restore snapshot; its status says how it went."""
+def _recreate(aws: Aws, item: _Applied) -> None:
+    """Create a missing listener (journaled first), then apply the rest of its plan to it and
+    verify it (:mod:`albrules.recreate`)."""
+    prepared = _prepared(item.member)
+    target = item.member.recreate
+    created = create_listener(
+        aws,
+        target,
+        item.journal,
+        oidc=default_oidc(target, prepared.oidc_secrets),
+        secret_values=prepared.secret_values,
+    )
+    item.member.target_arn = created
+    plan, done = plan_for_created(
+        aws,
+        prepared.plan,
+        target.load_balancer_arn,
+        created,
+        oidc_secrets=prepared.oidc_secrets,
+        max_listener_rules=prepared.max_listener_rules,
+    )
+    if not done:
+        apply_with_journal(aws, plan, prepared.secret_values, item.journal)
+    verify(aws, created, plan.expected)
+
+
+def _undo(aws: Aws, item: _Applied) -> list[str]:
+    """Back to before the restore: a listener this restore created is deleted, any other
+    goes back to its pre-restore snapshot. What is left (empty: done)."""
+    if item.member.recreate is not None:
+        return delete_created(aws, item.journal)
     prepared = _prepared(item.member)
     assert item.pre is not None
+    return roll_back(
+        aws,
+        _target(item.member),
+        item.pre.snapshot,
+        item.journal,
+        oidc_secrets=prepared.oidc_secrets,
+        secret_values=prepared.secret_values,
+        max_listener_rules=prepared.max_listener_rules,
+        secret_scope=prepared.secret_scope,
+    )
+
+
+def _roll_back(aws: Aws, item: _Applied, lock: RestoreLock | None) -> None:
+    """Undo one listener; its status says how it went."""
     try:
         if lock is not None:
             lock.retake_for_rollback()
-        left = roll_back(
-            aws,
-            _target(item.member),
-            item.pre.snapshot,
-            item.journal,
-            oidc_secrets=prepared.oidc_secrets,
-            secret_values=prepared.secret_values,
-            max_listener_rules=prepared.max_listener_rules,
-            secret_scope=prepared.secret_scope,
-        )
+        left = _undo(aws, item)
     except ListenerLocked as taken:
         left = [f"the rollback was not started: {taken}"]
     except Exception as again:
         left = [f"the rollback failed: {as_albrules_error(again)}"]
     item.differences = left
-    if left:
-        item.status = "rollback failed"
+    if not left:
+        item.status = "rolled back"
+        return
+    item.status = "rollback failed"
+    if item.member.recreate is not None:
+        item.note = f"not rolled back ({left[0]}); delete the listener it created by hand"
+    else:
+        where = item.pre.location if item.pre else "(none)"
         item.note = (
             f"not rolled back ({left[0]}); put it back by hand from its pre-restore snapshot "
-            f"{item.pre.location}"
+            f"{where}"
         )
-    else:
-        item.status = "rolled back"
 
 
 def _saga_result(
@@ -530,11 +604,13 @@ def _saga_result(
             outcomes.append(_outcome(member, "unchanged", "already matches its snapshot"))
             continue
         note = item.note
-        if failure is not None and item is failure[0]:
-            undone = "rolled back to its pre-restore snapshot"  # the reason: in the message
+        undone = "rolled back to its pre-restore snapshot"
+        if member.recreate is not None:
+            undone = "the listener it created was deleted again"
+        if failure is not None and item is failure[0]:  # the reason: in the message
             note = "the restore failed here; " + (undone if item.status == "rolled back" else note)
         elif item.status == "rolled back":
-            note = "was restored, then rolled back to its pre-restore snapshot"
+            note = f"was restored, then {undone}"
         elif item.status == "unchanged":
             note = "not reached: nothing was changed"
         outcomes.append(

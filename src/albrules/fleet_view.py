@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .fleet_restore import FleetPlan, FleetResult
-from .render import plan_view
+from .render import plan_view, recreate_view
 
 COLORS = {
     "RESTORED": "green",
@@ -43,6 +43,8 @@ def fleet_plan_view(fleet: FleetPlan) -> Group:
         parts.append(Text(f"  snapshot: {member.chosen.reason}"))
         if member.note:
             parts.append(Text(f"  note: {member.note}", style="yellow"))
+        if member.recreate is not None:
+            parts.append(recreate_view(member.recreate))
         if member.prepared is not None:
             parts.append(
                 plan_view(
@@ -51,8 +53,6 @@ def fleet_plan_view(fleet: FleetPlan) -> Group:
                     source=member.chosen.location,
                 )
             )
-        elif member.recreate is not None:
-            parts.append(Text("  to recreate from its snapshot, then restore every rule"))
     for arn, why in fleet.left_alone:
         parts.append(Text(f"left alone: {arn}: {why}"))
     return Group(*parts)

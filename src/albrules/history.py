@@ -151,7 +151,11 @@ def provenance(version: Version, attributed: bool = True) -> str:
     ``restore by execution ...``, ``schedule``; ``no attribution`` for snapshot files."""
     if not attributed:
         return "no attribution"
-    what: str = "deletion" if version.kind == "deletion" else version.trigger
+    what: str = version.kind if version.kind != "snapshot" else version.trigger
+    if version.recreated_as:
+        what = f"recreated as {version.recreated_as}"
+    elif version.recreated_from:
+        what = f"recreated from {version.recreated_from}"
     parts = [what]
     if version.events:
         calls = ", ".join(dict.fromkeys(e.name for e in version.events))
@@ -365,13 +369,17 @@ class Entry:
 
     @property
     def changes(self) -> list[RuleDrift] | None:
-        if self.version.kind == "deletion" or self.previous is None:
+        if self.version.kind != "snapshot" or self.previous is None:
             return None
         return self.drift.changes if self.drift else []
 
     def summary(self) -> str:
         if self.version.kind == "deletion":
             return "the listener was deleted"
+        if self.version.recreated_as:
+            return f"the listener was recreated as {self.version.recreated_as}"
+        if self.version.recreated_from:
+            return f"this listener was recreated from {self.version.recreated_from}"
         if self.previous is None:
             return "the first version here: nothing before it to compare with"
         if not self.changes:
@@ -401,6 +409,8 @@ class Entry:
             "events": [event_public(e) for e in version.events],
             "more_events": version.more_events,
             "execution_arn": version.execution_arn,
+            "recreated_as": version.recreated_as,
+            "recreated_from": version.recreated_from,
             "rules": version.rules,
             "previous": self.previous.location if self.previous else None,
             "summary": self.summary(),

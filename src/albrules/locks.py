@@ -135,7 +135,8 @@ def release_abandoned_lock(
     if record is None:  # it ended before "Lock the listener" opened its record: no lock
         return {"execution_arn": execution_arn, "status": status, "lock_released": False}
     listener = str(record.get("listener_arn") or "")
-    released = bool(listener) and catalog.release_lock(listener, execution_arn)
+    key = str(record.get("lock_key") or listener)  # a recreation locks its load balancer's port
+    released = bool(key) and catalog.release_lock(key, execution_arn)
     closed = False
     if record.get("outcome") == "RUNNING":
         fields = audit_abandoned(

@@ -16,8 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
-SCHEMA_VERSION = 1  # the version written (2 once capture reads listener settings)
-SCHEMA_VERSIONS = (1, 2)
+SCHEMA_VERSION = 2  # the version written (capture reads the listener's settings)
+SCHEMA_VERSIONS = (1, 2)  # the versions read
 
 ConditionField = Literal[
     "host-header",

@@ -359,10 +359,20 @@ def approval_request(
     state: RestoreState, links: dict[str, str] | None, expires_at: int
 ) -> Notification:
     """A restore waits for a person: the plan, the links and the commands that decide."""
-    label = listener_label(state.listener_arn)
+    note = state.recreate
+    listener = state.listener_arn or (note.old_listener_arn if note else None)
+    label = listener_label(listener)
     head = [
         f"A restore of {label} is waiting for your approval; nothing has been changed yet.",
-        f"Listener: {state.listener_arn}",
+        f"Listener: {listener}",
+        *(
+            [
+                f"Recreate: the listener no longer exists; create listener {note.protocol}:"
+                f"{note.port} on load balancer {note.load_balancer_name}, then the plan below"
+            ]
+            if note
+            else []
+        ),
         *_who(state),
         f"Snapshot: {state.snapshot_location}",
         *_chosen(state),

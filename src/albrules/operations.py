@@ -25,13 +25,90 @@ class _Op(BaseModel):
 
 
 class ModifyListener(_Op):
+    """The listener's default actions and, from snapshot format 2, its own settings: only the
+    fields given are sent (``mutual_authentication`` ``{"Mode": "off"}`` turns mTLS off)."""
+
     op: Literal["modify-listener"] = "modify-listener"
     listener_arn: str
-    default_actions: list[dict[str, Any]]
+    default_actions: list[dict[str, Any]] | None = None
     oidc: dict[str, str] = Field(default_factory=dict)
+    protocol: str | None = None
+    port: int | None = None
+    ssl_policy: str | None = None
+    alpn_policy: list[str] | None = None
+    default_certificate: str | None = None
+    mutual_authentication: dict[str, Any] | None = None
+
+    def settings_changed(self) -> list[str]:
+        """The settings this call changes, in words ("protocol HTTPS", "port 8443")."""
+        out = []
+        if self.protocol is not None:
+            out.append(f"protocol {self.protocol}")
+        if self.port is not None:
+            out.append(f"port {self.port}")
+        if self.ssl_policy is not None:
+            out.append(f"SSL policy {self.ssl_policy}")
+        if self.alpn_policy is not None:
+            out.append(f"ALPN policy {', '.join(self.alpn_policy) or 'none'}")
+        if self.default_certificate is not None:
+            out.append(f"default certificate {self.default_certificate}")
+        if self.mutual_authentication is not None:
+            out.append(f"mutual TLS {describe_mutual_authentication(self.mutual_authentication)}")
+        return out
 
     def summary(self) -> str:
-        return f"set default actions: {describe_actions(self.default_actions)}"
+        parts = []
+        if self.default_actions is not None:
+            parts.append(f"set default actions: {describe_actions(self.default_actions)}")
+        settings = self.settings_changed()
+        if settings:
+            parts.append(f"set listener {', '.join(settings)}")
+        return "; ".join(parts)
+
+
+def describe_mutual_authentication(value: dict[str, Any]) -> str:
+    mode = str(value.get("Mode", "off"))
+    if mode != "verify":
+        return mode
+    extras = [f"trust store {value.get('TrustStoreArn')}"]
+    if value.get("IgnoreClientCertificateExpiry"):
+        extras.append("expired client certificates accepted")
+    if value.get("AdvertiseTrustStoreCaNames") == "on":
+        extras.append("CA names advertised")
+    return f"verify ({', '.join(extras)})"
+
+
+class AddListenerCertificates(_Op):
+    """One additional (SNI) certificate: the API takes one a call."""
+
+    op: Literal["add-listener-certificates"] = "add-listener-certificates"
+    listener_arn: str
+    certificate: str
+
+    def summary(self) -> str:
+        return f"add certificate {self.certificate}"
+
+
+class RemoveListenerCertificates(_Op):
+    op: Literal["remove-listener-certificates"] = "remove-listener-certificates"
+    listener_arn: str
+    certificate: str
+
+    def summary(self) -> str:
+        return f"remove certificate {self.certificate}"
+
+
+class ModifyListenerAttributes(_Op):
+    """Only the attributes that change (a known attribute back to its default is sent with
+    the default value)."""
+
+    op: Literal["modify-listener-attributes"] = "modify-listener-attributes"
+    listener_arn: str
+    attributes: dict[str, str]
+
+    def summary(self) -> str:
+        pairs = ", ".join(f"{k}={v!r}" for k, v in sorted(self.attributes.items()))
+        return f"set listener attributes: {pairs}"
 
 
 class CreateRule(_Op):
@@ -74,15 +151,31 @@ class ModifyRule(_Op):
         return f"modify rule at priority {self.priority}: {'; '.join(parts)}"
 
 
+#: What a tag call tags: a rule (at ``priority``), the listener, or its default rule.
+TagTarget = Literal["rule", "listener", "default-rule"]
+
+
+def _tagged(target: TagTarget, priority: int) -> str:
+    if target == "listener":
+        return "listener"
+    if target == "default-rule":
+        return "default rule"
+    return f"rule at priority {priority}"
+
+
 class AddTags(_Op):
+    """Tags on a rule, or (format 2) on the listener or its default rule: ``rule_arn`` is
+    then the listener's or the default rule's ARN and ``priority`` 0."""
+
     op: Literal["add-tags"] = "add-tags"
     rule_arn: str
     priority: int
     tags: dict[str, str]
+    target: TagTarget = "rule"
 
     def summary(self) -> str:
         pairs = ", ".join(f"{k}={v}" for k, v in sorted(self.tags.items()))
-        return f"tag rule at priority {self.priority}: {pairs}"
+        return f"tag {_tagged(self.target, self.priority)}: {pairs}"
 
 
 class RemoveTags(_Op):
@@ -90,9 +183,10 @@ class RemoveTags(_Op):
     rule_arn: str
     priority: int
     keys: list[str]
+    target: TagTarget = "rule"
 
     def summary(self) -> str:
-        return f"untag rule at priority {self.priority}: {', '.join(sorted(self.keys))}"
+        return f"untag {_tagged(self.target, self.priority)}: {', '.join(sorted(self.keys))}"
 
 
 class PriorityMove(BaseModel):
@@ -125,6 +219,9 @@ class DeleteRule(_Op):
 
 Operation = Annotated[
     ModifyListener
+    | AddListenerCertificates
+    | RemoveListenerCertificates
+    | ModifyListenerAttributes
     | CreateRule
     | ModifyRule
     | AddTags
@@ -137,6 +234,9 @@ Operation = Annotated[
 #: The ELBv2 API operation behind each plan operation (and so its IAM action).
 API_OPERATION = {
     "modify-listener": "ModifyListener",
+    "add-listener-certificates": "AddListenerCertificates",
+    "remove-listener-certificates": "RemoveListenerCertificates",
+    "modify-listener-attributes": "ModifyListenerAttributes",
     "create-rule": "CreateRule",
     "modify-rule": "ModifyRule",
     "add-tags": "AddTags",
@@ -193,12 +293,39 @@ def api_tags(tags: dict[str, str]) -> list[dict[str, str]]:
 def request_for(op: _Op, secret_values: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """(boto3 method name, keyword arguments) for an operation."""
     if isinstance(op, ModifyListener):
-        return "modify_listener", {
+        kwargs: dict[str, Any] = {"ListenerArn": op.listener_arn}
+        if op.default_actions is not None:
+            kwargs["DefaultActions"] = api_actions(op.default_actions, op.oidc, secret_values)
+        if op.protocol is not None:
+            kwargs["Protocol"] = op.protocol
+        if op.port is not None:
+            kwargs["Port"] = op.port
+        if op.ssl_policy is not None:
+            kwargs["SslPolicy"] = op.ssl_policy
+        if op.alpn_policy is not None:
+            kwargs["AlpnPolicy"] = list(op.alpn_policy)
+        if op.default_certificate is not None:
+            kwargs["Certificates"] = [{"CertificateArn": op.default_certificate}]
+        if op.mutual_authentication is not None:
+            kwargs["MutualAuthentication"] = dict(op.mutual_authentication)
+        return "modify_listener", kwargs
+    if isinstance(op, AddListenerCertificates):
+        return "add_listener_certificates", {
             "ListenerArn": op.listener_arn,
-            "DefaultActions": api_actions(op.default_actions, op.oidc, secret_values),
+            "Certificates": [{"CertificateArn": op.certificate}],
+        }
+    if isinstance(op, RemoveListenerCertificates):
+        return "remove_listener_certificates", {
+            "ListenerArn": op.listener_arn,
+            "Certificates": [{"CertificateArn": op.certificate}],
+        }
+    if isinstance(op, ModifyListenerAttributes):
+        return "modify_listener_attributes", {
+            "ListenerArn": op.listener_arn,
+            "Attributes": [{"Key": k, "Value": v} for k, v in sorted(op.attributes.items())],
         }
     if isinstance(op, CreateRule):
-        kwargs: dict[str, Any] = {
+        kwargs = {
             "ListenerArn": op.listener_arn,
             "Priority": op.priority,
             "Conditions": api_conditions(op.conditions),

@@ -11,6 +11,15 @@ their priority is free (and the load balancer's rule quota allows), the single r
 in when every target priority is free or held by another moving rule, and a delete goes in
 early only when it frees a priority (or quota) something else needs; every other delete comes
 last. No step can meet ``PriorityInUse``, and a rule present before and after is never absent.
+
+The listener's own settings (snapshot format 2, ``Desired.listener``) are planned by
+:func:`plan_settings` in a full restore when both the target and the live state have them:
+one ``ModifyListener`` for what differs of protocol, port, SSL and ALPN policies, default
+certificate and mutual TLS (merged with the default actions' call), one
+``Add``/``RemoveListenerCertificates`` per certificate (the API takes one a call),
+one ``ModifyListenerAttributes`` with the changed keys, and tag calls on the listener's and
+the default rule's ARNs. They come before the rules' calls (see :func:`plan_settings` for
+their own order).
 """
 
 from __future__ import annotations
@@ -24,18 +33,28 @@ from pydantic import BaseModel, ConfigDict, Field
 from .canonical import conditions_key
 from .errors import InvalidInput, RestoreRefused
 from .labels import condition_values, rule_label
+from .listener_settings import (
+    SECURE_PROTOCOLS,
+    attribute_value,
+    canonical_mutual_authentication,
+    mutual_authentication_request,
+)
 from .models import CONDITION_CONFIG_KEY, ListenerState
 from .operations import (
     EXISTING_SECRET,
+    AddListenerCertificates,
     AddTags,
     CreateRule,
     DeleteRule,
     ModifyListener,
+    ModifyListenerAttributes,
     ModifyRule,
     Operation,
     PriorityMove,
+    RemoveListenerCertificates,
     RemoveTags,
     SetRulePriorities,
+    TagTarget,
 )
 
 Mode = Literal["full", "selective"]
@@ -46,11 +65,13 @@ MATCH_FIELDS = tuple(CONDITION_CONFIG_KEY)
 
 
 class Desired(BaseModel):
-    """A listener's routing in canonical form: default actions and rules (no ARNs)."""
+    """A listener's routing in canonical form: default actions and rules (no ARNs), and
+    (format 2) its settings, a canonical ``ListenerSettings`` dict; None: leave them alone."""
 
     model_config = ConfigDict(extra="forbid")
     default_actions: list[dict[str, Any]]
     rules: list[dict[str, Any]]
+    listener: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -158,7 +179,7 @@ class RuleChange(BaseModel):
     """One rule's before/after, for the human-readable diff."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["create", "modify", "move", "delete", "default-actions"]
+    kind: Literal["create", "modify", "move", "delete", "default-actions", "listener-settings"]
     label: str
     fields: list[str] = Field(default_factory=list)
     before: dict[str, Any] | None = None
@@ -418,6 +439,139 @@ def schedule(
     return ops
 
 
+# --- the listener's own settings (format 2) -------------------------------------------------
+
+#: Settings a plan compares, in the order they are shown, with their names in words.
+SETTING_NAMES = {
+    "protocol": "protocol",
+    "port": "port",
+    "ssl_policy": "SSL policy",
+    "alpn_policy": "ALPN policy",
+    "default_certificate": "default certificate",
+    "certificates": "additional certificates",
+    "mutual_authentication": "mutual TLS",
+    "attributes": "attributes",
+    "tags": "listener tags",
+    "default_rule_tags": "default rule tags",
+}
+
+
+def settings_differ(have: dict[str, Any], want: dict[str, Any]) -> list[str]:
+    """The settings (keys of :data:`SETTING_NAMES`) that differ between two canonical
+    ``ListenerSettings`` dicts; attributes compare by effective value (absent: default)."""
+    out = []
+    for key in SETTING_NAMES:
+        if key == "attributes":
+            if _attribute_changes(have.get("attributes") or {}, want.get("attributes") or {}):
+                out.append(key)
+        elif key == "mutual_authentication":
+            if canonical_mutual_authentication(have.get(key)) != canonical_mutual_authentication(
+                want.get(key)
+            ):
+                out.append(key)
+        elif key in ("certificates", "tags", "default_rule_tags"):
+            if (have.get(key) or None) != (want.get(key) or None):
+                out.append(key)
+        elif have.get(key) != want.get(key):
+            out.append(key)
+    return out
+
+
+def _attribute_changes(have: dict[str, str], want: dict[str, str]) -> dict[str, str]:
+    """Attributes to send: each whose effective value differs. A key the target does not
+    name and whose default is unknown is left as it is (the snapshot did not hold it)."""
+    out = {}
+    for key in sorted(have.keys() | want.keys()):
+        wanted = attribute_value(want, key)
+        if wanted is not None and wanted != attribute_value(have, key):
+            out[key] = wanted
+    return out
+
+
+def _tag_ops(
+    arn: str | None, target: TagTarget, have: dict[str, str], want: dict[str, str]
+) -> list[Any]:
+    if arn is None:
+        return []
+    ops: list[Any] = []
+    add = {k: v for k, v in sorted(want.items()) if have.get(k) != v}
+    remove = sorted(k for k in have if k not in want)
+    if add:
+        ops.append(AddTags(rule_arn=arn, priority=0, tags=add, target=target))
+    if remove:
+        ops.append(RemoveTags(rule_arn=arn, priority=0, keys=remove, target=target))
+    return ops
+
+
+def plan_settings(
+    listener_arn: str,
+    default_rule_arn: str | None,
+    have: dict[str, Any],
+    want: dict[str, Any],
+    listener_call: ModifyListener | None,
+) -> list[Any]:
+    """The calls that bring a listener's settings from ``have`` to ``want`` (canonical
+    ``ListenerSettings`` dicts), with ``listener_call`` (the default actions' ModifyListener,
+    or None) merged into the one ModifyListener. Nothing that does not change is sent.
+
+    Order, so that no call meets a state AWS refuses: certificates to remove (never the one
+    becoming the default) before the ModifyListener; HTTP to HTTPS sends protocol, default
+    certificate, SSL policy and mutual TLS in that one call, as the API requires; HTTPS to
+    HTTP sends the protocol alone (AWS drops the policy, the certificate and mutual TLS) after
+    the additional certificates and the attributes are set while the listener still takes
+    them; certificates to add after it; then the attributes (otherwise), then the tags."""
+    secure_before = have["protocol"] in SECURE_PROTOCOLS
+    secure_after = want["protocol"] in SECURE_PROTOCOLS
+    modify: dict[str, Any] = {}
+    for key in ("protocol", "port"):
+        if have.get(key) != want.get(key):
+            modify[key] = want[key]
+    if secure_after:
+        switching = not secure_before
+        if want.get("ssl_policy") and (switching or have.get("ssl_policy") != want["ssl_policy"]):
+            modify["ssl_policy"] = want["ssl_policy"]
+        if want.get("alpn_policy") and have.get("alpn_policy") != want["alpn_policy"]:
+            modify["alpn_policy"] = want["alpn_policy"]
+        if want.get("default_certificate") and (
+            switching or have.get("default_certificate") != want["default_certificate"]
+        ):
+            modify["default_certificate"] = want["default_certificate"]
+        auth_have = canonical_mutual_authentication(have.get("mutual_authentication"))
+        auth_want = canonical_mutual_authentication(want.get("mutual_authentication"))
+        if (switching and auth_want is not None) or (not switching and auth_have != auth_want):
+            modify["mutual_authentication"] = mutual_authentication_request(auth_want)
+    ops_before: list[Any] = []
+    ops_after: list[Any] = []
+    new_default = want.get("default_certificate") if secure_after else None
+    live_extra = set(have.get("certificates") or []) - {new_default}
+    want_extra = set(want.get("certificates") or []) if secure_after else set()
+    if secure_before:
+        ops_before += [
+            RemoveListenerCertificates(listener_arn=listener_arn, certificate=arn)
+            for arn in sorted(live_extra - want_extra)
+        ]
+    ops_after += [
+        AddListenerCertificates(listener_arn=listener_arn, certificate=arn)
+        for arn in sorted(want_extra - (live_extra if secure_before else set()))
+    ]
+    attributes = _attribute_changes(have.get("attributes") or {}, want.get("attributes") or {})
+    if attributes:
+        op = ModifyListenerAttributes(listener_arn=listener_arn, attributes=attributes)
+        (ops_before if secure_before and not secure_after else ops_after).append(op)
+    call: list[Any] = []
+    if modify or listener_call is not None:
+        base = listener_call or ModifyListener(listener_arn=listener_arn)
+        call = [base.model_copy(update=modify)]
+    tags = _tag_ops(listener_arn, "listener", have.get("tags") or {}, want.get("tags") or {})
+    tags += _tag_ops(
+        default_rule_arn,
+        "default-rule",
+        have.get("default_rule_tags") or {},
+        want.get("default_rule_tags") or {},
+    )
+    return ops_before + call + ops_after + tags
+
+
 def plan_restore(
     live: ListenerState,
     desired: Desired,
@@ -453,15 +607,14 @@ def plan_restore(
     moves: list[PriorityMove] = []
     unresolved: list[str] = []
 
+    listener_call: ModifyListener | None = None
     if mode == "full" and live_defaults != desired.default_actions:
         sources = secrets.sources(desired.default_actions, live_defaults, "the default actions")
         if sources is not None:
-            first.append(
-                ModifyListener(
-                    listener_arn=listener_arn,
-                    default_actions=desired.default_actions,
-                    oidc=sources,
-                )
+            listener_call = ModifyListener(
+                listener_arn=listener_arn,
+                default_actions=desired.default_actions,
+                oidc=sources,
             )
         changes.append(
             RuleChange(
@@ -472,6 +625,26 @@ def plan_restore(
                 after={"actions": desired.default_actions},
             )
         )
+
+    settings = mode == "full" and desired.listener is not None and live.listener is not None
+    if settings and desired.listener is not None and live.listener is not None:
+        have = live.listener.model_dump(mode="json", exclude_none=True)
+        differ = settings_differ(have, desired.listener)
+        first += plan_settings(
+            listener_arn, live.default_rule_arn, have, desired.listener, listener_call
+        )
+        if differ:
+            changes.append(
+                RuleChange(
+                    kind="listener-settings",
+                    label="listener settings",
+                    fields=differ,
+                    before={k: have.get(k) for k in differ},
+                    after={k: desired.listener.get(k) for k in differ},
+                )
+            )
+    elif listener_call is not None:
+        first.append(listener_call)
 
     for old, want in pairs:
         label = rule_label(want)
@@ -587,6 +760,7 @@ def plan_restore(
     expected = Desired(
         default_actions=desired.default_actions if mode == "full" else live_defaults,
         rules=expected_rules,
+        listener=desired.listener if settings else None,
     )
     changes.sort(key=_change_order)
     return Plan(
@@ -601,4 +775,5 @@ def plan_restore(
 
 def _change_order(change: RuleChange) -> tuple[int, int]:
     rule = change.after or change.before or {}
-    return (0 if change.kind == "default-actions" else 1, rule.get("priority", 0))
+    first = {"listener-settings": -1, "default-actions": 0}
+    return (first.get(change.kind, 1), rule.get("priority", 0))

@@ -15,6 +15,7 @@ from .labels import describe_actions, describe_conditions
 from .models import Snapshot
 from .operations import API_OPERATION
 from .plan import Plan, RuleChange
+from .recreate import PLACEHOLDER_ID, RecreateTarget
 from .restore import RestoreResult
 from .store import Entry
 
@@ -79,6 +80,7 @@ def _change_panel(change: RuleChange) -> Panel:
         "modify": ("~", "yellow"),
         "move": (">", "cyan"),
         "default-actions": ("~", "yellow"),
+        "listener-settings": ("~", "yellow"),
     }
     mark, color = marks[change.kind]
     title = f"{mark} {change.kind} {change.label}"
@@ -131,6 +133,35 @@ def plan_view(plan: Plan, *, live_rules: int, source: str) -> Group:
     )
     if plan.unresolved:
         parts.append(Text("unresolved: " + "; ".join(plan.unresolved), style="red"))
+    return Group(*parts)
+
+
+def recreate_view(target: RecreateTarget) -> Group:
+    """What a recreation creates before the plan of the rest: ``create listener HTTPS:443 on
+    load balancer NAME`` and the settings CreateListener sends."""
+    settings = target.settings
+    parts: list[Any] = [Text(f"Recreate {target.old_listener_arn}", style="bold")]
+    parts.append(Text(f"0. CreateListener: {target.summary()}"))
+    details = [
+        f"ssl policy {settings.ssl_policy}" if settings.ssl_policy else "",
+        f"default certificate {settings.default_certificate}"
+        if settings.default_certificate
+        else "",
+        f"{len(settings.certificates)} additional certificate(s)" if settings.certificates else "",
+        f"{len(settings.attributes)} attribute(s)" if settings.attributes else "",
+        f"{len(settings.tags)} tag(s)" if settings.tags else "",
+    ]
+    shown = ", ".join(d for d in details if d)
+    if shown:
+        parts.append(Text(f"   {shown}"))
+    for old, new in sorted(target.certificate_map.items()):
+        parts.append(Text(f"   certificate {old} -> {new}"))
+    parts.append(
+        Text(
+            f"   then the plan below, on the new listener (named .../{PLACEHOLDER_ID} until "
+            "CreateListener gives its ARN)"
+        )
+    )
     return Group(*parts)
 
 

@@ -15,6 +15,7 @@ from .arns import parse_listener_arn
 from .aws import Aws, as_albrules_error, error_code
 from .canonical import canonical_actions, canonical_rule
 from .errors import InvalidInput, Problem, RestoreRefused, TargetGroupsMissing
+from .listener_settings import canonical_settings_dict
 from .models import ListenerState, Snapshot
 from .oidc_secrets import SecretScope, client_secret_of
 from .plan import CLI_NAMES, Desired, Plan
@@ -133,16 +134,26 @@ def _retarget_actions(
     return canonical_actions(actions)
 
 
-def desired_from_snapshot(snapshot: Snapshot, mapping: dict[str, str] | None = None) -> Desired:
-    """The snapshot's routing, canonical, with target group ARNs mapped for the target."""
+def desired_from_snapshot(
+    snapshot: Snapshot, mapping: dict[str, str] | None = None, *, settings: bool = True
+) -> Desired:
+    """The snapshot's routing, canonical, with target group ARNs mapped for the target, and
+    (``settings``, format 2) the listener's settings (:mod:`albrules.listener_settings`)."""
     mapping = mapping or {}
+    listener = None
+    if settings and snapshot.listener is not None:
+        listener = canonical_settings_dict(
+            snapshot.listener.model_dump(mode="json", exclude_none=True)
+        )
     defaults = [a.model_dump(mode="json", exclude_none=True) for a in snapshot.default_actions]
     rules = []
     for rule in snapshot.rules:
         raw = rule.model_dump(mode="json", exclude_none=True)
         raw["actions"] = _retarget_actions(raw["actions"], mapping)
         rules.append(canonical_rule(raw))
-    return Desired(default_actions=_retarget_actions(defaults, mapping), rules=rules)
+    return Desired(
+        default_actions=_retarget_actions(defaults, mapping), rules=rules, listener=listener
+    )
 
 
 # --- account limits and secrets -----------------------------------------------------------

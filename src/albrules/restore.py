@@ -37,15 +37,46 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .aws import Aws, as_albrules_error, error_code, error_message
 from .canonical import canonical_json, conditions_key
-from .capture import capture_listener, count_other_rules, describe_rules
-from .errors import ApplyFailed, ListenerChanged, ListenerLocked, SnapshotInvalid, VerifyFailed
+from .capture import (
+    capture_listener,
+    count_other_rules,
+    describe_listener_certificates,
+    describe_rules,
+)
+from .errors import (
+    AlbRulesError,
+    ApplyFailed,
+    ListenerChanged,
+    ListenerLocked,
+    ListenerNotFound,
+    RestoreRefused,
+    SnapshotInvalid,
+    VerifyFailed,
+)
 from .labels import rule_label
+from .listener_settings import attribute_value
 from .models import ListenerState, Snapshot
 from .oidc_secrets import SecretScope
-from .operations import API_OPERATION, CreateRule, DeleteRule, request_for
+from .operations import (
+    API_OPERATION,
+    CreateRule,
+    DeleteRule,
+    RemoveListenerCertificates,
+    describe_mutual_authentication,
+    request_for,
+)
 from .outcomes import exit_code_of
-from .plan import Desired, Mode, Plan, Selector, plan_restore
+from .plan import SETTING_NAMES, Desired, Mode, Plan, Selector, plan_restore, settings_differ
 from .records import RestoreRecords, new_restore_id
+from .recreate import (
+    RecreateTarget,
+    check_port_free,
+    check_recreatable,
+    create_listener,
+    delete_created,
+    placeholder_listener_arn,
+    placeholder_rule_arn,
+)
 from .resolve import (
     account_limits,
     check_region,
@@ -59,6 +90,7 @@ from .store import Store
 from .validate import check_rule_count
 
 if TYPE_CHECKING:
+    from .catalog import Catalog
     from .locks import RestoreLock
 
 Status = Literal["NO_CHANGES", "DRY_RUN", "RESTORED", "ROLLED_BACK", "ROLLBACK_FAILED"]
@@ -82,6 +114,20 @@ class RestoreOptions:
     map_by_name: bool = False
     oidc_secrets: dict[str, str] = field(default_factory=dict)
     secret_scope: SecretScope = field(default_factory=SecretScope)
+    #: Whether a format 2 snapshot's listener settings are restored too. None: only into the
+    #: snapshot's own listener (into another listener a restore brings the routing alone:
+    #: that listener keeps its port, protocol, certificates, attributes and tags).
+    listener_settings: bool | None = None
+
+
+def restores_settings(snapshot: Snapshot, listener_arn: str, choice: bool | None = None) -> bool:
+    """Whether restoring ``snapshot`` into ``listener_arn`` restores the listener's settings
+    (see :attr:`RestoreOptions.listener_settings`); a format 1 snapshot has none."""
+    if snapshot.listener is None:
+        return False
+    if choice is not None:
+        return choice
+    return listener_arn == snapshot.source.listener_arn
 
 
 @dataclass(frozen=True)
@@ -108,7 +154,16 @@ def check_restorable(
     the snapshot forwards to exists there. Raises (exit 2) before any change otherwise."""
     (secret_scope or SecretScope()).check_all(oidc_secrets or {}, listener_arn)
     check_region(aws, listener_arn)
-    live = live or capture_listener(aws, listener_arn)
+    try:
+        live = live or capture_listener(aws, listener_arn)
+    except ListenerNotFound:
+        if not snapshot.can_recreate or listener_arn != snapshot.source.listener_arn:
+            raise
+        raise ListenerNotFound(
+            f"listener {listener_arn} no longer exists; nothing was changed — to create it "
+            "again from this snapshot add --recreate-listener (restore machine input: "
+            '"recreate_listener": true)'
+        ) from None
     mapping = resolve_target_groups(aws, snapshot, live, map_by_name=map_by_name)
     return Target(listener_arn, live, mapping)
 
@@ -149,6 +204,8 @@ class Prepared:
     secret_scope: SecretScope = field(default_factory=SecretScope)
     max_listener_rules: int | None = None
     warnings: list[str] = field(default_factory=list)
+    # a listener to recreate (--recreate-listener): the plan is made from it as created
+    recreate: RecreateTarget | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -160,7 +217,8 @@ def make_plan(aws: Aws, snapshot: Snapshot, target: Target, options: RestoreOpti
     """Plan from the target's live state to the snapshot, within the load balancer's rule
     quota, and read the OIDC client secrets the plan needs. Raises (exit 2) on any problem."""
     live = target.live
-    desired = desired_from_snapshot(snapshot, target.target_groups)
+    settings = restores_settings(snapshot, target.listener_arn, options.listener_settings)
+    desired = desired_from_snapshot(snapshot, target.target_groups, settings=settings)
     warnings: list[str] = []
     limits = account_limits(aws, warnings)
     other = count_other_rules(aws, live.source.load_balancer_arn, target.listener_arn)
@@ -201,10 +259,12 @@ def prepare_restore(
     oidc_secrets: dict[str, str] | None = None,
     live: ListenerState | None = None,
     secret_scope: SecretScope | None = None,
+    listener_settings: bool | None = None,
 ) -> Prepared:
     """Check everything and plan (steps 2 and 4). Raises (exit 2) before any change on any
     problem. ``live``: the listener's state when the caller has just captured it.
-    ``secret_scope``: the OIDC client secrets it may read (default: names under albrules/)."""
+    ``secret_scope``: the OIDC client secrets it may read (default: names under albrules/).
+    ``listener_settings``: :attr:`RestoreOptions.listener_settings`."""
     listener_arn = target_listener_arn or snapshot.source.listener_arn
     scope = secret_scope or SecretScope()
     secrets = dict(oidc_secrets or {})
@@ -217,7 +277,7 @@ def prepare_restore(
         oidc_secrets=secrets,
         secret_scope=scope,
     )
-    options = RestoreOptions(mode, selector, map_by_name, secrets, scope)
+    options = RestoreOptions(mode, selector, map_by_name, secrets, scope, listener_settings)
     return make_plan(aws, snapshot, target, options)
 
 
@@ -256,6 +316,11 @@ def _already_done(aws: Aws, op: Any, err: ClientError) -> bool:
     code = error_code(err)
     if isinstance(op, DeleteRule) and code == "RuleNotFound":
         return True
+    if isinstance(op, RemoveListenerCertificates):
+        listed = describe_listener_certificates(aws, op.listener_arn)
+        return not any(
+            c["CertificateArn"] == op.certificate and not c.get("IsDefault") for c in listed
+        )
     if isinstance(op, CreateRule) and code == "PriorityInUse":
         for rule in describe_rules(aws, op.listener_arn):
             if rule.get("Priority") == str(op.priority) and conditions_key(
@@ -372,9 +437,68 @@ def apply_with_journal(
             entry["rule_arn"] = response["Rules"][0]["RuleArn"]
 
 
+def _shown(value: Any) -> str:
+    if value in (None, [], {}, ""):
+        return "none"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def setting_differences(have: dict[str, Any], want: dict[str, Any]) -> list[str]:
+    """How a listener's settings differ from the expected ones, in plain words, one line per
+    setting (per attribute and per tag set): "the listener's port is 8080, expected 80"."""
+    out = []
+    for key in settings_differ(have, want):
+        name = SETTING_NAMES[key]
+        if key == "certificates":
+            extra = sorted(set(have.get(key) or []) - set(want.get(key) or []))
+            missing = sorted(set(want.get(key) or []) - set(have.get(key) or []))
+            words = []
+            if missing:
+                words.append(f"missing {', '.join(missing)}")
+            if extra:
+                words.append(f"not expected {', '.join(extra)}")
+            out.append(f"the listener's additional certificates differ: {'; '.join(words)}")
+        elif key == "mutual_authentication":
+            out.append(
+                "the listener's mutual TLS is "
+                f"{describe_mutual_authentication(have.get(key) or {'Mode': 'off'})}, expected "
+                f"{describe_mutual_authentication(want.get(key) or {'Mode': 'off'})}"
+            )
+        elif key == "attributes":
+            attributes_have, attributes_want = have.get(key) or {}, want.get(key) or {}
+            for attribute in sorted(attributes_have.keys() | attributes_want.keys()):
+                wanted = attribute_value(attributes_want, attribute)
+                found = attribute_value(attributes_have, attribute)
+                if wanted is not None and wanted != found:
+                    out.append(
+                        f"the listener's attribute {attribute} is {found!r}, expected {wanted!r}"
+                    )
+        elif key in ("tags", "default_rule_tags"):
+            tags_have, tags_want = have.get(key) or {}, want.get(key) or {}
+            wrong = sorted(
+                k
+                for k in tags_have.keys() | tags_want.keys()
+                if tags_have.get(k) != tags_want.get(k)
+            )
+            whose = "the listener's tags" if key == "tags" else "the default rule's tags"
+            out.append(f"{whose} differ: {', '.join(wrong)}")
+        else:
+            found, wanted = _shown(have.get(key)), _shown(want.get(key))
+            out.append(f"the listener's {name} is {found}, expected {wanted}")
+    return out
+
+
 def differences(expected: Desired, state: ListenerState) -> list[str]:
     """How a listener differs from an expected state, one line per difference."""
     out = []
+    if expected.listener is not None:
+        if state.listener is None:
+            out.append("the listener's settings were not read, so they could not be compared")
+        else:
+            settings = state.listener.model_dump(mode="json", exclude_none=True)
+            out += setting_differences(settings, expected.listener)
     actual_defaults = [a.model_dump(mode="json", exclude_none=True) for a in state.default_actions]
     if canonical_json(actual_defaults) != canonical_json(expected.default_actions):
         out.append("the default actions differ")
@@ -471,7 +595,7 @@ def unapplied(prepared: Prepared, dry_run: bool) -> RestoreResult | None:
     """The result of a restore that applies nothing (no change needed, or a dry run); None when
     the plan must be applied."""
     base = _base(prepared)
-    if prepared.plan.empty:
+    if prepared.plan.empty and prepared.recreate is None:
         return RestoreResult(
             status="NO_CHANGES", message="the listener already matches; nothing to do", **base
         )
@@ -481,9 +605,10 @@ def unapplied(prepared: Prepared, dry_run: bool) -> RestoreResult | None:
 
 
 def _base(prepared: Prepared) -> dict[str, Any]:
+    recreate = prepared.recreate
     return {
-        "listener_arn": prepared.plan.listener_arn,
-        "changes": len(prepared.plan.operations),
+        "listener_arn": recreate.old_listener_arn if recreate else prepared.plan.listener_arn,
+        "changes": len(prepared.plan.operations) + (1 if recreate else 0),
         "warnings": list(prepared.warnings),
     }
 
@@ -496,6 +621,7 @@ def execute_restore(
     recheck: bool = False,
     restore_id: str | None = None,
     lock: RestoreLock | None = None,
+    catalog: Catalog | None = None,
 ) -> RestoreResult:
     """Apply a prepared plan with pre-restore snapshot, verification and automatic rollback.
 
@@ -503,7 +629,18 @@ def execute_restore(
     With ``recheck``, the listener is captured again first (time passed since the plan: a
     person read it) and the restore stops with ListenerChanged if it moved. With ``lock``
     (held by the caller), the restore checks it still holds it before any change (LockLost
-    otherwise) and takes it again before a rollback, which never fights another holder."""
+    otherwise) and takes it again before a rollback, which never fights another holder.
+    A prepared recreation is :func:`execute_recreate`'s (``catalog``: the history's)."""
+    if prepared.recreate is not None:
+        return execute_recreate(
+            aws,
+            prepared,
+            pre_restore_store=pre_restore_store,
+            recheck=recheck,
+            restore_id=restore_id,
+            lock=lock,
+            catalog=catalog,
+        )
     done = unapplied(prepared, dry_run=False)
     if done is not None:
         return done
@@ -570,6 +707,227 @@ def execute_restore(
     return RestoreResult(
         status="RESTORED",
         message=f"restored {len(plan.operations)} change(s) to listener {arn} and verified it",
+        journal_location=journal_at,
+        journal=journal,
+        **base,
+    )
+
+
+# --- recreating a deleted listener (--recreate-listener) ---------------------------------------
+
+
+def default_oidc(target: RecreateTarget, oidc_secrets: dict[str, str]) -> dict[str, str]:
+    """The OIDC client secret of each ``authenticate-oidc`` default action: CreateListener
+    needs it (no existing secret to keep on a new listener)."""
+    wanted: dict[str, str] = {}
+    for action in target.snapshot.default_actions:
+        config = action.AuthenticateOidcConfig
+        if config is None:
+            continue
+        source = oidc_secrets.get(config.ClientId)
+        if not source or not source.startswith("arn:"):
+            raise RestoreRefused(
+                f"the default action authenticates with OIDC client {config.ClientId}, and a new "
+                f"listener needs its client secret; pass --oidc-secret {config.ClientId}="
+                "SECRET_ARN (nothing was changed)"
+            )
+        wanted[config.ClientId] = source
+    return wanted
+
+
+def prepare_recreate(
+    aws: Aws,
+    snapshot: Snapshot,
+    *,
+    load_balancer: str | None = None,
+    certificate_map: dict[str, str] | None = None,
+    port: int | None = None,
+    map_by_name: bool = False,
+    target_groups: dict[str, str] | None = None,
+    oidc_secrets: dict[str, str] | None = None,
+    secret_scope: SecretScope | None = None,
+) -> Prepared:
+    """Check that the snapshot's listener can be recreated (:func:`check_recreatable`) and
+    plan, from the listener as CreateListener will make it, everything else: additional
+    certificates, attributes, default-rule tags and every rule. Raises (exit 2) before any
+    change on any problem. The plan names the new listener by a placeholder ARN until it
+    exists (:func:`plan_for_created`)."""
+    scope = secret_scope or SecretScope()
+    secrets = dict(oidc_secrets or {})
+    target = check_recreatable(
+        aws,
+        snapshot,
+        load_balancer,
+        certificate_map,
+        port=port,
+        map_by_name=map_by_name,
+        target_groups=target_groups,
+    )
+    scope.check_all(secrets, target.placeholder_arn)
+    wanted_oidc = default_oidc(target, secrets)
+    live = target.as_created()
+    prepared = make_plan(
+        aws,
+        target.snapshot,
+        Target(target.placeholder_arn, live, target.target_groups),
+        RestoreOptions("full", None, map_by_name, secrets, scope, listener_settings=True),
+    )
+    prepared.snapshot = snapshot
+    prepared.recreate = target
+    prepared.secret_values.update(
+        read_secret_values(aws, list(wanted_oidc.values()), target.placeholder_arn, scope)
+    )
+    return prepared
+
+
+def substitute_listener(plan: Plan, load_balancer_arn: str, live: ListenerState) -> Plan:
+    """The plan made before the listener existed, naming the new listener and its default
+    rule instead of the placeholders."""
+    text = plan.model_dump_json()
+    text = text.replace(placeholder_rule_arn(load_balancer_arn), live.default_rule_arn or "")
+    text = text.replace(placeholder_listener_arn(load_balancer_arn), live.source.listener_arn)
+    return Plan.model_validate_json(text)
+
+
+def plan_for_created(
+    aws: Aws,
+    planned: Plan,
+    load_balancer_arn: str,
+    listener_arn: str,
+    *,
+    oidc_secrets: dict[str, str] | None = None,
+    max_listener_rules: int | None = None,
+) -> tuple[Plan, bool]:
+    """The approved plan for the listener just created, and whether it is already done (a
+    retried apply that finished). Raises ApplyFailed (so the listener is deleted again) when
+    the new listener is not as the plan expected it: the plan applied is the one planned."""
+    live = capture_listener(aws, listener_arn)
+    plan = substitute_listener(planned, load_balancer_arn, live)
+    if not differences(plan.expected, live):
+        return plan, True
+    again = plan_restore(
+        live,
+        plan.expected,
+        mode="full",
+        oidc_secrets=oidc_secrets,
+        max_listener_rules=max_listener_rules,
+    )
+    if [op.model_dump(mode="json") for op in again.operations] != [
+        op.model_dump(mode="json") for op in plan.operations
+    ]:
+        raise ApplyFailed(
+            f"the new listener {listener_arn} is not as the plan expected it after "
+            f"CreateListener ({len(again.operations)} change(s) needed, {len(plan.operations)} "
+            "planned); it is deleted again",
+            index=0,
+            journal=[],
+        )
+    return plan, False
+
+
+def record_recreation(
+    catalog: Catalog, target: RecreateTarget, listener_arn: str, execution_arn: str | None
+) -> None:
+    """The listener's history links the new listener and the old one."""
+    catalog.record_recreation(
+        old_listener_arn=target.old_listener_arn,
+        new_listener_arn=listener_arn,
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
+        execution_arn=execution_arn,
+    )
+
+
+def execute_recreate(
+    aws: Aws,
+    prepared: Prepared,
+    *,
+    pre_restore_store: Store,
+    recheck: bool = False,
+    restore_id: str | None = None,
+    lock: RestoreLock | None = None,
+    catalog: Catalog | None = None,
+) -> RestoreResult:
+    """Recreate the listener of a prepared recreation: CreateListener (journaled first), the
+    plan from its live state applied and verified; on any failure the new listener is deleted
+    (the rollback of a listener albrules created). ``catalog``: where the history links the
+    new listener to the old one."""
+    target = prepared.recreate
+    if target is None:  # pragma: no cover - the callers choose
+        raise ValueError("execute_recreate needs a prepared recreation")
+    base = _base(prepared)
+    if recheck:
+        check_port_free(aws, target.load_balancer_arn, target.load_balancer_name, target.port)
+    if lock is not None:
+        lock.check()
+    records = RestoreRecords(pre_restore_store, restore_id or new_restore_id())
+    journal: list[dict[str, Any]] = []
+    wanted_oidc = default_oidc(target, prepared.oidc_secrets)
+    created: str | None = None
+    try:
+        created = create_listener(
+            aws, target, journal, oidc=wanted_oidc, secret_values=prepared.secret_values
+        )
+        plan, _done = plan_for_created(
+            aws,
+            prepared.plan,
+            target.load_balancer_arn,
+            created,
+            oidc_secrets=prepared.oidc_secrets,
+            max_listener_rules=prepared.max_listener_rules,
+        )
+        apply_with_journal(aws, plan, prepared.secret_values, journal)
+        verify(aws, created, plan.expected)
+    except Exception as failure:  # anything at all: never leave a half-made listener
+        reason = str(as_albrules_error(failure))
+        try:
+            if lock is not None:
+                lock.retake_for_rollback()
+            left = delete_created(aws, journal)
+        except ListenerLocked as taken:
+            left = [f"the rollback was not started: {taken}"]
+        except Exception as again:
+            left = [f"the rollback failed: {as_albrules_error(again)}"]
+        journal_at = records.try_write_journal(journal, base["warnings"])
+        if not left:
+            gone = f"listener {created} was deleted" if created else "no listener was created"
+            return RestoreResult(
+                status="ROLLED_BACK",
+                message=(
+                    f"the recreation failed and was rolled back ({gone}; load balancer "
+                    f"{target.load_balancer_name} is as it was) ({reason})"
+                ),
+                journal_location=journal_at,
+                journal=journal,
+                differences=getattr(failure, "differences", []),
+                **base,
+            )
+        return RestoreResult(
+            status="ROLLBACK_FAILED",
+            message=(
+                f"the recreation failed ({reason}) and the rollback did not finish ({left[0]}); "
+                f"delete listener {created or '(on port ' + str(target.port) + ')'} of load "
+                f"balancer {target.load_balancer_name} by hand (journal "
+                f"{journal_at or '(in --json output; it could not be stored)'})"
+            ),
+            journal_location=journal_at,
+            journal=journal,
+            differences=left,
+            **base,
+        )
+    journal_at = records.try_write_journal(journal, base["warnings"])
+    base["listener_arn"] = created
+    if catalog is not None:
+        try:
+            record_recreation(catalog, target, created, None)
+        except AlbRulesError as err:
+            base["warnings"].append(f"the history could not link the new listener: {err}")
+    return RestoreResult(
+        status="RESTORED",
+        message=(
+            f"recreated listener {target.protocol}:{target.port} as {created} on load balancer "
+            f"{target.load_balancer_name} (was {target.old_listener_arn}), applied "
+            f"{len(plan.operations)} more change(s) and verified it"
+        ),
         journal_location=journal_at,
         journal=journal,
         **base,

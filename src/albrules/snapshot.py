@@ -3,6 +3,11 @@
 The checksum is the SHA-256 of the canonical JSON of everything but ``checksum``,
 ``created_at`` and ``tool_version``: two snapshots of the same routing of the same listener
 have the same checksum, whatever the format (JSON or YAML) or the time they were taken.
+
+Formats 1 and 2 are both read (:data:`~albrules.models.SCHEMA_VERSIONS`); format 2 is written
+whenever the capture read the listener's settings. A format 1 document has no ``listener``, so
+its checksum is exactly what it was when it was written; a format 2 checksum covers
+``listener`` (in canonical form, :mod:`albrules.listener_settings`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,15 @@ from pydantic import ValidationError
 from . import __version__, snapshot_bounds
 from .canonical import canonical_actions, canonical_rule, sha256_hex
 from .errors import InvalidInput, Problem, SnapshotInvalid
-from .models import SCHEMA_VERSION, ListenerState, Rule, Snapshot, to_milliseconds
+from .listener_settings import canonical_settings_dict
+from .models import (
+    SCHEMA_VERSION,
+    SCHEMA_VERSIONS,
+    ListenerState,
+    Rule,
+    Snapshot,
+    to_milliseconds,
+)
 from .validate import Limits, check_actions, check_rule, check_rules
 
 Format = Literal["json", "yaml"]
@@ -49,13 +62,16 @@ def build_snapshot(state: ListenerState, *, created_at: datetime | None = None) 
     """A canonical, checksummed snapshot of a captured listener (ARNs dropped)."""
     rules = [{k: v for k, v in r.items() if k != "arn"} for r in _dump(state.rules)]
     document: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
+        # A state captured without its settings (none of albrules' own captures) stays format 1.
+        "schema_version": SCHEMA_VERSION if state.listener is not None else 1,
         "created_at": to_milliseconds(created_at or datetime.now(UTC)),
         "tool_version": __version__,
         "source": _dump(state.source),
         **_canonical_body(_dump(state.default_actions), rules),
         "checksum": "0" * 64,
     }
+    if state.listener is not None:
+        document["listener"] = canonical_settings_dict(_dump(state.listener))
     snapshot = Snapshot.model_validate(document)
     return snapshot.model_copy(update={"checksum": expected_checksum(snapshot)})
 
@@ -64,6 +80,8 @@ def canonicalize(snapshot: Snapshot) -> Snapshot:
     """The same snapshot in canonical form (idempotent); the checksum is left as it was."""
     document = _dump(snapshot)
     document.update(_canonical_body(document["default_actions"], document["rules"]))
+    if "listener" in document:
+        document["listener"] = canonical_settings_dict(document["listener"])
     return Snapshot.model_validate(document)
 
 
@@ -181,15 +199,16 @@ def snapshot_from_data(data: Any, name: str) -> Snapshot:
             name, [Problem("", f"the document is a {type(data).__name__}, not a mapping")]
         )
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version not in SCHEMA_VERSIONS:
         shown = repr(version) if len(repr(version)) <= 40 else repr(version)[:37] + "..."
+        readable = " and ".join(str(v) for v in SCHEMA_VERSIONS)
         raise SnapshotInvalid(
             name,
             [
                 Problem(
                     "schema_version",
                     f"schema version {shown} is not supported; this albrules reads "
-                    f"version {SCHEMA_VERSION}",
+                    f"versions {readable}",
                 )
             ],
         )
@@ -247,6 +266,7 @@ def to_document(snapshot: Snapshot) -> dict[str, Any]:
         "tool_version",
         "checksum",
         "source",
+        "listener",
         "default_actions",
         "rules",
     ]

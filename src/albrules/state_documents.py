@@ -211,6 +211,11 @@ class RestoreRequest(_Strict):
     dry_run: bool = False
     require_approval: bool = False
     oidc_secrets: dict[str, str] | None = None
+    # Recreate the snapshot's listener when it no longer exists (a format 2 snapshot): on the
+    # snapshot's load balancer or ``load_balancer`` (ARN or name), certificates mapped OLD->NEW.
+    recreate_listener: bool = False
+    load_balancer: str | None = Field(default=None, min_length=1, max_length=400)
+    certificate_map: dict[str, str] | None = None
     requested_by: str | None = None
     reason: str | None = None
 
@@ -247,6 +252,15 @@ class RestoreRequest(_Strict):
             )
         if self.at is not None and self.listener_arn is None:
             raise ValueError("at needs listener_arn: the listener whose history to choose from")
+        if not self.recreate_listener and (self.load_balancer or self.certificate_map):
+            raise ValueError("load_balancer and certificate_map need recreate_listener: true")
+        if self.recreate_listener and (
+            self.target_listener_arn or self.mode == "selective" or self.priorities or self.match
+        ):
+            raise ValueError(
+                "recreate_listener restores the whole listener into a new one; drop "
+                "target_listener_arn, mode selective, priorities and match"
+            )
         return self
 
 
@@ -312,12 +326,26 @@ class ApprovalTask(_Strict):
     task_token: str = ""
 
 
+class RecreateNote(_Strict):
+    """A restore that recreates its listener: where (the lock is the load balancer's port
+    while no listener ARN exists) and, once made, the new listener."""
+
+    old_listener_arn: str
+    load_balancer_arn: str
+    load_balancer_name: str
+    port: int = Field(ge=1, le=65535)
+    protocol: str
+    lock_key: str
+    listener_arn: str | None = None  # the listener created
+
+
 class RestoreState(_Strict):
     request: dict[str, Any]
     execution_arn: str
     started_at: str | None = None
     settings: RestoreSettings = Field(default_factory=RestoreSettings)
     listener_arn: str | None = None
+    recreate: RecreateNote | None = None
     snapshot_location: str | None = None
     # input ``at``/``before_change``: the snapshot chosen from the catalog, and why
     snapshot_choice: dict[str, Any] | None = None
@@ -345,6 +373,12 @@ class RestoreState(_Strict):
 
     def parsed_request(self) -> RestoreRequest:
         return parse(RestoreRequest, self.request, "the restore input")
+
+    @property
+    def lock_key(self) -> str | None:
+        """What the restore's lock is keyed by: the listener, or (recreating one) its load
+        balancer and port."""
+        return self.recreate.lock_key if self.recreate else self.listener_arn
 
 
 ApprovalTask.model_rebuild()

@@ -99,3 +99,19 @@ def check_restore_target(aws: Aws, listener_arn: str, targets: RestoreTargets) -
         f"stack's restore targets ({targets.text}); nothing was changed, restore to a listener "
         "they allow or change the stack's RestoreTargets parameter"
     )
+
+
+def check_load_balancer_target(
+    aws: Aws, load_balancer_arn: str, load_balancer_name: str, targets: RestoreTargets
+) -> None:
+    """As :func:`check_restore_target` for a listener that does not exist yet (a
+    recreation): the load balancer's name, or its tags."""
+    if targets.allows_name(load_balancer_name):
+        return
+    if targets.tags and targets.allows_tags(_tags_of(aws, [load_balancer_arn])[0]):
+        return
+    raise RestoreRefused(
+        f"load balancer {load_balancer_name} is not among the stack's restore targets "
+        f"({targets.text}); nothing was changed, recreate the listener on a load balancer they "
+        "allow or change the stack's RestoreTargets parameter"
+    )

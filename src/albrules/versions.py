@@ -59,7 +59,7 @@ class Version(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    kind: Literal["snapshot", "deletion"] = "snapshot"
+    kind: Literal["snapshot", "deletion", "recreation"] = "snapshot"
     listener_arn: str
     taken_at: str = Field(description="when the snapshot was taken, or the deletion seen")
     trigger: Trigger = "schedule"
@@ -72,6 +72,12 @@ class Version(BaseModel):
     )
     events: list[ChangeEvent] = Field(default_factory=list)
     more_events: int = 0
+    recreated_as: str | None = Field(
+        default=None, description="a recreation: the listener made in place of this one"
+    )
+    recreated_from: str | None = Field(
+        default=None, description="a recreation: the deleted listener this one replaces"
+    )
     sort_key: str = Field(default="", description="the catalog item's sort key")
 
     @property

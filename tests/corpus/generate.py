@@ -95,7 +95,7 @@ def main() -> None:
     (HERE / "malformed.yaml").write_text(
         "schema_version: 1\nrules:\n  - priority: 10\n conditions: [\n"
     )
-    write("wrong_schema_version.json", {**good, "schema_version": 2})
+    write("wrong_schema_version.json", {**good, "schema_version": 3})
 
     tampered = copy.deepcopy(good)
     tampered["rules"][1]["actions"][0]["FixedResponseConfig"]["StatusCode"] = "503"

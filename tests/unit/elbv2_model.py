@@ -44,6 +44,7 @@ from botocore.validate import ParamValidator
 
 from albrules.arns import parse_listener_arn
 from albrules.canonical import canonical_actions, canonical_rule, conditions_key
+from albrules.listener_settings import ATTRIBUTE_DEFAULTS, settings_from_api
 from albrules.models import ListenerState, Source
 from albrules.operations import request_for
 
@@ -77,6 +78,18 @@ MUTATING = (
     "modify_listener",
     "add_tags",
     "remove_tags",
+    "add_listener_certificates",
+    "remove_listener_certificates",
+    "modify_listener_attributes",
+)
+CERTIFICATES_PER_LOAD_BALANCER = 25  # additional (SNI) certificates, default ones aside
+SSL_POLICY_DEFAULT = "ELBSecurityPolicy-2016-08"  # the API's default (unconfirmed)
+SSL_POLICIES = frozenset(
+    {
+        "ELBSecurityPolicy-2016-08",
+        "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "ELBSecurityPolicy-FS-1-2-2019-08",
+    }
 )
 
 CONDITION_KEYS = {
@@ -236,6 +249,18 @@ class Elbv2Model:
         )
         self.rules[default.arn] = default
         self.tags[default.arn] = {}
+        # the listener's own settings (format 2); certificates are ARNs that "exist" when
+        # listed in ``known_certificates`` (None: every ARN exists)
+        self.ssl_policy: str | None = SSL_POLICY_DEFAULT if protocol == "HTTPS" else None
+        self.default_certificate: str | None = None
+        self.certificates: list[str] = []  # additional, in the order added
+        self.mutual_authentication: dict[str, Any] | None = None
+        self.attributes: dict[str, str] = {}
+        self.known_certificates: set[str] | None = None
+        self.trust_stores: set[str] | None = None
+        self.tags[self.listener_arn] = {}
+        if protocol == "HTTPS":
+            self.default_certificate = f"arn:aws:acm:{region}:{account}:certificate/default"
 
     # --- state -------------------------------------------------------------------------------
 
@@ -275,6 +300,20 @@ class Elbv2Model:
                 for r in self.listener_rules()
             },
         }
+
+    def settings(self) -> dict[str, Any]:
+        """The listener's settings in canonical form, without recording a call."""
+        certificates = [{"CertificateArn": a, "IsDefault": False} for a in self.certificates]
+        if self.default_certificate:
+            certificates.append({"CertificateArn": self.default_certificate, "IsDefault": True})
+        values = {**ATTRIBUTE_DEFAULTS, **self.attributes}
+        return settings_from_api(
+            self._listener(),
+            certificates,
+            [{"Key": k, "Value": v} for k, v in values.items()],
+            self.tags[self.listener_arn],
+            self.tags[self.default_rule.arn],
+        ).model_dump(mode="json", exclude_none=True)
 
     # --- errors --------------------------------------------------------------------------------
 
@@ -477,7 +516,25 @@ class Elbv2Model:
     def _tag_targets(self, arns: list[str]) -> list[StoredRule]:
         if len(arns) > TAG_ARNS_MAX:
             self._error("ValidationError", f"{len(arns)} resource ARNs; at most 20 a call")
-        return [self._rule(arn) for arn in arns]
+        return [
+            self._listener_as_taggable() if arn == self.listener_arn else self._rule(arn)
+            for arn in arns
+        ]
+
+    def _listener_as_taggable(self) -> StoredRule:
+        """The listener, for the tag calls (only its ARN is used)."""
+        return StoredRule(arn=self.listener_arn, priority=None)
+
+    def _check_certificate(self, arn: str) -> None:
+        if self.known_certificates is not None and arn not in self.known_certificates:
+            self._error("CertificateNotFound", f"Certificate '{arn}' not found")
+
+    def _one_certificate(self, certificates: list[dict[str, Any]]) -> str:
+        if len(certificates) != 1 or certificates[0].get("IsDefault") is not None:
+            self._error("ValidationError", "Give exactly one certificate, without IsDefault")
+        arn: str = certificates[0]["CertificateArn"]
+        self._check_certificate(arn)
+        return arn
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -492,13 +549,72 @@ class Elbv2Model:
         }
 
     def _listener(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "ListenerArn": self.listener_arn,
             "LoadBalancerArn": self.load_balancer_arn,
             "Port": self.port,
             "Protocol": self.protocol,
             "DefaultActions": _read_actions(self.default_rule.actions),
         }
+        if self.protocol == "HTTPS":
+            out["SslPolicy"] = self.ssl_policy
+            out["Certificates"] = [{"CertificateArn": self.default_certificate}]
+            auth = self.mutual_authentication or {"Mode": "off"}
+            if auth["Mode"] == "verify":  # what AWS fills in
+                auth = {
+                    "IgnoreClientCertificateExpiry": False,
+                    "AdvertiseTrustStoreCaNames": "off",
+                    **auth,
+                    "TrustStoreAssociationStatus": "active",
+                }
+            out["MutualAuthentication"] = copy.deepcopy(auth)
+        return out
+
+    @api
+    def describe_load_balancers(
+        self,
+        LoadBalancerArns: list[str] | None = None,
+        Names: list[str] | None = None,
+        Marker: str | None = None,
+        PageSize: int | None = None,
+    ) -> dict[str, Any]:
+        wanted = list(LoadBalancerArns or []) + list(Names or [])
+        name = parse_listener_arn(self.listener_arn).load_balancer_name
+        for value in wanted:
+            if value not in (self.load_balancer_arn, name):
+                self._error("LoadBalancerNotFound", f"Load balancer '{value}' not found")
+        return {
+            "LoadBalancers": [
+                {
+                    "LoadBalancerArn": self.load_balancer_arn,
+                    "LoadBalancerName": name,
+                    "Scheme": "internet-facing",
+                    "Type": "application",
+                }
+            ]
+        }
+
+    @api
+    def describe_listener_certificates(
+        self, ListenerArn: str, Marker: str | None = None, PageSize: int | None = None
+    ) -> dict[str, Any]:
+        self._check_listener(ListenerArn)
+        items = []
+        if self.default_certificate:
+            items.append({"CertificateArn": self.default_certificate, "IsDefault": True})
+        items += [{"CertificateArn": arn, "IsDefault": False} for arn in self.certificates]
+        start = int(Marker[2:]) if Marker else 0
+        size = PageSize or DEFAULT_PAGE_SIZE
+        out: dict[str, Any] = {"Certificates": items[start : start + size]}
+        if start + size < len(items):
+            out["NextMarker"] = f"m:{start + size}"
+        return out
+
+    @api
+    def describe_listener_attributes(self, ListenerArn: str) -> dict[str, Any]:
+        self._check_listener(ListenerArn)
+        values = {**ATTRIBUTE_DEFAULTS, **self.attributes}
+        return {"Attributes": [{"Key": k, "Value": v} for k, v in sorted(values.items())]}
 
     @api
     def describe_listeners(
@@ -660,15 +776,102 @@ class Elbv2Model:
 
     @api
     def modify_listener(
-        self, ListenerArn: str, DefaultActions: list[dict[str, Any]] | None = None
+        self,
+        ListenerArn: str,
+        DefaultActions: list[dict[str, Any]] | None = None,
+        Port: int | None = None,
+        Protocol: str | None = None,
+        SslPolicy: str | None = None,
+        Certificates: list[dict[str, Any]] | None = None,
+        AlpnPolicy: list[str] | None = None,
+        MutualAuthentication: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """As documented: HTTP to HTTPS needs the default certificate in the same call; HTTPS
+        to HTTP removes the policy, the certificates and mutual TLS; every check before any
+        change."""
         self._check_listener(ListenerArn)
+        protocol = Protocol or self.protocol
+        if protocol not in ("HTTP", "HTTPS"):
+            self._error("UnsupportedProtocol", f"Protocol '{protocol}' is not supported")
+        if AlpnPolicy:
+            self._error("ALPNPolicyNotSupported", "ALPN policies are for TLS listeners")
+        certificate = self._one_certificate(Certificates) if Certificates is not None else None
+        if protocol == "HTTPS" and certificate is None and self.protocol != "HTTPS":
+            self._error("ValidationError", "An HTTPS listener needs a default certificate")
+        if protocol == "HTTP" and (certificate or SslPolicy or MutualAuthentication):
+            self._error("ValidationError", "An HTTP listener takes no certificate or policy")
+        if SslPolicy is not None and SslPolicy not in SSL_POLICIES:
+            self._error("SSLPolicyNotFound", f"SSL policy '{SslPolicy}' not found")
+        if MutualAuthentication is not None:
+            mode = MutualAuthentication.get("Mode")
+            if mode not in ("off", "passthrough", "verify"):
+                self._error("ValidationError", f"Mode '{mode}' is not off, passthrough or verify")
+            store = MutualAuthentication.get("TrustStoreArn")
+            if mode == "verify" and not store:
+                self._error("ValidationError", "Mode verify needs a TrustStoreArn")
+            if store and self.trust_stores is not None and store not in self.trust_stores:
+                self._error("TrustStoreNotFound", f"Trust store '{store}' not found")
         if DefaultActions is not None:
             default = self.default_rule
-            default.actions, default.secrets = self._actions(
+            actions, secrets = self._actions(
                 DefaultActions, existing=default.secrets, may_reuse=True
             )
+            default.actions, default.secrets = actions, secrets
+        if Port is not None:
+            self.port = Port
+        if protocol == "HTTP" and self.protocol == "HTTPS":
+            self.ssl_policy = self.default_certificate = self.mutual_authentication = None
+            self.certificates = []
+        elif protocol == "HTTPS" and self.protocol == "HTTP":
+            self.ssl_policy = SSL_POLICY_DEFAULT
+        self.protocol = protocol
+        if certificate is not None:
+            self.default_certificate = certificate
+        if SslPolicy is not None:
+            self.ssl_policy = SslPolicy
+        if MutualAuthentication is not None:
+            auth = {k: v for k, v in MutualAuthentication.items() if v is not None}
+            self.mutual_authentication = None if auth.get("Mode") == "off" else auth
         return {"Listeners": [self._listener()]}
+
+    @api
+    def add_listener_certificates(
+        self, ListenerArn: str, Certificates: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        self._check_listener(ListenerArn)
+        arn = self._one_certificate(Certificates)
+        if arn not in self.certificates:
+            if len(self.certificates) >= CERTIFICATES_PER_LOAD_BALANCER:
+                self._error("TooManyCertificates", "At most 25 certificates a load balancer")
+            self.certificates.append(arn)
+        return {"Certificates": [{"CertificateArn": arn, "IsDefault": False}]}
+
+    @api
+    def remove_listener_certificates(
+        self, ListenerArn: str, Certificates: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        self._check_listener(ListenerArn)
+        if len(Certificates) != 1:
+            self._error("ValidationError", "Give exactly one certificate")
+        arn = Certificates[0]["CertificateArn"]
+        if arn == self.default_certificate and arn not in self.certificates:
+            self._error("OperationNotPermitted", "The default certificate cannot be removed")
+        if arn in self.certificates:
+            self.certificates.remove(arn)
+        return {}
+
+    @api
+    def modify_listener_attributes(
+        self, ListenerArn: str, Attributes: list[dict[str, str]]
+    ) -> dict[str, Any]:
+        self._check_listener(ListenerArn)
+        for item in Attributes:
+            if item["Key"] not in ATTRIBUTE_DEFAULTS:
+                self._error("InvalidConfigurationRequest", f"Unknown attribute '{item['Key']}'")
+        for item in Attributes:
+            self.attributes[item["Key"]] = item["Value"]
+        values = {**ATTRIBUTE_DEFAULTS, **self.attributes}
+        return {"Attributes": [{"Key": k, "Value": v} for k, v in sorted(values.items())]}
 
     @api
     def add_tags(self, ResourceArns: list[str], Tags: list[dict[str, str]]) -> dict[str, Any]:
@@ -759,7 +962,8 @@ def capture_state(client: Any, listener_arn: str, *, page_size: int = 400) -> Li
         if not page.get("NextMarker"):
             break
         kwargs["Marker"] = page["NextMarker"]
-    arns = [r["RuleArn"] for r in raw if not r["IsDefault"]]
+    default_arn = next(r["RuleArn"] for r in raw if r["IsDefault"])
+    arns = [listener_arn, default_arn] + [r["RuleArn"] for r in raw if not r["IsDefault"]]
     tags: dict[str, dict[str, str]] = {}
     for start in range(0, len(arns), 20):
         described = client.describe_tags(ResourceArns=arns[start : start + 20])
@@ -791,13 +995,25 @@ def capture_state(client: Any, listener_arn: str, *, page_size: int = 400) -> Li
         listener_arn=listener_arn,
         port=listener.get("Port"),
         protocol=listener.get("Protocol"),
+        load_balancer_scheme="internet-facing",
+        load_balancer_type="application",
+    )
+    certificates: list[dict[str, Any]] = []
+    if listener["Protocol"] == "HTTPS":
+        certificates = client.describe_listener_certificates(ListenerArn=listener_arn)[
+            "Certificates"
+        ]
+    attributes = client.describe_listener_attributes(ListenerArn=listener_arn)["Attributes"]
+    settings = settings_from_api(
+        listener, certificates, attributes, tags.get(listener_arn), tags.get(default_arn)
     )
     return ListenerState.model_validate(
         {
             "source": source.model_dump(exclude_none=True),
             "default_actions": canonical_actions(listener["DefaultActions"]),
             "rules": rules,
-            "default_rule_arn": next(r["RuleArn"] for r in raw if r["IsDefault"]),
+            "default_rule_arn": default_arn,
+            "listener": settings,
         }
     )
 

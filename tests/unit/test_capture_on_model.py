@@ -54,12 +54,35 @@ def test_capture_makes_the_minimum_read_calls(count: int) -> None:
     state = capture_listener(ModelAws(model), model.listener_arn)  # type: ignore[arg-type]
     assert len(state.rules) == count
     pages = -(-(count + 1) // 400)
-    tag_batches = -(-count // 20)
+    tag_batches = -(-(count + 2) // 20)  # the listener, its default rule and its rules
     assert [c.method for c in model.calls] == (
-        ["describe_listeners"] + ["describe_rules"] * pages + ["describe_tags"] * tag_batches
+        ["describe_listeners"]
+        + ["describe_rules"] * pages
+        + ["describe_listener_attributes"]  # an HTTP listener has no certificates to read
+        + ["describe_tags"] * tag_batches
+        + ["describe_load_balancers"]  # its scheme and type
     )
-    assert all(len(c.kwargs["ResourceArns"]) <= 20 for c in model.calls[1 + pages :])
+    tagged = [c.kwargs["ResourceArns"] for c in model.calls if c.method == "describe_tags"]
+    assert all(len(batch) <= 20 for batch in tagged)
+    assert tagged[0][0] == model.listener_arn
+    assert sum(batch.count(model.default_rule.arn) for batch in tagged) == 1
     assert all(c.kwargs.get("PageSize") == 400 for c in model.calls[1 : 1 + pages])
+
+
+def test_an_https_listener_reads_its_certificates_in_pages() -> None:
+    model = Elbv2Model(protocol="HTTPS", port=443)
+    extra = [f"arn:aws:acm:us-east-1:123456789012:certificate/c{i:03d}" for i in range(25)]
+    for arn in reversed(extra):
+        model.add_listener_certificates(
+            ListenerArn=model.listener_arn, Certificates=[{"CertificateArn": arn}]
+        )
+    model.calls.clear()
+    state = capture_listener(ModelAws(model), model.listener_arn)  # type: ignore[arg-type]
+    assert state.listener is not None
+    assert state.listener.default_certificate == model.default_certificate
+    assert state.listener.certificates == sorted(extra)
+    assert [c.method for c in model.calls].count("describe_listener_certificates") == 1
+    assert state.source.load_balancer_scheme == "internet-facing"
 
 
 @PROFILE

@@ -441,7 +441,10 @@ def test_capture_state_reads_through_the_api_and_pages(model):
     model.calls.clear()
     state = capture_state(model, model.listener_arn, page_size=10)
     assert [c.method for c in model.calls] == (
-        ["describe_listeners"] + ["describe_rules"] * 5 + ["describe_tags"] * 3
+        ["describe_listeners"]
+        + ["describe_rules"] * 5
+        + ["describe_tags"] * 3
+        + ["describe_listener_attributes"]
     )
     assert [r.priority for r in state.rules] == list(range(1, 46))
     assert state.rules[44].tags == {"n": "45"}

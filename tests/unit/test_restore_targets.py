@@ -25,6 +25,8 @@ WRITES = {
     "elasticloadbalancing:SetRulePriorities",
     "elasticloadbalancing:AddTags",
     "elasticloadbalancing:RemoveTags",
+    "elasticloadbalancing:CreateListener",  # recreating a deleted listener
+    "elasticloadbalancing:DeleteListener",  # and its rollback
 }
 
 
@@ -171,6 +173,8 @@ def test_name_prefixes_become_a_deny_outside_their_arns(template: str) -> None:
         "arn:*:elasticloadbalancing:*:*:listener/app/api*",
         "arn:*:elasticloadbalancing:*:*:listener-rule/app/web-*",
         "arn:*:elasticloadbalancing:*:*:listener-rule/app/api*",
+        "arn:*:elasticloadbalancing:*:*:loadbalancer/app/web-*",
+        "arn:*:elasticloadbalancing:*:*:loadbalancer/app/api*",
     ]
     allows = [s for s in statements if s["Effect"] == "Allow" and "Action" in s]
     written = {a for s in allows for a in ([s["Action"]] if isinstance(s["Action"], str) else
@@ -178,7 +182,11 @@ def test_name_prefixes_become_a_deny_outside_their_arns(template: str) -> None:
     assert written == WRITES
     for allow in allows:
         if set([allow["Action"]] if isinstance(allow["Action"], str) else allow["Action"]) & WRITES:
-            assert ":210987654321:listener" in allow["Resource"]  # the account stays exact
+            resources = allow["Resource"]
+            for resource in resources if isinstance(resources, list) else [resources]:
+                assert ":210987654321:listener" in resource or (  # the account stays exact
+                    ":210987654321:loadbalancer/app/" in resource
+                )
 
 
 @pytest.mark.parametrize("template", ["template.yaml", "member-account.yaml"])

@@ -126,7 +126,7 @@ def test_a_malformed_number_in_schema_version_or_a_key_is_named_too() -> None:
     huge = "0x" + "f" * 5000
     text = as_yaml(good_document()).decode()
     said = one_sentence(
-        text.replace("schema_version: 1", f"schema_version: {huge}").encode(), "s.yaml"
+        text.replace("schema_version: 2", f"schema_version: {huge}").encode(), "s.yaml"
     )
     assert "schema_version holds a number too" in said
     text = text.replace("tool_version:", f"? {huge}\n: 1\ntool_version:")

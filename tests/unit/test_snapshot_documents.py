@@ -105,7 +105,15 @@ def test_snapshot_records_everything_a_restore_needs() -> None:
         default_actions=[forward(default_group)],
     )
     document = json.loads(dumps(snapshot_of(model)))
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 2
+    assert document["listener"] == {
+        "protocol": "HTTP",
+        "port": 8080,
+        "certificates": [],
+        "attributes": {},
+        "tags": {},
+        "default_rule_tags": {},
+    }
     assert document["source"]["listener_arn"] == model.listener_arn
     assert document["source"]["load_balancer_name"] == "shop"
     assert document["source"]["port"] == 8080
@@ -169,6 +177,7 @@ def test_the_document_puts_metadata_first() -> None:
         "tool_version",
         "checksum",
         "source",
+        "listener",
         "default_actions",
         "rules",
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import typer
 
@@ -31,6 +31,7 @@ from ..history import Reader, VersionSource
 from ..locks import RestoreLock
 from ..oidc_secrets import SecretScope
 from ..records import new_restore_id
+from ..recreate import lock_key
 from ..store import Store, default_pre_restore_location
 from .common import err_console, open_aws, out_console, print_json
 
@@ -50,6 +51,7 @@ class FleetRun:
     yes: bool
     pre_restore_to: str | None
     as_json: bool
+    certificate_map: dict[str, str] = field(default_factory=dict)
 
 
 def check_fleet_options(given: dict[str, object]) -> None:
@@ -88,17 +90,19 @@ def run_fleet(
     source, read = open_versions(balancer)
     choosing = choose_members(source, read, balancer, at=run.at)
     fleet = match_live(aws, balancer, choosing)
-    options = FleetOptions(run.recreate_listener, run.map_by_name, run.oidc_secrets, run.scope)
+    options = FleetOptions(
+        run.recreate_listener, run.map_by_name, run.oidc_secrets, run.scope, run.certificate_map
+    )
     with ExitStack() as held:
         locks: dict[str, RestoreLock] = {}
         if not run.dry_run:
             for member in fleet.members:
-                if member.target_arn is None:
-                    continue
-                lock = take_lock(member.target_arn)
+                # a missing listener's lock is its load balancer's port (albrules.recreate)
+                key = member.target_arn or lock_key(fleet.load_balancer_arn, member.port or 0)
+                lock = take_lock(key)
                 if lock is None:
                     break  # no stack (said once): no lock for any listener
-                locks[member.target_arn] = held.enter_context(lock)
+                locks[key] = held.enter_context(lock)
         prepare_fleet(aws, fleet, options)
         if not run.as_json:
             out_console.print(fleet_plan_view(fleet))

@@ -19,9 +19,17 @@ from ..history import Choice, check_chosen, choose
 from ..locks import RestoreLock, cli_owner
 from ..oidc_secrets import DEFAULT_PREFIX, SecretScope, check_prefix, parse_secret_arn
 from ..plan import Selector, choose_selection
-from ..render import outcome_view, plan_view
+from ..recreate import V1_REFUSAL, find_load_balancer, lock_key
+from ..render import outcome_view, plan_view, recreate_view
 from ..resolve import choose_target
-from ..restore import Prepared, RestoreResult, execute_restore, prepare_restore, unapplied
+from ..restore import (
+    Prepared,
+    RestoreResult,
+    execute_restore,
+    prepare_recreate,
+    prepare_restore,
+    unapplied,
+)
 from ..store import Store, default_pre_restore_location
 from .common import (
     AnyOidcSecret,
@@ -93,22 +101,35 @@ FromOpt = Annotated[
         "instead of the stack's catalog.",
     ),
 ]
+RecreateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--recreate-listener",
+        help="Create the listener when the snapshot's listener no longer exists (a format 2 "
+        "snapshot): on the snapshot's load balancer, or on --load-balancer; rolled back by "
+        "deleting it.",
+    ),
+]
 LoadBalancerOpt = Annotated[
     str | None,
     typer.Option(
         "--load-balancer",
-        metavar="NAME",
-        help="Without a SNAPSHOT: restore every listener of this load balancer (found by name, "
-        "also when it was recreated), each to its latest snapshot in --from LOCATION or its "
-        "version at --at TIME; one plan, one confirmation, and every listener changed is "
-        "rolled back if any fails.",
+        metavar="ARN_OR_NAME",
+        help="With a SNAPSHOT and --recreate-listener: the load balancer to create the "
+        "listener on (found by name when its ARN is gone, e.g. a recreated load balancer). "
+        "Without a SNAPSHOT: restore every listener of this load balancer (found by name, also "
+        "when it was recreated), each to its latest snapshot in --from LOCATION or its version "
+        "at --at TIME; one plan, one confirmation, and every listener changed is rolled back if "
+        "any fails.",
     ),
 ]
-RecreateListenerOpt = Annotated[
-    bool,
+CertificateMapOpt = Annotated[
+    list[str] | None,
     typer.Option(
-        "--recreate-listener",
-        help="Create a listener that no longer exists from its snapshot (format 2).",
+        "--certificate-map",
+        metavar="OLD=NEW",
+        help="With --recreate-listener: use certificate (or trust store) ARN NEW where the "
+        "snapshot names OLD (repeatable).",
     ),
 ]
 CatalogTable = Annotated[
@@ -182,6 +203,53 @@ def prepare(
         secret_scope=scope,
     )
     return aws, prepared
+
+
+@dataclass(frozen=True)
+class Recreate:
+    """``--recreate-listener [--load-balancer ARN_OR_NAME] [--certificate-map OLD=NEW]``."""
+
+    wanted: bool = False
+    load_balancer: str | None = None
+    certificate_map: tuple[str, ...] = ()
+
+    def mapping(self) -> dict[str, str]:
+        """``--certificate-map`` as OLD -> NEW, checked."""
+        if not self.wanted and (self.load_balancer or self.certificate_map):
+            raise InvalidInput(
+                "--load-balancer and --certificate-map apply to --recreate-listener; add it, "
+                "or drop them"
+            )
+        mapping: dict[str, str] = {}
+        for item in self.certificate_map:
+            old, sep, new = item.partition("=")
+            if not sep or not old.startswith("arn:") or not new.startswith("arn:"):
+                raise InvalidInput(
+                    f"--certificate-map {item!r} must be OLD=NEW, two certificate or trust store "
+                    "ARNs"
+                )
+            mapping[old] = new
+        return mapping
+
+    def check_options(
+        self,
+        mode: str | None,
+        priority: list[int] | None,
+        match: list[str] | None,
+        target_listener_arn: str | None,
+    ) -> None:
+        if not self.wanted:
+            return
+        if (mode and mode != "full") or priority or match:
+            raise InvalidInput(
+                "--recreate-listener restores the whole listener; drop --mode selective, "
+                "--priority and --match"
+            )
+        if target_listener_arn:
+            raise InvalidInput(
+                "--recreate-listener creates a new listener; drop --target-listener-arn (or "
+                "drop --recreate-listener to restore into that listener)"
+            )
 
 
 @dataclass(frozen=True)
@@ -297,6 +365,7 @@ def _run(
     region: str | None,
     locking: LockOptions | None = None,
     when: PointInTime | None = None,
+    recreate: Recreate | None = None,
 ) -> None:
     """The one restore pipeline of both commands: (choose,) check, plan, show, (lock, confirm,
     apply).
@@ -304,12 +373,35 @@ def _run(
     A restore that may change the listener holds its lock from before the plan to the end
     (released on every way out, Ctrl-C included); a dry run takes none."""
     _selection(mode, priority, match)  # option mistakes first, before any file or AWS access
+    recreate = recreate or Recreate()
+    certificate_map = recreate.mapping()
+    recreate.check_options(mode, priority, match, target_listener_arn)
     secrets = _oidc(oidc_secret)
     document, snapshot, choice = _document(
         snapshot, when or PointInTime(), listener_arn, locking or LockOptions(), profile, region
     )
     if choice is not None and not as_json:
         out_console.print(f"chose {choice.reason}", markup=False)
+    if recreate.wanted:
+        _recreate(
+            document,
+            snapshot,
+            recreate,
+            certificate_map,
+            listener_arn=listener_arn,
+            map_by_name=map_by_name,
+            secrets=secrets,
+            scope=scope,
+            dry_run=dry_run,
+            yes=yes,
+            pre_restore_to=pre_restore_to,
+            as_json=as_json,
+            profile=profile,
+            region=region,
+            locking=locking or LockOptions(),
+            choice=choice,
+        )
+        return
     target = choose_target(document.source.listener_arn, listener_arn, target_listener_arn)
     scope.check_all(secrets, target)  # a secret out of scope is refused before any AWS call
     lock, lock_info = (
@@ -345,6 +437,72 @@ def _run(
         raise typer.Exit(outcome.exit_code)
 
 
+def _recreate(
+    document: Any,
+    snapshot: str,
+    recreate: Recreate,
+    certificate_map: dict[str, str],
+    *,
+    listener_arn: str | None,
+    map_by_name: bool,
+    secrets: dict[str, str],
+    scope: SecretScope,
+    dry_run: bool,
+    yes: bool,
+    pre_restore_to: str | None,
+    as_json: bool,
+    profile: str | None,
+    region: str | None,
+    locking: LockOptions,
+    choice: Choice | None,
+) -> None:
+    """``--recreate-listener``: check (nothing changed on a refusal), lock the load balancer's
+    port, plan from the listener as it will be created, show, confirm, create and apply."""
+    old = choose_target(document.source.listener_arn, listener_arn, None)
+    if not document.can_recreate:
+        raise RestoreRefused(V1_REFUSAL)
+    aws = open_aws(profile, region, old)
+    balancer, _name = find_load_balancer(aws, document, recreate.load_balancer)
+    assert document.listener is not None
+    key = lock_key(balancer, document.listener.port)
+    lock, lock_info = (None, {}) if dry_run else _restore_lock(key, locking, profile, region)
+    with lock or nullcontext():
+        prepared = prepare_recreate(
+            aws,
+            document,
+            load_balancer=recreate.load_balancer or balancer,
+            certificate_map=certificate_map,
+            map_by_name=map_by_name,
+            oidc_secrets=secrets,
+            secret_scope=scope,
+        )
+        target = prepared.recreate
+        assert target is not None
+        if not as_json:
+            out_console.print(recreate_view(target))
+            out_console.print(plan_view(prepared.plan, live_rules=0, source=snapshot), markup=False)
+        outcome = unapplied(prepared, dry_run) or _apply(aws, prepared, yes, pre_restore_to, lock)
+    if as_json:
+        plan = prepared.plan.public()
+        lock_part = {"lock": lock_info} if lock_info else {}
+        chosen = {"choice": choice.public()} if choice else {}
+        print_json(
+            {
+                **plan,
+                **outcome.model_dump(mode="json"),
+                "plan": plan,
+                "recreate": target.public(),
+                **lock_part,
+                **chosen,
+            }
+        )
+    else:
+        stream = out_console if outcome.exit_code == 0 else err_console
+        stream.print(outcome_view(outcome))
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
+
+
 def _apply(
     aws: Aws,
     prepared: Prepared,
@@ -358,10 +516,18 @@ def _apply(
                 "restore asks for confirmation and stdin is not a terminal; pass --yes "
                 "to restore without asking (nothing was changed)"
             )
-        if not typer.confirm(f"Apply {len(prepared.plan.operations)} change(s)?", default=False):
+        changes = len(prepared.plan.operations) + (1 if prepared.recreate else 0)
+        if not typer.confirm(f"Apply {changes} change(s)?", default=False):
             raise RestoreRefused("not confirmed; nothing was changed")
     store = Store(pre_restore_to or default_pre_restore_location(), aws)
-    return execute_restore(aws, prepared, pre_restore_store=store, recheck=not yes, lock=lock)
+    return execute_restore(
+        aws,
+        prepared,
+        pre_restore_store=store,
+        recheck=not yes,
+        lock=lock,
+        catalog=lock.catalog if lock is not None else None,
+    )
 
 
 def _fleet_run(
@@ -376,8 +542,12 @@ def _fleet_run(
     yes: bool,
     pre_restore_to: str | None,
     as_json: bool,
+    certificate_map: list[str] | None = None,
 ) -> FleetRun:
     """A whole-load-balancer restore (--load-balancer without a SNAPSHOT), as asked."""
+    mapping = Recreate(True, None, tuple(certificate_map or ())).mapping()
+    if mapping and not recreate_listener:
+        raise InvalidInput("--certificate-map applies to --recreate-listener; add it, or drop it")
     return FleetRun(
         load_balancer=load_balancer,
         from_location=from_location,
@@ -390,6 +560,7 @@ def _fleet_run(
         yes=yes,
         pre_restore_to=pre_restore_to,
         as_json=as_json,
+        certificate_map=mapping,
     )
 
 
@@ -423,8 +594,6 @@ def plan(
     at: AtOpt = None,
     before_change: BeforeChangeOpt = None,
     from_location: FromOpt = None,
-    load_balancer: LoadBalancerOpt = None,
-    recreate_listener: RecreateListenerOpt = False,
     target_listener_arn: TargetListener = None,
     mode: ModeOpt = None,
     priority: PriorityOpt = None,
@@ -433,6 +602,9 @@ def plan(
     oidc_secret: OidcSecret = None,
     oidc_secret_prefix: OidcSecretPrefix = DEFAULT_PREFIX,
     any_oidc_secret: AnyOidcSecret = False,
+    recreate_listener: RecreateOpt = False,
+    load_balancer: LoadBalancerOpt = None,
+    certificate_map: CertificateMapOpt = None,
     stack_name: StackName = "albrules",
     local: Where = None,
     port: LocalPort = None,
@@ -473,6 +645,7 @@ def plan(
                     False,
                     None,
                     as_json,
+                    certificate_map,
                 ),
                 **_fleet_doors(
                     LockOptions(False, table, stack_name, local, port),
@@ -500,6 +673,7 @@ def plan(
             region=region,
             locking=LockOptions(False, table, stack_name, local, port),
             when=PointInTime(at, before_change, from_location),
+            recreate=Recreate(recreate_listener, load_balancer, tuple(certificate_map or ())),
         )
 
 
@@ -509,8 +683,6 @@ def restore(
     at: AtOpt = None,
     before_change: BeforeChangeOpt = None,
     from_location: FromOpt = None,
-    load_balancer: LoadBalancerOpt = None,
-    recreate_listener: RecreateListenerOpt = False,
     target_listener_arn: TargetListener = None,
     mode: ModeOpt = None,
     priority: PriorityOpt = None,
@@ -519,6 +691,9 @@ def restore(
     oidc_secret: OidcSecret = None,
     oidc_secret_prefix: OidcSecretPrefix = DEFAULT_PREFIX,
     any_oidc_secret: AnyOidcSecret = False,
+    recreate_listener: RecreateOpt = False,
+    load_balancer: LoadBalancerOpt = None,
+    certificate_map: CertificateMapOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and check only.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     pre_restore_to: Annotated[
@@ -578,6 +753,7 @@ def restore(
                     yes,
                     pre_restore_to,
                     as_json,
+                    certificate_map,
                 ),
                 **_fleet_doors(
                     LockOptions(no_lock, table, stack_name, local, port),
@@ -605,4 +781,5 @@ def restore(
             region=region,
             locking=LockOptions(no_lock, table, stack_name, local, port),
             when=PointInTime(at, before_change, from_location),
+            recreate=Recreate(recreate_listener, load_balancer, tuple(certificate_map or ())),
         )

@@ -10,9 +10,21 @@ from __future__ import annotations
 
 def install() -> None:
     """Patch moto in this process (idempotent). Import moto lazily: it is heavy."""
-    from . import elbv2, events, faults, inbox, kms, lambdas, object_lock, s3, stepfunctions
+    from . import (
+        elbv2,
+        elbv2_listeners,
+        events,
+        faults,
+        inbox,
+        kms,
+        lambdas,
+        object_lock,
+        s3,
+        stepfunctions,
+    )
 
     elbv2.install()
+    elbv2_listeners.install()  # after elbv2: its ModifyListener validates default actions
     events.install()
     inbox.install()
     kms.install()

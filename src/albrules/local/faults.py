@@ -68,6 +68,9 @@ MUTATING = (
     "AddTags",
     "RemoveTags",
     "ModifyListener",
+    "AddListenerCertificates",
+    "RemoveListenerCertificates",
+    "ModifyListenerAttributes",
 )
 
 

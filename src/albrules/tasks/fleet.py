@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import notifications
 from ..capture import resolve_load_balancer
-from ..errors import InvalidInput
+from ..errors import InvalidInput, RestoreRefused
 from ..fleet_restore import FleetOptions, FleetPlan, choose_members, match_live, member_key
 from ..fleet_restore import prepare_fleet as check_and_plan
 from ..history import CatalogVersions, StoreVersions, VersionSource
@@ -92,6 +92,15 @@ def plan_load_balancer(state: LoadBalancerRestoreState) -> LoadBalancerRestoreSt
     source = _source(settings, request.from_location)
     choosing = choose_members(source, read, balancer, at=request.at, at_name="at")
     fleet = match_live(aws, balancer, choosing)
+    if fleet.missing:
+        names = "; ".join(m.name for m in fleet.missing)
+        raise RestoreRefused(
+            f"{len(fleet.missing)} listener(s) of load balancer {fleet.load_balancer_name} no "
+            f"longer exist ({names}); the restore machine does not recreate listeners of a whole "
+            'load balancer yet: recreate each first ({"snapshot": ..., "recreate_listener": '
+            "true}), or use albrules restore --load-balancer NAME --recreate-listener; nothing "
+            "was changed"
+        )
     catalog.write_audit(
         state.execution_arn,
         audit_opened(

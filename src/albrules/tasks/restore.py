@@ -39,8 +39,9 @@ from ..restore import (
 )
 from ..seal import digest, read_sealed
 from ..snapshot import build_snapshot, format_for, loads
-from ..state_documents import PlanSummary, RestoreState, dump
+from ..state_documents import PlanSummary, RecreateNote, RestoreRequest, RestoreState, dump
 from ..targets import check_restore_target
+from . import recreate
 from .runtime import MetricUnit, logger, metrics
 from .settings import Settings
 
@@ -189,6 +190,11 @@ def lock_listener(state: RestoreState) -> RestoreState:
         request.target_listener_arn,
         INPUT_NAMES,
     )  # canonical: the lock's key, the audit's and the S3 keys' listener
+    note = (
+        recreate.note_for(_target_aws(settings, target), snapshot, request)
+        if request.recreate_listener
+        else None
+    )
     catalog = settings.catalog()
     catalog.write_audit(
         state.execution_arn,
@@ -203,11 +209,14 @@ def lock_listener(state: RestoreState) -> RestoreState:
         ),
     )
     seconds = workflow_lock_seconds(state.settings.approval_timeout_seconds)
-    catalog.acquire_lock(target, state.execution_arn, seconds)
+    if note is not None:  # no listener ARN yet: the load balancer's port is locked
+        catalog.write_audit(state.execution_arn, {"lock_key": note.lock_key})
+    catalog.acquire_lock(note.lock_key if note else target, state.execution_arn, seconds)
     logger.append_keys(listener_arn=target)
     return state.model_copy(
         update={
-            "listener_arn": target,
+            "listener_arn": None if note else target,
+            "recreate": note,
             "snapshot_location": location,
             "snapshot_sha256": sha256,
             "snapshot_choice": choice.public() if choice else None,
@@ -222,6 +231,11 @@ def check_snapshot(state: RestoreState) -> RestoreState:
     settings = Settings.load()
     location = _need(state.snapshot_location, "snapshot")
     snapshot = _read_snapshot(settings, location, _need(state.snapshot_sha256, "snapshot"))[0]
+    if state.recreate is not None:
+        aws = _target_aws(settings, state.recreate.old_listener_arn)
+        recreate.check(aws, settings, snapshot, request, state.recreate)
+        metrics.add_metric(name="SnapshotRules", unit=MetricUnit.Count, value=len(snapshot.rules))
+        return state
     target = _need(state.listener_arn, "listener")
     aws = _target_aws(settings, target)
     check_restore_target(aws, target, settings.restore_targets)
@@ -238,7 +252,10 @@ def check_snapshot(state: RestoreState) -> RestoreState:
 
 
 def store_pre_restore_snapshot(state: RestoreState) -> RestoreState:
-    """Capture the listener as it is now and store it: the rollback's target."""
+    """Capture the listener as it is now and store it: the rollback's target. A recreation
+    has no listener yet: its rollback deletes the one it creates."""
+    if state.recreate is not None:
+        return state
     settings = Settings.load()
     target = _need(state.listener_arn, "listener")
     live = capture_listener(_target_aws(settings, target), target)
@@ -269,6 +286,8 @@ def compute_plan(state: RestoreState) -> RestoreState:
     request = state.parsed_request()
     mode, selector = choose_selection(request.mode, request.priorities, request.match, INPUT_NAMES)
     settings = Settings.load()
+    if state.recreate is not None:
+        return _compute_recreation(settings, state, request)
     target = _need(state.listener_arn, "listener")
     aws = _target_aws(settings, target, write=True)
     location = _need(state.snapshot_location, "snapshot")
@@ -312,6 +331,50 @@ def compute_plan(state: RestoreState) -> RestoreState:
             "changes": summary.changes,
         }
     )
+
+
+def _compute_recreation(
+    settings: Settings, state: RestoreState, request: RestoreRequest
+) -> RestoreState:
+    """compute_plan for a recreation: the plan from the listener as it will be created."""
+    note = _need_note(state)
+    aws = _target_aws(settings, note.old_listener_arn, write=True)
+    location = _need(state.snapshot_location, "snapshot")
+    snapshot = _read_snapshot(settings, location, _need(state.snapshot_sha256, "snapshot"))[0]
+    plan, recreation = recreate.plan(aws, settings, snapshot, request, note)
+    plan_at, plan_sha256 = settings.put_sealed_json(
+        plan_key(state.execution_arn),
+        {
+            "plan": plan.model_dump(mode="json"),
+            "public": plan.public(),
+            "recreate": recreation,
+            "base_fingerprint": "",
+            "snapshot": state.snapshot_location,
+            "pre_restore": None,
+            "oidc_secrets": recreation["oidc_secrets"],
+            "max_listener_rules": recreation["max_listener_rules"],
+            "warnings": recreation["warnings"],
+        },
+        "plan",
+    )
+    summary = recreate.summary_with_create(plan_summary(plan), recreation["summary"])
+    metrics.add_metric(name="PlannedOperations", unit=MetricUnit.Count, value=summary.changes)
+    return state.model_copy(
+        update={
+            "plan_location": plan_at,
+            "plan_sha256": plan_sha256,
+            "plan": summary,
+            "changes": summary.changes,
+        }
+    )
+
+
+def _need_note(state: RestoreState) -> RecreateNote:
+    if state.recreate is None:  # pragma: no cover - the callers check
+        raise AlbRulesError(
+            "the restore state has no recreation; the state machine is out of order"
+        )
+    return state.recreate
 
 
 def _requester(settings: Settings, state: RestoreState) -> dict[str, Any]:
@@ -382,6 +445,13 @@ def apply_plan(state: RestoreState) -> RestoreState:
     settings = Settings.load()
     document = _plan_document(settings, state)
     _check_approved_plan(settings, state)
+    if state.recreate is not None:
+        note = state.recreate
+        settings.catalog().hold_lock(note.lock_key, state.execution_arn, APPLY_SECONDS)
+        location = _need(state.snapshot_location, "snapshot")
+        snapshot = _read_snapshot(settings, location, _need(state.snapshot_sha256, "snapshot"))[0]
+        aws = _target_aws(settings, note.old_listener_arn, write=True)
+        return recreate.apply(settings, state, aws, snapshot, document)
     plan = Plan.model_validate(document["plan"])
     target = _need(state.listener_arn, "listener")
     # Still this restore's lock, unexpired (and extended for the apply), or LockLost.
@@ -426,6 +496,10 @@ def verify_listener(state: RestoreState) -> RestoreState:
     """Compare the listener with what it should now be: the plan's target after a restore,
     the pre-restore snapshot after a rollback. Raises VerifyFailed on any difference."""
     settings = Settings.load()
+    if state.recreate is not None and state.phase == "rollback":
+        aws = _target_aws(settings, state.recreate.old_listener_arn)
+        recreate.verify_rolled_back(settings, state, aws)
+        return state
     target = _need(state.listener_arn, "listener")
     aws = _target_aws(settings, target)
     if state.phase == "rollback":
@@ -437,8 +511,12 @@ def verify_listener(state: RestoreState) -> RestoreState:
 
 
 def roll_back_listener(state: RestoreState) -> RestoreState:
-    """Put the listener back as its pre-restore snapshot. Raises RollbackFailed otherwise."""
+    """Put the listener back as its pre-restore snapshot (a recreation: delete the listener
+    it created). Raises RollbackFailed otherwise."""
     settings = Settings.load()
+    if state.recreate is not None:
+        aws = _target_aws(settings, state.recreate.old_listener_arn, write=True)
+        return recreate.roll_back(settings, state, aws)
     target = _need(state.listener_arn, "listener")
     pre_location = _need(state.pre_restore_location, "pre-restore snapshot")
     document = _plan_document(settings, state)
@@ -495,10 +573,19 @@ def release_lock(state: RestoreState) -> RestoreState:
     settings = Settings.load()
     catalog = settings.catalog()
     released = False
-    if state.listener_arn:
-        released = catalog.release_lock(state.listener_arn, state.execution_arn)
+    if state.lock_key:
+        released = catalog.release_lock(state.lock_key, state.execution_arn)
+    if outcome == "RESTORED" and state.recreate is not None:
+        try:
+            recreate.record_link(settings, state)
+        except AlbRulesError as err:
+            logger.error("the history could not link the new listener", extra={"error": str(err)})
     # Refused before its state named the target (locked out): the record keeps the one opened.
-    listener = state.listener_arn or (catalog.audit(state.execution_arn) or {}).get("listener_arn")
+    listener = (
+        state.listener_arn
+        or (state.recreate.old_listener_arn if state.recreate else None)
+        or (catalog.audit(state.execution_arn) or {}).get("listener_arn")
+    )
     catalog.write_audit(
         state.execution_arn,
         audit_closed(
