@@ -202,3 +202,39 @@ def test_options_of_one_listener_are_refused(world, shop):
     assert code == 2 and "--mode, --priority" in stderr
     code, _, stderr = run("restore", "--load-balancer", "shop", "--no-lock")
     assert code == 2 and "give --from LOCATION" in stderr
+
+
+def test_two_broken_and_one_deleted_listener_come_back_with_one_command(world, shop, calls):
+    _, listeners, out, good = shop
+    break_listener(world, listeners[0])
+    break_listener(world, listeners[1])
+    world.elb.delete_listener(ListenerArn=listeners[2])
+    calls.clear()
+    code, stdout, stderr = restore_shop(out, "--yes", "--recreate-listener", "--json")
+    assert code == 0, stderr
+    result = json.loads(stdout)
+    assert [o["status"] for o in result["listeners"]] == ["restored"] * 3
+    assert checksums(world, listeners[:2]) == {a: good[a] for a in listeners[:2]}
+    created = result["listeners"][2]["listener_arn"]
+    assert created != listeners[2] and "recreated (was " in result["listeners"][2]["note"]
+    snapshot = read_snapshot(result["listeners"][2]["snapshot"], None)
+    assert differences(desired_from_snapshot(snapshot), world.state(created)) == []
+    assert calls.of("elasticloadbalancing").count("CreateListener") == 1
+
+
+def test_a_failure_after_the_recreation_deletes_it_and_rolls_back_the_others(world, shop):
+    _, listeners, out, _good = shop
+    break_listener(world, listeners[0])
+    break_listener(world, listeners[1])
+    world.elb.delete_listener(ListenerArn=listeners[2])
+    before = checksums(world, listeners[:2])
+    lb_listeners = len(world.elb.describe_listeners(LoadBalancerArn=shop[0])["Listeners"])
+    # Two calls each for the broken two, CreateListener for the third, then its first rule fails.
+    faults.inject(",".join((*MUTATING, "CreateListener")), nth=6, code="InternalFailure")
+    code, stdout, stderr = restore_shop(out, "--yes", "--recreate-listener", "--json")
+    assert code == 3, stderr
+    result = json.loads(stdout)
+    assert [o["status"] for o in result["listeners"]] == ["rolled back"] * 3
+    assert "deleted again" in result["listeners"][2]["note"]
+    assert checksums(world, listeners[:2]) == before
+    assert len(world.elb.describe_listeners(LoadBalancerArn=shop[0])["Listeners"]) == lb_listeners
