@@ -383,9 +383,13 @@ def _outcome(member: Member, status: MemberStatus, note: str = "", **extra: Any)
         snapshot=member.chosen.location,
         status=status,
         changes=member.changes,
-        note=f"{note}; {member.note}" if note and member.note else note or member.note,
+        note=_joined(note, "" if member.recreate is not None and note else member.note),
         **extra,
     )
+
+
+def _joined(note: str, more: str) -> str:
+    return f"{note}; {more}" if note and more else note or more
 
 
 def _result(
@@ -497,8 +501,8 @@ def execute_fleet(
         item.status = "restored"
         item.note = f"restored {item.member.changes} change(s) and verified"
         if item.member.recreate is not None:
-            was = item.member.chosen.snapshot.source.listener_arn
-            item.note = f"recreated (was {was}); {item.note}"
+            was = item.member.chosen.snapshot.source.listener_id
+            item.note = f"recreated (was listener {was}); {item.note}"
         changed.append(item)
     if failure is not None:
         for item in reversed(changed):
