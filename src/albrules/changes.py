@@ -38,7 +38,8 @@ DETAIL_TYPE = "AWS API Call via CloudTrail"
 EVENT_SOURCE = "elasticloadbalancing.amazonaws.com"
 
 #: The calls that change what a snapshot holds (rules, their priorities and tags, the
-#: listener's default actions), and those that delete listeners.
+#: listener's default actions and, from format 2, its settings: certificates, attributes,
+#: its own and its default rule's tags), and those that delete listeners.
 CHANGE_NAMES = (
     "CreateRule",
     "ModifyRule",
@@ -47,6 +48,9 @@ CHANGE_NAMES = (
     "AddTags",
     "RemoveTags",
     "ModifyListener",
+    "AddListenerCertificates",
+    "RemoveListenerCertificates",
+    "ModifyListenerAttributes",
     "CreateListener",
     "DeleteListener",
     "DeleteLoadBalancer",
@@ -133,7 +137,14 @@ def _named(record: CloudTrailRecord) -> tuple[list[str], list[str]]:
     params = record.requestParameters or {}
     answer = record.responseElements or {}
     name = record.eventName
-    if name in ("CreateRule", "ModifyListener", "DeleteListener"):
+    if name in (
+        "CreateRule",
+        "ModifyListener",
+        "AddListenerCertificates",
+        "RemoveListenerCertificates",
+        "ModifyListenerAttributes",
+        "DeleteListener",
+    ):
         return _strings([params.get("listenerArn")] if params.get("listenerArn") else []), []
     if name in ("ModifyRule", "DeleteRule"):
         return _strings([params.get("ruleArn")] if params.get("ruleArn") else []), []

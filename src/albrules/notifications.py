@@ -424,13 +424,23 @@ def recovery_commands(state: RestoreState) -> list[str]:
 
 def restore_outcome(state: RestoreState, outcome: str) -> Notification:
     """How a restore ended, for whoever started it and whoever is on call."""
-    label = listener_label(state.listener_arn)
+    note = state.recreate
+    listener = state.listener_arn or (note.old_listener_arn if note else None)
+    label = listener_label(listener)
     count = rule_changes(state)
     changes = f" ({count} rule change(s))" if count else ""
     head = [HEADLINES[outcome].format(label=label)]
     recovery = recovery_commands(state) if outcome == "ROLLBACK_FAILED" else []
+    recreated = []
+    if note is not None:
+        made = f"as {note.listener_arn}" if note.listener_arn else "(deleted again or never made)"
+        recreated = [
+            f"Recreated: {note.old_listener_arn} no longer existed; listener {note.protocol}:"
+            f"{note.port} on load balancer {note.load_balancer_name} {made}"
+        ]
     facts = [
-        f"Listener: {state.listener_arn or 'not known (the input was refused)'}",
+        f"Listener: {listener or 'not known (the input was refused)'}",
+        *recreated,
         *_who(state),
         f"Snapshot: {state.snapshot_location or state.request.get('snapshot')}",
         *_chosen(state),

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from .labels import describe_actions, describe_conditions
 from .models import Snapshot
-from .operations import API_OPERATION
+from .operations import API_OPERATION, describe_mutual_authentication
 from .plan import Plan, RuleChange
 from .recreate import PLACEHOLDER_ID, RecreateTarget
 from .restore import RestoreResult
@@ -31,6 +31,13 @@ def snapshot_view(snapshot: Snapshot, location: str) -> Group:
         "taken", f"{snapshot.created_at:%Y-%m-%d %H:%M:%S} UTC by albrules {snapshot.tool_version}"
     )
     head.add_row("checksum", f"{snapshot.checksum} (verified)")
+    head.add_row(
+        "format",
+        f"v{snapshot.schema_version}"
+        + ("" if snapshot.can_recreate else " (routing only: cannot recreate the listener)"),
+    )
+    for name, value in settings_rows(snapshot):
+        head.add_row(name, value)
     defaults = [a.model_dump(mode="json", exclude_none=True) for a in snapshot.default_actions]
     head.add_row("default", describe_actions(defaults))
     rules = Table(title=f"{len(snapshot.rules)} rules", show_lines=False, expand=False)
@@ -49,6 +56,33 @@ def snapshot_view(snapshot: Snapshot, location: str) -> Group:
             ", ".join(f"{k}={v}" for k, v in raw["tags"].items()),
         )
     return Group(head, rules)
+
+
+def settings_rows(snapshot: Snapshot) -> list[tuple[str, str]]:
+    """The listener's settings (format 2) as (name, value) rows; none for format 1."""
+    settings = snapshot.listener
+    if settings is None:
+        return []
+    rows = []
+    if settings.ssl_policy:
+        rows.append(("SSL policy", settings.ssl_policy))
+    if settings.alpn_policy:
+        rows.append(("ALPN policy", ", ".join(settings.alpn_policy)))
+    if settings.default_certificate:
+        rows.append(("certificate", settings.default_certificate))
+    for arn in settings.certificates:
+        rows.append(("  + certificate", arn))
+    if settings.mutual_authentication is not None:
+        auth = settings.mutual_authentication.model_dump(exclude_none=True)
+        rows.append(("mutual TLS", describe_mutual_authentication(auth)))
+    for key, value in settings.attributes.items():
+        rows.append(("attribute", f"{key}={value!r}"))
+    if settings.tags:
+        rows.append(("listener tags", ", ".join(f"{k}={v}" for k, v in settings.tags.items())))
+    if settings.default_rule_tags:
+        pairs = ", ".join(f"{k}={v}" for k, v in settings.default_rule_tags.items())
+        rows.append(("default rule tags", pairs))
+    return rows
 
 
 def entries_view(entries: list[Entry], location: str) -> Table:
@@ -80,7 +114,7 @@ def _change_panel(change: RuleChange) -> Panel:
         "modify": ("~", "yellow"),
         "move": (">", "cyan"),
         "default-actions": ("~", "yellow"),
-        "listener-settings": ("~", "yellow"),
+        "listener-settings": ("~", "magenta"),
     }
     mark, color = marks[change.kind]
     title = f"{mark} {change.kind} {change.label}"
@@ -124,9 +158,12 @@ def plan_view(plan: Plan, *, live_rules: int, source: str) -> Group:
     for change in plan.changes:
         parts.append(_change_panel(change))
     naive = naive_calls(plan, live_rules)
+    rules = sum(1 for c in plan.changes if c.kind != "listener-settings")
+    settings = next((c for c in plan.changes if c.kind == "listener-settings"), None)
+    also = f" and {len(settings.fields)} listener setting(s)" if settings else ""
     parts.append(
         Text(
-            f"{len(plan.operations)} mutating call(s) for {len(plan.changes)} changed rule(s); "
+            f"{len(plan.operations)} mutating call(s) for {rules} changed rule(s){also}; "
             f"a delete-and-recreate restore would make {naive}.",
             style="bold",
         )

@@ -315,3 +315,31 @@ def test_certificates_are_read_in_pages(world: Any, https: dict[str, Any]) -> No
     )
     seen = [c["CertificateArn"] for page in pages for c in page["Certificates"]]
     assert seen == [https["certs"][0], *https["certs"][1:3]]
+
+
+def test_settings_writes_are_recorded_and_name_their_listener(
+    world: Any, https: dict[str, Any]
+) -> None:
+    """CloudTrail records the listener-level writes, and the change pipeline reads them as
+    changes of that listener (so a settings change is backed up like a rule change)."""
+    from albrules.changes import Noted, read_event
+
+    listener = https["listener"]
+    trail = world.session.client("cloudtrail")
+    for name in ("AddListenerCertificates", "ModifyListenerAttributes"):
+        events = trail.lookup_events(
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}]
+        )["Events"]
+        assert events, name
+        record = json.loads(events[0]["CloudTrailEvent"])
+        event = {
+            "id": record["eventID"],
+            "account": record["recipientAccountId"],
+            "region": record["awsRegion"],
+            "source": "aws.elasticloadbalancing",
+            "detail-type": "AWS API Call via CloudTrail",
+            "detail": record,
+        }
+        noted = read_event(event)
+        assert isinstance(noted, Noted), noted
+        assert noted.listener_arns == [listener]

@@ -361,6 +361,9 @@ def test_the_real_templates_function_roles_have_their_managed_policies(session, 
         "CreateRules",
         "ChangeRules",
         "ChangeDefaultActions",
+        "ChangeListenerSettings",
+        "RecreateListeners",
+        "DeleteRecreatedListeners",
         "WriteJournal",
     ]
     assert statements[0] == {
@@ -370,7 +373,11 @@ def test_the_real_templates_function_roles_have_their_managed_policies(session, 
         "Resource": "arn:aws:elasticloadbalancing:*:123456789012:listener/app/*",
     }
     bucket = deployment.outputs["SnapshotBucketName"]
-    assert statements[3]["Resource"] == f"arn:aws:s3:::{bucket}/pre-restore/*"
+    assert statements[-1]["Resource"] == f"arn:aws:s3:::{bucket}/pre-restore/*"
+    assert statements[4]["Resource"] == [  # CreateListener: the account's ALBs only
+        "arn:aws:elasticloadbalancing:*:123456789012:loadbalancer/app/*",
+        "arn:aws:elasticloadbalancing:*:123456789012:listener/app/*",
+    ]
     # Least privilege: a function that only reads load balancers gets no more than that, and
     # assumes only the member accounts' read-only role.
     assert set(attached("DiscoverListenersFunction")) == {
@@ -543,10 +550,15 @@ def test_member_account_yaml_deploys_two_roles_with_their_trust(session):
         document = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
         return list(document["Statement"])
 
-    (reads,) = statements("albrules-member-read")
+    reads, *certificates = statements("albrules-member-read")
     assert reads["Resource"] == "*" and all(
         action.startswith("elasticloadbalancing:Describe") for action in reads["Action"]
     )
+    # and, for a listener to recreate, that its certificates exist (read, never a key)
+    assert [s["Action"] for s in certificates] == [
+        "acm:DescribeCertificate",
+        "iam:GetServerCertificate",
+    ]
     written = statements("albrules-member")
     (deny,) = [s for s in written if s["Effect"] == "Deny"]
     assert deny["NotResource"] == [
@@ -554,6 +566,8 @@ def test_member_account_yaml_deploys_two_roles_with_their_trust(session):
         "arn:*:elasticloadbalancing:*:*:listener/app/pay*",
         "arn:*:elasticloadbalancing:*:*:listener-rule/app/shop-*",
         "arn:*:elasticloadbalancing:*:*:listener-rule/app/pay*",
+        "arn:*:elasticloadbalancing:*:*:loadbalancer/app/shop-*",
+        "arn:*:elasticloadbalancing:*:*:loadbalancer/app/pay*",
     ]
     assert {"CreateRules", "ChangeRules", "ChangeDefaultActions"} <= {s.get("Sid") for s in written}
 

@@ -118,9 +118,17 @@ def comparable(snapshot: Snapshot) -> dict[str, Any]:
     return document
 
 
-def test_recreate_brings_a_deleted_https_listener_back_identical(world, shop):
+def test_recreate_brings_a_deleted_https_listener_back_identical(world, shop, calls):
     code, out, err = cli("restore", shop["file"], "--recreate-listener", "--yes", "--no-lock")
     assert code == 0, err
+    # the fewest writes: the listener (default certificate, default actions and tags in one
+    # call), the second certificate, the attribute that is not a default, each rule
+    assert calls.mutating == [
+        "CreateListener",
+        "AddListenerCertificates",
+        "ModifyListenerAttributes",
+        *["CreateRule"] * RULES,
+    ]
     assert "RESTORED" in out and "recreated listener HTTPS:443 as" in out
     new = listeners_of(world, shop["lb"])[443]
     assert new != shop["listener"] and new in out  # the new ARN is printed

@@ -51,7 +51,8 @@ def test_snapshot_records_everything_a_restore_needs(world):
         transforms,
     )
     document = json.loads(dumps(build_snapshot(world.state(listener))))
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 2
+    assert document["listener"]["protocol"] == "HTTP" and document["listener"]["port"] == 8080
     assert document["source"]["listener_arn"] == listener
     assert document["source"]["load_balancer_name"] == "shop"
     assert document["source"]["port"] == 8080
@@ -81,9 +82,13 @@ def test_capture_makes_the_minimum_read_calls(world, calls, rules):
     state = capture_listener(world.aws, listener)
     assert len(state.rules) == rules
     pages = -(-(rules + 1) // 400)
-    tag_batches = -(-rules // 20)
+    tag_batches = -(-(rules + 2) // 20)  # the listener, its default rule and its rules
     assert calls.of("elasticloadbalancing") == (
-        ["DescribeListeners"] + ["DescribeRules"] * pages + ["DescribeTags"] * tag_batches
+        ["DescribeListeners"]
+        + ["DescribeRules"] * pages
+        + ["DescribeListenerAttributes"]  # HTTP: no certificates to read
+        + ["DescribeTags"] * tag_batches
+        + ["DescribeLoadBalancers"]  # the scheme and type
     )
 
 

@@ -20,6 +20,9 @@ LISTENER = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener/app/{}/
 WRITES = {
     "elasticloadbalancing:CreateRule",
     "elasticloadbalancing:ModifyListener",
+    "elasticloadbalancing:AddListenerCertificates",
+    "elasticloadbalancing:RemoveListenerCertificates",
+    "elasticloadbalancing:ModifyListenerAttributes",
     "elasticloadbalancing:ModifyRule",
     "elasticloadbalancing:DeleteRule",
     "elasticloadbalancing:SetRulePriorities",

@@ -192,3 +192,22 @@ def test_a_certificate_becoming_the_default_is_not_removed() -> None:
     ops = restore_settings(model, want)
     assert [type(op) for op in ops] == [ModifyListener]
     assert model.settings() == want
+
+
+def test_the_plan_view_shows_the_settings_change() -> None:
+    from albrules.render import console, plan_view
+
+    have = canonical_settings_dict({"protocol": "HTTP", "port": 80})
+    model = model_with(have)
+    live = capture_state(model, model.listener_arn)
+    want = {**have, "port": 8080, "attributes": {"routing.http.response.server.enabled": "false"}}
+    plan = plan_restore(
+        live, Desired(default_actions=default_actions(live), rules=[], listener=want)
+    )
+    out = console()
+    with out.capture() as captured:
+        out.print(plan_view(plan, live_rules=0, source="s.json"))
+    text = captured.get()
+    assert "set listener port 8080" in text
+    assert "set listener attributes: routing.http.response.server.enabled='false'" in text
+    assert "listener settings" in text and "0 changed rule(s) and 2 listener setting(s)" in text

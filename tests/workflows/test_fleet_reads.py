@@ -28,7 +28,7 @@ def stored(stack: Stack) -> list[dict[str, Any]]:
     return [stack.read_json(k) for k in stack.keys("snapshots/") if k.endswith(".json")]
 
 
-def test_the_backup_machine_backs_up_10_listeners_of_2_rules_in_13_read_calls(
+def test_the_backup_machine_backs_up_10_listeners_of_2_rules_in_25_read_calls(
     stack: Stack, calls: Calls
 ) -> None:
     fleet(stack, "fleet", 10, 2)
@@ -38,8 +38,11 @@ def test_the_backup_machine_backs_up_10_listeners_of_2_rules_in_13_read_calls(
 
     assert result.status == "SUCCEEDED", result.cause
     assert result.output["stored"] == 10
+    # format 2: each listener's attributes too, 40 ARNs tagged (listeners, default rules,
+    # rules) in 2 batches of 20, and the load balancer's scheme and type for the batch
+    half = ["DescribeRules", "DescribeListenerAttributes"] * 5 + ["DescribeTags"]
     assert calls.of("elasticloadbalancing") == (
-        ["DescribeLoadBalancers", "DescribeListeners"] + ["DescribeRules"] * 10 + ["DescribeTags"]
+        ["DescribeLoadBalancers", "DescribeListeners", *half, *half, "DescribeLoadBalancers"]
     )
     documents = stored(stack)
     assert len(documents) == 10
@@ -52,7 +55,7 @@ def test_a_sweep_of_every_load_balancer_reads_tags_across_listeners(
     stack: Stack, calls: Calls
 ) -> None:
     fleet(stack, "a", 3, 5)
-    fleet(stack, "b", 2, 5)  # 25 rules in one batch: 2 DescribeTags, not 5
+    fleet(stack, "b", 2, 5)  # 35 ARNs in one batch: 2 DescribeTags, not 5
     calls.clear()
 
     result = stack.run("backup", stack.backup_targets(), timeout=120)
@@ -60,9 +63,10 @@ def test_a_sweep_of_every_load_balancer_reads_tags_across_listeners(
     assert result.status == "SUCCEEDED", result.cause
     made = calls.of("elasticloadbalancing")
     assert sorted(made) == sorted(
-        ["DescribeLoadBalancers"]
+        ["DescribeLoadBalancers"] * 2  # discovery's, and the batch's (scheme and type)
         + ["DescribeListeners"] * 2
         + ["DescribeRules"] * 5
+        + ["DescribeListenerAttributes"] * 5
         + ["DescribeTags"] * 2
     )
     assert len(stored(stack)) == 5

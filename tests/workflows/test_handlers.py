@@ -734,14 +734,25 @@ def test_a_batch_reuses_a_fresh_description_from_discovery_and_reads_a_stale_one
     [stale] = backed_up(call, item(listener, stack, description=wrong, described_at=old))
 
     made = calls.of("elasticloadbalancing")
-    assert made == ["DescribeListeners", "DescribeRules", "DescribeTags"]
+    assert made == [
+        "DescribeListeners",
+        "DescribeRules",
+        "DescribeListenerAttributes",
+        "DescribeTags",
+        "DescribeLoadBalancers",  # the scheme and type (format 2)
+    ]
     document = stack.read_json(key_of(stack, stale["location"]))
     assert document["default_actions"][0]["FixedResponseConfig"]["StatusCode"] == "404"
 
     now = datetime.now(UTC).isoformat()
     calls.clear()
     backed_up(call, item(listener, stack, description=live, described_at=now))
-    assert calls.of("elasticloadbalancing") == ["DescribeRules", "DescribeTags"]  # reused
+    assert calls.of("elasticloadbalancing") == [  # the description reused
+        "DescribeRules",
+        "DescribeListenerAttributes",
+        "DescribeTags",
+        "DescribeLoadBalancers",
+    ]
 
 
 def test_every_describe_call_of_a_backup_goes_through_its_token_bucket(
@@ -768,6 +779,13 @@ def test_every_describe_call_of_a_backup_goes_through_its_token_bucket(
     taken.clear()
     backed_up(call, *items)
     made = calls.of("elasticloadbalancing")[discovered:]
-    assert made == ["DescribeRules", "DescribeRules", "DescribeTags"]
+    assert made == [
+        "DescribeRules",
+        "DescribeListenerAttributes",
+        "DescribeRules",
+        "DescribeListenerAttributes",
+        "DescribeTags",
+        "DescribeLoadBalancers",
+    ]
     assert len(taken) == len(made)
     assert sorted(i["listener_arn"] for i in items) == sorted(listeners)

@@ -41,9 +41,11 @@ def backed_up_and_deleted(stack: Stack) -> tuple[str, str, str, list[Any]]:
     assert result.status == "SUCCEEDED", result.cause
     listener_id = listener.rsplit("/", 1)[-1]
     (key,) = [k for k in stack.keys("snapshots/") if f"/{listener_id}/" in k]
-    rules = [r.model_dump(exclude={"arn"}) for r in stack.world.state(listener).rules]
+    state = stack.world.state(listener)
+    rules = [r.model_dump(exclude={"arn"}) for r in state.rules]
+    assert state.listener is not None
     stack.world.elb.delete_listener(ListenerArn=listener)
-    return lb, listener, key, rules
+    return lb, listener, key, [rules, state.listener]
 
 
 def listeners_on(stack: Stack, lb: str) -> dict[int, str]:
@@ -60,7 +62,8 @@ def test_one_execution_recreates_a_deleted_listener_and_links_its_history(stack:
     new = listeners_on(stack, lb)[443]
     assert new != old
     state = stack.world.state(new)
-    assert [r.model_dump(exclude={"arn"}) for r in state.rules] == rules
+    assert [r.model_dump(exclude={"arn"}) for r in state.rules] == rules[0]
+    assert state.listener == rules[1]  # the settings too: certificate, policy, tags
     assert state.listener is not None and state.listener.tags == {"team": "shop"}
     catalog = Catalog(Aws(stack.session), stack.table)
     (link,) = [v for v in catalog.history(old) if v.kind == "recreation"]
@@ -90,3 +93,52 @@ def test_while_no_listener_exists_the_lock_is_the_load_balancers_port(stack: Sta
     assert stack.finish("restore", first).error == "ApprovalRejected"
     assert listeners_on(stack, lb) == {}  # nothing was created
     assert catalog.lock_holder(lock_key(lb, 443)) is None
+
+
+def test_an_apply_cut_off_after_creating_the_listener_rolls_back_by_deleting_it(
+    stack: Stack,
+) -> None:
+    """The apply's first invocation dies after CreateListener and two rules took effect. The
+    retry finds the listener in the journal, sees it partly changed (never re-planned), and
+    the rollback deletes it."""
+    from albrules.local import faults
+
+    lb, _old, key, _rules = backed_up_and_deleted(stack)
+    fault = faults.inject_lambda("ApplyPlan", after_calls=3)
+
+    result = stack.run("restore", {"snapshot": key, "recreate_listener": True}, timeout=90)
+
+    assert fault.fired == 1
+    assert result.status == "FAILED" and result.error == "RestoreRolledBack", result.cause
+    assert listeners_on(stack, lb) == {}  # the load balancer as it was
+    name = result.execution_arn.rsplit(":", 1)[-1]
+    journal = stack.read_json(f"pre-restore/{name}/journal.json")
+    (created,) = [e for e in journal if e["call"] == "CreateListener"]
+    assert created["status"] == "done" and created["listener_arn"]
+    (deleted,) = [e for e in journal if e["call"] == "DeleteListener"]
+    assert deleted["phase"] == "rollback" and deleted["status"] == "done"
+    catalog = Catalog(Aws(stack.session), stack.table)
+    assert catalog.lock_holder(lock_key(lb, 443)) is None
+
+
+def test_an_apply_cut_off_before_createlisteners_answer_finds_the_listener_by_its_port(
+    stack: Stack,
+) -> None:
+    """The first invocation dies once CreateListener took effect, before its answer: the
+    journal (written before the call) says "started" with no ARN. The retry finds the
+    listener on the locked port, as created, and applies the rest once."""
+    from albrules.local import faults
+
+    lb, _old, key, rules = backed_up_and_deleted(stack)
+    fault = faults.inject_lambda("ApplyPlan", after_calls=1)
+
+    result = stack.run("restore", {"snapshot": key, "recreate_listener": True}, timeout=90)
+
+    assert fault.fired == 1
+    assert result.status == "SUCCEEDED", result.cause
+    (new,) = listeners_on(stack, lb).values()
+    state = stack.world.state(new)
+    assert [r.model_dump(exclude={"arn"}) for r in state.rules] == rules[0]
+    name = result.execution_arn.rsplit(":", 1)[-1]
+    journal = stack.read_json(f"pre-restore/{name}/journal.json")
+    assert [e["call"] for e in journal].count("CreateListener") == 1

@@ -71,6 +71,8 @@ MUTATING = (
     "AddListenerCertificates",
     "RemoveListenerCertificates",
     "ModifyListenerAttributes",
+    "CreateListener",  # recreating a deleted listener
+    "DeleteListener",  # and its rollback
 )
 
 

@@ -51,7 +51,18 @@ SPARE_SECONDS = 15.0  # a listener is not started with less time than this left
 # seconds before the batch starts; older, the batch describes the listener again, so that a
 # snapshot's parts are read close together (a sweep of many batches runs for minutes).
 DESCRIPTION_MAX_AGE = 30.0
-DESCRIPTION_FIELDS = ("ListenerArn", "LoadBalancerArn", "Port", "Protocol", "DefaultActions")
+DESCRIPTION_FIELDS = (
+    "ListenerArn",
+    "LoadBalancerArn",
+    "Port",
+    "Protocol",
+    "DefaultActions",
+    # snapshot format 2: the listener's own settings that DescribeListeners carries
+    "SslPolicy",
+    "Certificates",
+    "AlpnPolicy",
+    "MutualAuthentication",
+)
 DRIFT_LINES = 5  # changes spelled out per drifted listener in a message
 DRIFT_LINE_CHARS = 160
 
