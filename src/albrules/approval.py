@@ -25,7 +25,7 @@ import json
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -205,6 +205,8 @@ class Review:
     warnings: list[str]
     plan_location: str
     plan_problem: str | None = None  # why the plan could not be read
+    # a whole load balancer's restore: each listener's plan (its port or id, the plan)
+    listener_plans: list[tuple[str, Plan]] = field(default_factory=list)
     requester: dict[str, Any] | None = None  # verified (CloudTrail), when already known
     self_approval_allowed: bool = False  # the stack's AllowSelfApproval
 
@@ -245,6 +247,7 @@ def load_review(
     audit = dict(record.get("audit") or {})
     location = str(record.get("plan_location") or "")
     plan: Plan | None = None
+    listener_plans: list[tuple[str, Plan]] = []
     warnings: list[str] = []
     problem = None
     try:
@@ -258,7 +261,10 @@ def load_review(
                 "was replaced after the request); reject it, the restore will not apply it"
             )
         document = json.loads(body)
-        plan = Plan.model_validate(document["plan"])
+        if "plan" not in document and isinstance(document.get("listeners"), list):
+            listener_plans = _listener_plans(aws, document["listeners"])
+        else:
+            plan = Plan.model_validate(document["plan"])
         warnings = [str(w) for w in document.get("warnings") or []]
     except AlbRulesError as err:
         problem = str(err)
@@ -273,9 +279,27 @@ def load_review(
         warnings=warnings,
         plan_location=location,
         plan_problem=problem,
+        listener_plans=listener_plans,
         requester=record.get("requester") if isinstance(record.get("requester"), dict) else None,
         self_approval_allowed=self_approval_allowed,
     )
+
+
+def _listener_plans(aws: Aws, listeners: list[Any]) -> list[tuple[str, Plan]]:
+    """Each listener's plan that a whole-load-balancer plan lists, read and checked against
+    the SHA-256 the whole plan (itself checked) binds it to."""
+    found: list[tuple[str, Plan]] = []
+    for item in listeners:
+        location = str(item.get("plan_location") or "")
+        body = read_bytes(location, aws)
+        if hashlib.sha256(body).hexdigest() != item.get("plan_sha256"):
+            raise ApprovalError(
+                f"the plan document {location} is not the one the whole plan lists (it was "
+                "replaced after the request); reject it, the restore will not apply it"
+            )
+        label = f"port {item['port']}" if item.get("port") else str(item.get("listener_arn"))
+        found.append((label, Plan.model_validate(json.loads(body)["plan"])))
+    return found
 
 
 def check_waiting(where: ExecutionPosition | None, *, always_asks: bool = False) -> None:

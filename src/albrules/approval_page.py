@@ -445,6 +445,11 @@ def oidc_section(plan: Plan) -> str:
 
 
 def _plan_section(review: Review) -> str:
+    if review.listener_plans:  # a whole load balancer: every listener's plan, in port order
+        return "".join(
+            _listener_plan(review, plan, f" on listener {label}")
+            for label, plan in review.listener_plans
+        )
     plan = review.plan
     if plan is None:
         return (
@@ -453,10 +458,15 @@ def _plan_section(review: Review) -> str:
             "cannot see: reject, or read the plan at "
             f"<code>{escape(review.plan_location or 'no location')}</code>.</p></div>"
         )
+    return _listener_plan(review, plan, "")
+
+
+def _listener_plan(review: Review, plan: Plan, where: str) -> str:
+    """One listener's plan: counts, warnings, a card per change."""
     rules = sum(1 for c in plan.changes if c.kind != "default-actions")
     calls = len(plan.operations)
     head = (
-        f"<h2>What will change: {rules} rule{'s' * (rules != 1)}</h2>"
+        f"<h2>What will change{escape(where)}: {rules} rule{'s' * (rules != 1)}</h2>"
         f'<p class="small">{escape(plan.mode)} restore · {calls} API call{"s" * (calls != 1)}'
         " · “Now” is the listener as it is; “After the restore” is the snapshot</p>"
     )

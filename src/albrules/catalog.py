@@ -249,6 +249,8 @@ class Catalog:
                 "put_item",
                 Item={"pk": _s(f"LB#{balancer}"), "sk": _s(f"LISTENER#{listener_arn}")},
             )
+            # by name too: a load balancer recreated under the same name has a new ARN
+            self._call("put_item", Item={"pk": _s(_name_key(balancer)), "sk": _s(f"LB#{balancer}")})
         for event in events[:MAX_EVENTS]:
             self._call(
                 "put_item",
@@ -315,6 +317,24 @@ class Catalog:
             if not page.get("LastEvaluatedKey"):
                 return found
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def listeners_of_load_balancers_named(self, load_balancer_arn: str) -> list[str]:
+        """The listeners with versions of every load balancer with the name (account, region)
+        of ``load_balancer_arn``, whatever its ARN (one recreated by a pipeline has a new one):
+        the name index (``LB#NAME#...`` items, written with each version) names the ARNs, and
+        the ARN given is always one of them (versions recorded before the index)."""
+        arns = {load_balancer_arn}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(_name_key(load_balancer_arn))},
+        }
+        while True:
+            page = self._call("query", **kwargs)
+            arns |= {str(i["sk"]["S"])[len("LB#") :] for i in page.get("Items", [])}
+            if not page.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted({arn for b in arns for arn in self.load_balancer_listeners(b)})
 
     # -- changes settling (change-triggered backups) --
     def note_change(
@@ -680,6 +700,15 @@ def _load_balancer_of(listener_arn: str) -> str | None:
     if not sep or len(parts) != 4:
         return None
     return f"{head}:loadbalancer/{'/'.join(parts[:3])}"
+
+
+def _name_key(load_balancer_arn: str) -> str:
+    """The name index's key of a load balancer: ``LB#NAME#<account>/<region>/<name>``."""
+    parts = load_balancer_arn.split(":")
+    name = load_balancer_arn.split("/")[-2] if "/" in load_balancer_arn else load_balancer_arn
+    return (
+        f"LB#NAME#{parts[4] if len(parts) > 4 else ''}/{parts[3] if len(parts) > 3 else ''}/{name}"
+    )
 
 
 def _version(item: dict[str, Any]) -> Version:

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .arns import parse_listener_arn
 from .errors import InvalidInput
 from .state_documents import (
     BackupSummary,
     ListenerResult,
+    LoadBalancerRestoreState,
     Notification,
     PlanSummary,
     RestoreState,
@@ -342,7 +343,7 @@ def _when(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _who(state: RestoreState) -> list[str]:
+def _who(state: RestoreState | LoadBalancerRestoreState) -> list[str]:
     request = state.request
     note = request.get("requested_by") or "not given"
     lines = [f"Requested by (as given by the requester): {note}"]
@@ -544,3 +545,44 @@ def drill_results(reports: list[DrillReport], load_balancer: str) -> Notificatio
     ok = [f"restorable: {r.listener_arn} ({r.rules} rules)" for r in reports if r.restorable]
     tail = [f"To drill one by hand: albrules drill SNAPSHOT --load-balancer {load_balancer}"]
     return Notification(subject=subject(title), message=_body([head], lines, ok, tail))
+# --- a restore of a whole load balancer -------------------------------------------------------
+
+LISTENER_WORDS = {
+    "restored": "restored and verified",
+    "rolled back": "rolled back to its pre-restore snapshot (checked)",
+    "rollback failed": "NOT rolled back: put it back by hand from its pre-restore snapshot",
+    "unchanged": "unchanged",
+}
+
+
+def load_balancer_outcome(
+    state: LoadBalancerRestoreState, outcome: str, listeners: list[dict[str, Any]]
+) -> Notification:
+    """How a restore of every listener of a load balancer ended, naming each listener."""
+    name = str(state.request.get("load_balancer") or "a load balancer")
+    label = f"load balancer {name}"
+    head = [HEADLINES[outcome].format(label=label).replace("the listener ", "every listener ")]
+    lines = [
+        f"- {listener_label(item['listener_arn'], item.get('port'))}: "
+        f"{LISTENER_WORDS.get(str(item['status']), str(item['status']))}"
+        + (f" (pre-restore snapshot: {item['pre_restore']})" if item.get("pre_restore") else "")
+        for item in listeners
+    ]
+    facts = [
+        f"Load balancer: {state.load_balancer_arn or name}",
+        *_who(state),
+    ]
+    if state.plan_location:
+        facts.append(f"Plan: {state.plan_location}")
+    errors = [f"What went wrong: {_error_line(state.error)}"] if state.error else []
+    return Notification(
+        subject=fitted(f"albrules: restore of {{label}} {OUTCOME_WORDS[outcome]}", label),
+        message=_body(
+            head,
+            ["Listeners:", *lines] if lines else [],
+            facts,
+            errors,
+            plan_lines(state.plan, state.plan_location),
+            execution_lines(state.execution_arn),
+        ),
+    )

@@ -376,6 +376,11 @@ class RestoreState(_Strict):
     rollback_error: StepError | None = None
     outcome: RestoreOutcomeName | None = None
     notification: Notification | None = None
+    # one listener of a whole-load-balancer restore: its records' folder under the
+    # execution's, and the whole plan it is part of (what an approval approved)
+    records_part: str | None = None
+    whole_plan_location: str | None = None
+    whole_plan_sha256: str | None = None
 
     def parsed_request(self) -> RestoreRequest:
         return parse(RestoreRequest, self.request, "the restore input")
@@ -406,3 +411,107 @@ class ChangeState(_Strict):
     version: str | None = None
     events: int = 0
     notification: Notification | None = None
+
+
+# --- restore of a whole load balancer (albrules.fleet_restore) -------------------------------
+
+LOAD_BALANCER_NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$"
+
+
+class LoadBalancerRestoreRequest(_Strict):
+    """The restore machine's input for every listener of a load balancer: its name, and
+    each listener's latest snapshot under ``from`` (an s3:// prefix in the stack's bucket) or
+    its version ``at`` a time (from the catalog)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    load_balancer: str = Field(pattern=LOAD_BALANCER_NAME_PATTERN)
+    from_location: str | None = Field(default=None, alias="from", min_length=1)
+    at: str | None = Field(default=None, min_length=1, max_length=64)
+    recreate_listener: bool = False
+    account_id: str | None = Field(default=None, pattern=ACCOUNT_PATTERN)
+    region: str | None = Field(default=None, pattern=REGION_PATTERN)
+    map_target_groups_by_name: bool = False
+    dry_run: bool = False
+    require_approval: bool = False
+    oidc_secrets: dict[str, str] | None = None
+    requested_by: str | None = None
+    reason: str | None = None
+
+    @field_validator("from_location")
+    @classmethod
+    def _s3_prefix(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("s3://"):
+            raise ValueError("from must be an s3://BUCKET/PREFIX of snapshots")
+        return value
+
+    @field_validator("at")
+    @classmethod
+    def _readable_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_time(value, now=datetime.now(UTC), what="at")
+            except InvalidInput as err:
+                raise ValueError(str(err).split("; ")[0]) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LoadBalancerRestoreRequest:
+        if self.from_location is None and self.at is None:
+            raise ValueError(
+                "give from (an s3:// prefix: each listener's latest snapshot there) or at (a "
+                "time: each listener's version then, from the catalog)"
+            )
+        return self
+
+
+class LoadBalancerListener(_Strict):
+    """One listener of a whole-load-balancer restore, planned: where its documents are (the
+    payload carries keys, never documents) and its records' folder."""
+
+    listener_arn: str
+    port: int | None = None
+    records_part: str
+    snapshot_location: str
+    pre_restore_location: str
+    pre_restore_sha256: str | None = None
+    base_fingerprint: str
+    plan_location: str
+    plan_sha256: str
+    changes: int
+
+
+class ListenerRollback(_Strict):
+    """What the compensation did to one listener."""
+
+    listener_arn: str
+    status: Literal["rolled back", "rollback failed"]
+    journal_location: str | None = None
+    error: StepError | None = None
+
+
+class LoadBalancerRestoreState(_Strict):
+    """The restore machine's state on its load-balancer path."""
+
+    request: dict[str, Any]
+    execution_arn: str
+    started_at: str | None = None
+    settings: RestoreSettings = Field(default_factory=RestoreSettings)
+    load_balancer_arn: str | None = None
+    listeners: list[LoadBalancerListener] = Field(default_factory=list)
+    rollback_order: list[LoadBalancerListener] = Field(default_factory=list)  # newest first
+    unchanged: list[str] = Field(default_factory=list)  # already match their snapshots
+    left_alone: list[dict[str, str]] = Field(default_factory=list)
+    locked: list[str] = Field(default_factory=list)  # every listener whose lock it took
+    plan_location: str | None = None  # the whole plan (every listener's), as approved
+    plan_sha256: str | None = None
+    plan: PlanSummary | None = None
+    changes: int | None = None
+    approval: dict[str, Any] | None = None
+    error: StepError | None = None
+    rollbacks: list[ListenerRollback] | None = None
+    rollback_map_error: StepError | None = None  # the compensation itself failed
+    outcome: RestoreOutcomeName | None = None
+    notification: Notification | None = None
+
+    def parsed_request(self) -> LoadBalancerRestoreRequest:
+        return parse(LoadBalancerRestoreRequest, self.request, "the restore input")

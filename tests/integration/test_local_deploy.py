@@ -414,7 +414,7 @@ def test_the_real_templates_function_roles_have_their_managed_policies(session, 
         }
     ]
     roles = [r for r in deployment.resources.values() if r.type == "AWS::IAM::Role"]
-    assert len(roles) == 21  # 17 functions, 3 state machines, the schedule: all use the key
+    assert len(roles) == 23  # 19 functions, 3 state machines, the schedule: all use the key
     data_key_policy = iam.get_policy(PolicyArn=policies["UseDataKeyPolicy"])["Policy"]
     assert data_key_policy["AttachmentCount"] == len(roles)
 

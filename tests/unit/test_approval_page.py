@@ -420,3 +420,20 @@ def test_a_plan_without_oidc_actions_has_no_oidc_section() -> None:
         oidc_action("<b>kept</b>")["AuthenticateOidcConfig"],
         "existing",
     )
+
+
+def test_a_whole_load_balancer_shows_each_listeners_plan() -> None:
+    one = review().plan
+    assert one is not None
+    only_delete = [c for c in every_kind() if c.kind == "delete"]
+    other = one.model_copy(update={"changes": only_delete})
+    body = pages.review_page(
+        review(plan=None, listener_plans=[("port 80", one), ("port 8081", other)]), "tok", NOW
+    )["body"]
+    headings = [text(h) for h in re.findall(r"<h2>(What will change.*?)</h2>", body)]
+    assert headings == [
+        "What will change on listener port 80: 4 rules",
+        "What will change on listener port 8081: 1 rule",
+    ]
+    assert "could not be read" not in body
+    assert len(re.findall(r'<section class="change ', body)) == 6  # 5 cards, then 1

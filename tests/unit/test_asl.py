@@ -111,10 +111,12 @@ def test_every_task_function_is_in_the_template_with_its_handler(template: dict)
 
 def test_every_restore_path_releases_the_lock_and_notifies() -> None:
     """From every state, each way on (Next, Default, Choices, Catch) leads through
-    "Release the lock and record the outcome" before the machine ends, once locked."""
+    "Release the lock and record the outcome" (or, restoring a whole load balancer, "Release
+    every listener's lock and record the outcome") before the machine ends, once locked."""
     machine = definition("restore")
     graph = machine["States"]
     release = "Release the lock and record the outcome"
+    releases = {release, "Release every listener's lock and record the outcome"}
 
     def successors(state: dict[str, Any]) -> list[str]:
         found = [state[k] for k in ("Next", "Default") if k in state]
@@ -123,7 +125,7 @@ def test_every_restore_path_releases_the_lock_and_notifies() -> None:
         return found
 
     def reaches_end_without_release(start: str, seen: set[str]) -> bool:
-        if start == release:
+        if start in releases:
             return False
         state = graph[start]
         if state["Type"] in ("Succeed", "Fail") or state.get("End"):
@@ -134,14 +136,14 @@ def test_every_restore_path_releases_the_lock_and_notifies() -> None:
         )
 
     after_release: set[str] = set()
-    todo = [release]
+    todo = list(releases)
     while todo:
         for nxt in successors(graph[todo.pop()]):
             if nxt not in after_release:
                 after_release.add(nxt)
                 todo.append(nxt)
     for name in graph:
-        if name in ("Read the restore settings", release) or name in after_release:
+        if name in ("Read the restore settings", *releases) or name in after_release:
             continue
         if graph[name]["Type"] in ("Succeed", "Fail"):
             continue

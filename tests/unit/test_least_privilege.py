@@ -37,6 +37,16 @@ CATALOG_NEEDS = {
     "DecisionFunction": {"APPROVAL#*"},  # the decision, the requester found, the delivery
     # each listener's latest snapshot, and its drill's result
     "RunDrillsFunction": {"LISTENER#*", "SNAPSHOT#*", "DRILL#*"},
+    # a whole load balancer: each listener's history, the LB index, every lock, the audit
+    "PlanLoadBalancerFunction": {
+        "LISTENER#*",
+        "SNAPSHOT#*",
+        "LB#*",
+        "EVENT#*",
+        "LOCK#*",
+        "RESTORE#*",
+    },
+    "RecordLoadBalancerOutcomeFunction": {"LOCK#*", "RESTORE#*"},
 }
 # The one scan: the drills list the catalogued listeners from the LB# index, keys only.
 KEYS_ONLY_SCANS = {"RunDrillsFunction"}
@@ -113,7 +123,12 @@ def test_only_plan_apply_and_roll_back_may_assume_the_read_write_member_role() -
 
     writers = {f for f in FUNCTIONS if "AssumeMemberRolePolicy" in assumes(f)}
     readers = {f for f in FUNCTIONS if "AssumeMemberReadOnlyRolePolicy" in assumes(f)}
-    assert writers == {"ComputePlanFunction", "ApplyPlanFunction", "RollBackFunction"}
+    assert writers == {
+        "ComputePlanFunction",
+        "ApplyPlanFunction",
+        "RollBackFunction",
+        "PlanLoadBalancerFunction",  # plans every listener of a load balancer, as ComputePlan
+    }
     assert readers == {
         "DiscoverListenersFunction",
         "SnapshotListenersFunction",

@@ -17,11 +17,12 @@ from stack import Stack
 
 WRITERS = {
     "snapshots/": {"SnapshotListenersFunctionRole", "BackUpChangedListenerFunctionRole"},
-    "plans/": {"ComputePlanFunctionRole"},
+    "plans/": {"ComputePlanFunctionRole", "PlanLoadBalancerFunctionRole"},
     "pre-restore/": {
         "TakePreRestoreSnapshotFunctionRole",
         "ApplyPlanFunctionRole",
         "RollBackFunctionRole",
+        "PlanLoadBalancerFunctionRole",  # each listener's, restoring a whole load balancer
     },
 }
 WRITES = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectRetention")

@@ -233,8 +233,9 @@ def test_restore_puts_a_broken_listener_back_and_records_it(stack: Stack) -> Non
     assert result.status == "SUCCEEDED", result.cause
     assert rules_of(stack, listener) == before
     names = state_names(stack, result.execution_arn)
-    assert names[:5] == [
+    assert names[:6] == [
         "Read the restore settings",
+        "Is this a restore of a whole load balancer?",  # no: one listener
         "Lock the listener",
         "Load and validate the snapshot",
         "Take the pre-restore snapshot",

@@ -52,6 +52,7 @@ from .common import (
     print_json,
     stack_clients,
 )
+from .fleet_restores import FleetRun, check_fleet_options, run_fleet
 from .history import open_source
 
 TargetListener = Annotated[
@@ -122,8 +123,12 @@ LoadBalancerOpt = Annotated[
     typer.Option(
         "--load-balancer",
         metavar="ARN_OR_NAME",
-        help="With --recreate-listener: the load balancer to create the listener on (found by "
-        "name when its ARN is gone, e.g. a recreated load balancer).",
+        help="With a SNAPSHOT and --recreate-listener: the load balancer to create the "
+        "listener on (found by name when its ARN is gone, e.g. a recreated load balancer). "
+        "Without a SNAPSHOT: restore every listener of this load balancer (found by name, also "
+        "when it was recreated), each to its latest snapshot in --from LOCATION or its version "
+        "at --at TIME; one plan, one confirmation, and every listener changed is rolled back if "
+        "any fails.",
     ),
 ]
 CertificateMapOpt = Annotated[
@@ -537,6 +542,64 @@ def _apply(
     )
 
 
+def _fleet_run(
+    load_balancer: str,
+    from_location: str | None,
+    at: str | None,
+    recreate_listener: bool,
+    map_by_name: bool,
+    oidc_secret: list[str] | None,
+    scope: SecretScope,
+    dry_run: bool,
+    yes: bool,
+    pre_restore_to: str | None,
+    as_json: bool,
+    certificate_map: list[str] | None = None,
+) -> FleetRun:
+    """A whole-load-balancer restore (--load-balancer without a SNAPSHOT), as asked."""
+    mapping = Recreate(True, None, tuple(certificate_map or ())).mapping()
+    if mapping and not recreate_listener:
+        raise InvalidInput("--certificate-map applies to --recreate-listener; add it, or drop it")
+    return FleetRun(
+        load_balancer=load_balancer,
+        from_location=from_location,
+        at=at,
+        recreate_listener=recreate_listener,
+        map_by_name=map_by_name,
+        oidc_secrets=_oidc(oidc_secret),
+        scope=scope,
+        dry_run=dry_run,
+        yes=yes,
+        pre_restore_to=pre_restore_to,
+        as_json=as_json,
+        certificate_map=mapping,
+    )
+
+
+def _fleet_doors(
+    options: LockOptions, from_location: str | None, profile: str | None, region: str | None
+) -> dict[str, Any]:
+    """How a whole-load-balancer restore reaches its snapshots and takes its locks: as one
+    listener's restore does (--from or the stack's catalog; the stack's lock or none)."""
+
+    def versions(load_balancer_arn: str) -> tuple[Any, Any]:
+        return open_source(
+            from_location,
+            stack_name=options.stack_name,
+            table=options.table,
+            local=options.local,
+            port=options.port,
+            profile=profile,
+            region=region,
+            arn=load_balancer_arn,
+        )
+
+    def lock(listener_arn: str) -> RestoreLock | None:
+        return _restore_lock(listener_arn, options, profile, region)[0]
+
+    return {"profile": profile, "region": region, "open_versions": versions, "take_lock": lock}
+
+
 def plan(
     snapshot: SnapshotArg = None,
     listener_arn: ListenerArn = None,
@@ -568,8 +631,43 @@ def plan(
 
     Exactly `albrules restore --dry-run`: the same checks, refusals, output and exit codes.
     --listener-arn ARN --at TIME or --before-change EVENT_ID choose the snapshot from the
-    stack's catalog (--stack-name, --table) and say which and why."""
+    stack's catalog (--stack-name, --table) and say which and why. --load-balancer NAME
+    (--from LOCATION | --at TIME) plans every listener of a load balancer."""
     with handled(debug):
+        if load_balancer is not None and snapshot is None:
+            check_fleet_options(
+                {
+                    "--listener-arn": listener_arn,
+                    "--before-change": before_change,
+                    "--target-listener-arn": target_listener_arn,
+                    "--mode": mode,
+                    "--priority": priority,
+                    "--match": match,
+                }
+            )
+            run_fleet(
+                _fleet_run(
+                    load_balancer,
+                    from_location,
+                    at,
+                    recreate_listener,
+                    map_by_name,
+                    oidc_secret,
+                    secret_scope(oidc_secret_prefix, any_oidc_secret),
+                    True,
+                    False,
+                    None,
+                    as_json,
+                    certificate_map,
+                ),
+                **_fleet_doors(
+                    LockOptions(False, table, stack_name, local, port),
+                    from_location,
+                    profile,
+                    region,
+                ),
+            )
+            return
         _run(
             snapshot,
             listener_arn=listener_arn,
@@ -642,8 +740,44 @@ def restore(
     deploy), the lock the restore state machine takes: while another restore holds it, this
     one exits 2 naming it. Without a stack it says so and restores without a lock.
     --listener-arn ARN --at TIME or --before-change EVENT_ID choose the snapshot from that
-    catalog (or --at from the files of --from) and say which and why, before the plan."""
+    catalog (or --at from the files of --from) and say which and why, before the plan.
+    --load-balancer NAME (--from LOCATION | --at TIME) restores every listener of a load
+    balancer as one restore: one plan, one confirmation, all rolled back if one fails."""
     with handled(debug):
+        if load_balancer is not None and snapshot is None:
+            check_fleet_options(
+                {
+                    "--listener-arn": listener_arn,
+                    "--before-change": before_change,
+                    "--target-listener-arn": target_listener_arn,
+                    "--mode": mode,
+                    "--priority": priority,
+                    "--match": match,
+                }
+            )
+            run_fleet(
+                _fleet_run(
+                    load_balancer,
+                    from_location,
+                    at,
+                    recreate_listener,
+                    map_by_name,
+                    oidc_secret,
+                    secret_scope(oidc_secret_prefix, any_oidc_secret),
+                    dry_run,
+                    yes,
+                    pre_restore_to,
+                    as_json,
+                    certificate_map,
+                ),
+                **_fleet_doors(
+                    LockOptions(no_lock, table, stack_name, local, port),
+                    from_location,
+                    profile,
+                    region,
+                ),
+            )
+            return
         _run(
             snapshot,
             listener_arn=listener_arn,

@@ -129,11 +129,22 @@ def _check_approved_plan(settings: Settings, state: RestoreState) -> None:
     if record is None and state.approval is None:
         return  # this restore did not wait for approval
     approved = (record or {}).get("plan_sha256")
+    if approved and approved == state.whole_plan_sha256 and _in_whole_plan(settings, state):
+        return  # one listener of a whole-load-balancer restore, whose whole plan was approved
     if not approved or approved != state.plan_sha256:
         raise IntegrityFailed(
             f"the plan {state.plan_location} is not the plan that was approved (the approval "
             f"record holds SHA-256 {str(approved or 'none')[:12]}); nothing was changed"
         )
+
+
+def _in_whole_plan(settings: Settings, state: RestoreState) -> bool:
+    """The listener's plan is one the whole (approved, sealed) plan lists."""
+    location = _need(state.whole_plan_location, "whole plan")
+    expect = _need(state.whole_plan_sha256, "whole plan SHA-256")
+    body = read_sealed(location, settings.home(), settings.sealer(), "plan", expect)
+    listed = [item.get("plan_sha256") for item in json.loads(body).get("listeners", [])]
+    return state.plan_sha256 in listed
 
 
 def _since_pre_restore(state: RestoreState) -> str:
@@ -478,7 +489,7 @@ def apply_plan(state: RestoreState, deadline: Deadline | None = None) -> Restore
     settings.catalog().hold_lock(target, state.execution_arn, APPLY_SECONDS)
     aws = for_mutations(_target_aws(settings, target, write=True))
     check_restore_target(aws, target, settings.restore_targets)  # again, at the one that writes
-    records = settings.restore_records(state.execution_arn)
+    records = settings.restore_records(state.execution_arn, part=state.records_part)
     # Earlier slices' calls, if any, and the call the last one was making when it ended.
     journal = with_in_flight(plan, records.read_journal(), records.read_in_flight())
     slices = state.apply_slices + 1
@@ -568,10 +579,15 @@ def roll_back_listener(state: RestoreState, deadline: Deadline | None = None) ->
     pre_location = _need(state.pre_restore_location, "pre-restore snapshot")
     document = _plan_document(settings, state)
     pre = _pre_restore(settings, state)
-    records = settings.restore_records(state.execution_arn)
+    records = settings.restore_records(state.execution_arn, part=state.records_part)
     # What the failed apply did (its last call too, if it was killed), so it tells the story.
     plan = Plan.model_validate(document["plan"])
     journal = with_in_flight(plan, records.read_journal(), records.read_in_flight())
+    if not journal and state.records_part:
+        # a listener of a whole-load-balancer restore that its apply never reached: this
+        # restore made no call to it (a write-ahead mark precedes each call), so nothing of
+        # it is to undo, and a change someone else made is not this restore's to revert
+        return state.model_copy(update={"phase": "rollback", "more_to_do": False})
     slices = state.rollback_slices + 1
     if slices == 1:
         metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
@@ -643,7 +659,7 @@ def _roll_back_slice(
     rolled back, the plan's unresolved: "Verify the rollback" then compares the whole
     listener) and the state's new rollback plan fields."""
     target = _need(state.listener_arn, "listener")
-    records = settings.restore_records(state.execution_arn)
+    records = settings.restore_records(state.execution_arn, part=state.records_part)
     fields: dict[str, Any] = {}
     if state.rollback_plan_location and state.rollback_plan_sha256:
         body = read_sealed(

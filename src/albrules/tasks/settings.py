@@ -146,16 +146,22 @@ class Settings:
         """Seals and checks the seals of the stack's snapshots and plans (SealKey)."""
         return Sealer(self.home().client("kms"), need_key(self.seal_key_id))
 
-    def restore_records(self, execution_arn: str, *, sealed: bool = False) -> RestoreRecords:
+    def restore_records(
+        self, execution_arn: str, *, sealed: bool = False, part: str | None = None
+    ) -> RestoreRecords:
         """The records (pre-restore snapshot, journal) of a restore run by the state machine;
-        ``sealed``: the pre-restore snapshot it saves is sealed."""
-        return stack_restore_records(
+        ``sealed``: the pre-restore snapshot it saves is sealed; ``part``: one listener's
+        folder within a whole-load-balancer restore's."""
+        records = stack_restore_records(
             self.bucket,
             self.home(),
             execution_arn,
             self.kms_key_id,
             self.sealer() if sealed else None,
         )
+        if part:
+            records.restore_id = f"{records.restore_id}/{part}"
+        return records
 
     def secret_scope(self) -> SecretScope:
         """The OIDC client secrets a restore may read: names under the stack's prefix."""
