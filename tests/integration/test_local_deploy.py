@@ -634,7 +634,7 @@ def test_drills_deploy_only_with_their_schedule_and_scratch_load_balancer(sessio
     assert drills["RunDrillsFunctionRole"] == "AWS::IAM::Role"
     assert "AWS::Scheduler::Schedule" in drills.values()
     roles = [r for r in deployment.resources.values() if r.type == "AWS::IAM::Role"]
-    assert len(roles) == 23  # 18 functions, 3 state machines, 2 schedules (the drills' by SAM)
+    assert len(roles) == 25  # 20 functions, 3 state machines, 2 schedules (the drills' by SAM)
     config = session.client("lambda").get_function_configuration(
         FunctionName=deployment.physical_id("RunDrillsFunction")
     )

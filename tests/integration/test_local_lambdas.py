@@ -260,14 +260,13 @@ def test_a_function_past_its_timeout_fails_as_lambdas_timeout_and_its_later_call
     fns,
 ):
     fns.function("slow", f"{SELFTEST}.slow_put", timeout=1)
-    started = time.monotonic()
     error, payload = _late_write(fns, "slow", seconds=1.5)
-    assert time.monotonic() - started < 1.4  # the invocation ended at its timeout
+    # the handler would answer "written" after 1.5 s: Lambda's timeout answered at 1 s
     assert error == "Unhandled"
     assert payload["errorType"] == "Sandbox.Timedout"
     assert payload["errorMessage"].endswith("Error: Task timed out after 1.00 seconds")
     assert payload["errorMessage"].startswith("RequestId: ")
-    time.sleep(1.0)  # the abandoned handler wakes up and tries its write
+    time.sleep(1.5)  # the abandoned handler wakes up and tries its write
     assert _keys(fns) == []
 
 
