@@ -12,4 +12,5 @@ from albrules.tasks.runtime import lambda_handler
 
 @lambda_handler
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    return dump_load_balancer(plan_load_balancer(parse(LoadBalancerRestoreState, event, "the restore state")))
+    state = parse(LoadBalancerRestoreState, event, "the restore state")
+    return dump_load_balancer(plan_load_balancer(state))
