@@ -25,11 +25,12 @@ from typing import Any
 
 from .. import notifications
 from ..capture import resolve_load_balancer
-from ..errors import AlbRulesError, InvalidInput, RestoreRefused
+from ..errors import AlbRulesError, InvalidInput
 from ..fleet_restore import (
     FleetOptions,
     FleetPlan,
     Member,
+    check_missing,
     choose_members,
     match_live,
     member_key,
@@ -112,13 +113,10 @@ def plan_load_balancer(state: LoadBalancerRestoreState) -> LoadBalancerRestoreSt
     source = _source(settings, request.from_location)
     choosing = choose_members(source, read, balancer, at=request.at, at_name="at")
     fleet = match_live(aws, balancer, choosing)
-    if fleet.missing and not request.recreate_listener:
-        names = "; ".join(m.name for m in fleet.missing)
-        raise RestoreRefused(
-            f"{len(fleet.missing)} listener(s) of load balancer {fleet.load_balancer_name} no "
-            f'longer exist ({names}); add "recreate_listener": true to the input to create them '
-            "from their snapshots; nothing was changed"
-        )
+    # refused before any lock is taken: the machine's words for the option
+    check_missing(
+        fleet, request.recreate_listener, how='add "recreate_listener": true to the input'
+    )
     catalog.write_audit(
         state.execution_arn,
         audit_opened(
