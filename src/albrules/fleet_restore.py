@@ -294,17 +294,25 @@ class FleetOptions:
     certificate_map: dict[str, str] = field(default_factory=dict)
 
 
-def prepare_fleet(aws: Aws, fleet: FleetPlan, options: FleetOptions) -> FleetPlan:
-    """Check and plan every listener (nothing is changed). Raises (exit 2) on the first
-    problem, naming the listener; a missing listener without ``recreate_listener`` is one."""
+def check_missing(
+    fleet: FleetPlan, recreate_listener: bool, how: str = "pass --recreate-listener"
+) -> None:
+    """RestoreRefused, naming them, when listeners the snapshots name no longer exist and
+    ``recreate_listener`` is not given (``how``: the option's name at the door used)."""
     missing = fleet.missing
-    if missing and not options.recreate_listener:
+    if missing and not recreate_listener:
         names = "; ".join(m.name for m in missing)
         raise RestoreRefused(
             f"{len(missing)} listener(s) of load balancer {fleet.load_balancer_name} no longer "
-            f"exist ({names}); pass --recreate-listener to create them from their snapshots, "
-            "nothing was changed"
+            f"exist ({names}); {how} to create them from their snapshots, nothing was changed"
         )
+
+
+def prepare_fleet(aws: Aws, fleet: FleetPlan, options: FleetOptions) -> FleetPlan:
+    """Check and plan every listener (nothing is changed). Raises (exit 2) on the first
+    problem, naming the listener; a missing listener without ``recreate_listener`` is one
+    (:func:`check_missing`), and one with it is planned by :func:`check_recreate`."""
+    check_missing(fleet, options.recreate_listener)
     for member in fleet.members:
         if member.target_arn is None:
             member.recreate = check_recreate(aws, member, fleet, options)

@@ -545,6 +545,8 @@ def drill_results(reports: list[DrillReport], load_balancer: str) -> Notificatio
     ok = [f"restorable: {r.listener_arn} ({r.rules} rules)" for r in reports if r.restorable]
     tail = [f"To drill one by hand: albrules drill SNAPSHOT --load-balancer {load_balancer}"]
     return Notification(subject=subject(title), message=_body([head], lines, ok, tail))
+
+
 # --- a restore of a whole load balancer -------------------------------------------------------
 
 LISTENER_WORDS = {
@@ -552,7 +554,27 @@ LISTENER_WORDS = {
     "rolled back": "rolled back to its pre-restore snapshot (checked)",
     "rollback failed": "NOT rolled back: put it back by hand from its pre-restore snapshot",
     "unchanged": "unchanged",
+    # a listener that no longer existed, recreated from its snapshot
+    "recreated": "recreated from its snapshot and verified",
+    "deleted": "recreated, then deleted again (the load balancer is as it was)",
 }
+RECREATION_FAILED = "NOT rolled back: delete the listener this restore created by hand"
+
+
+def _listener_line(item: dict[str, Any]) -> str:
+    """One listener of a whole-load-balancer restore: where, what happened (a recreated one
+    names its old listener and the new one)."""
+    old = item.get("old_listener_arn")
+    label = listener_label(item.get("listener_arn") or old, item.get("port"))
+    status = str(item["status"])
+    words = LISTENER_WORDS.get(status, status)
+    if old:
+        words = RECREATION_FAILED if status == "rollback failed" else words
+        new = item.get("listener_arn")
+        words += f" (was {old}" + (f"; created {new})" if new else ")")
+    if item.get("pre_restore"):
+        words += f" (pre-restore snapshot: {item['pre_restore']})"
+    return f"- {label}: {words}"
 
 
 def load_balancer_outcome(
@@ -562,12 +584,7 @@ def load_balancer_outcome(
     name = str(state.request.get("load_balancer") or "a load balancer")
     label = f"load balancer {name}"
     head = [HEADLINES[outcome].format(label=label).replace("the listener ", "every listener ")]
-    lines = [
-        f"- {listener_label(item['listener_arn'], item.get('port'))}: "
-        f"{LISTENER_WORDS.get(str(item['status']), str(item['status']))}"
-        + (f" (pre-restore snapshot: {item['pre_restore']})" if item.get("pre_restore") else "")
-        for item in listeners
-    ]
+    lines = [_listener_line(item) for item in listeners]
     facts = [
         f"Load balancer: {state.load_balancer_arn or name}",
         *_who(state),

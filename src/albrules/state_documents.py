@@ -428,6 +428,7 @@ class LoadBalancerRestoreRequest(_Strict):
     from_location: str | None = Field(default=None, alias="from", min_length=1)
     at: str | None = Field(default=None, min_length=1, max_length=64)
     recreate_listener: bool = False
+    certificate_map: dict[str, str] | None = None  # for the listeners recreated: OLD=NEW
     account_id: str | None = Field(default=None, pattern=ACCOUNT_PATTERN)
     region: str | None = Field(default=None, pattern=REGION_PATTERN)
     map_target_groups_by_name: bool = False
@@ -461,6 +462,8 @@ class LoadBalancerRestoreRequest(_Strict):
                 "give from (an s3:// prefix: each listener's latest snapshot there) or at (a "
                 "time: each listener's version then, from the catalog)"
             )
+        if self.certificate_map and not self.recreate_listener:
+            raise ValueError("certificate_map needs recreate_listener: true")
         return self
 
 
@@ -468,22 +471,32 @@ class LoadBalancerListener(_Strict):
     """One listener of a whole-load-balancer restore, planned: where its documents are (the
     payload carries keys, never documents) and its records' folder."""
 
-    listener_arn: str
+    listener_arn: str | None = None  # None: missing, recreated (``recreate``)
     port: int | None = None
     records_part: str
     snapshot_location: str
-    pre_restore_location: str
+    snapshot_sha256: str | None = None  # of its bytes, as read when planned
+    pre_restore_location: str | None = None  # a recreation has none: nothing to go back to
     pre_restore_sha256: str | None = None
-    base_fingerprint: str
+    base_fingerprint: str = ""
     plan_location: str
     plan_sha256: str
     changes: int
+    recreate: RecreateNote | None = None
+
+    @property
+    def lock_key(self) -> str:
+        """Its restore lock: the listener, or (recreating it) its load balancer and port."""
+        if self.recreate is not None:
+            return self.recreate.lock_key
+        assert self.listener_arn is not None
+        return self.listener_arn
 
 
 class ListenerRollback(_Strict):
     """What the compensation did to one listener."""
 
-    listener_arn: str
+    records_part: str  # which listener of the plan (its records' folder)
     status: Literal["rolled back", "rollback failed"]
     journal_location: str | None = None
     error: StepError | None = None
@@ -515,3 +528,12 @@ class LoadBalancerRestoreState(_Strict):
 
     def parsed_request(self) -> LoadBalancerRestoreRequest:
         return parse(LoadBalancerRestoreRequest, self.request, "the restore input")
+
+
+def dump_load_balancer(state: LoadBalancerRestoreState) -> dict[str, Any]:
+    """:func:`dump`, each listener's item whole: the Maps' ItemSelector names every field of
+    an item, and a path to a field that is not there fails the execution (a null does not)."""
+    document = dump(state)
+    for name in ("listeners", "rollback_order"):
+        document[name] = [item.model_dump(mode="json") for item in getattr(state, name)]
+    return document

@@ -43,7 +43,13 @@ from ..recreate import (
     still_there,
 )
 from ..resolve import read_secret_values, secret_arns
-from ..restore import apply_with_journal, default_oidc, plan_for_created, prepare_recreate
+from ..restore import (
+    Prepared,
+    apply_with_journal,
+    default_oidc,
+    plan_for_created,
+    prepare_recreate,
+)
 from ..state_documents import PlanSummary, RecreateNote, RestoreRequest, RestoreState
 from ..targets import check_load_balancer_target
 from .runtime import MetricUnit, logger, metrics
@@ -67,18 +73,19 @@ def note_for(aws: Aws, snapshot: Snapshot, request: RestoreRequest) -> RecreateN
 
 
 def _target(
-    aws: Aws, settings: Settings, snapshot: Snapshot, request: RestoreRequest, note: RecreateNote
+    aws: Aws,
+    settings: Settings,
+    snapshot: Snapshot,
+    note: RecreateNote,
+    certificate_map: dict[str, str] | None,
+    map_by_name: bool,
 ) -> RecreateTarget:
     """The checks again (nothing changed if they fail), on the load balancer locked."""
     check_load_balancer_target(
         aws, note.load_balancer_arn, note.load_balancer_name, settings.restore_targets
     )
     target = check_recreatable(
-        aws,
-        snapshot,
-        note.load_balancer_arn,
-        request.certificate_map,
-        map_by_name=request.map_target_groups_by_name,
+        aws, snapshot, note.load_balancer_arn, certificate_map, map_by_name=map_by_name
     )
     if target.lock_key != note.lock_key:  # pragma: no cover - the port is the snapshot's
         raise RestoreRefused(f"{target.summary()} is not what the lock holds; nothing was changed")
@@ -88,8 +95,37 @@ def _target(
 def check(
     aws: Aws, settings: Settings, snapshot: Snapshot, request: RestoreRequest, note: RecreateNote
 ) -> None:
-    target = _target(aws, settings, snapshot, request, note)
+    options = (request.certificate_map, request.map_target_groups_by_name)
+    target = _target(aws, settings, snapshot, note, *options)
     settings.secret_scope().check_all(request.oidc_secrets or {}, target.placeholder_arn)
+
+
+def plan_document(plan: Plan, recreation: dict[str, Any], snapshot: str) -> dict[str, Any]:
+    """A recreation's plan document (sealed, approved, applied): the plan from the listener
+    as it will be created and its ``recreate`` part; no pre-restore snapshot."""
+    return {
+        "plan": plan.model_dump(mode="json"),
+        "public": plan.public(),
+        "recreate": recreation,
+        "base_fingerprint": "",
+        "snapshot": snapshot,
+        "pre_restore": None,
+        "oidc_secrets": recreation["oidc_secrets"],
+        "max_listener_rules": recreation["max_listener_rules"],
+        "warnings": recreation["warnings"],
+    }
+
+
+def note_of(target: RecreateTarget) -> RecreateNote:
+    """The restore state's note of a recreation checked and planned."""
+    return RecreateNote(
+        old_listener_arn=target.old_listener_arn,
+        load_balancer_arn=target.load_balancer_arn,
+        load_balancer_name=target.load_balancer_name,
+        port=target.port,
+        protocol=target.protocol,
+        lock_key=target.lock_key,
+    )
 
 
 def summary_with_create(summary: PlanSummary, target_summary: str) -> PlanSummary:
@@ -119,16 +155,22 @@ def plan(
         oidc_secrets=request.oidc_secrets,
         secret_scope=settings.secret_scope(),
     )
+    return prepared.plan, recreation_document(prepared, request.map_target_groups_by_name)
+
+
+def recreation_document(prepared: Prepared, map_by_name: bool) -> dict[str, Any]:
+    """A plan document's ``recreate`` part: the CreateListener request planned (without
+    secrets) and the options the apply checks it again with (its ``certificate_map`` too)."""
     target = prepared.recreate
     assert target is not None
-    document = {
+    return {
         **target.public(),
         "request": redacted_request(target.request(default_oidc(target, prepared.oidc_secrets))),
         "oidc_secrets": prepared.oidc_secrets,
         "max_listener_rules": prepared.max_listener_rules,
         "warnings": prepared.warnings,
+        "map_target_groups_by_name": map_by_name,
     }
-    return prepared.plan, document
 
 
 def apply(
@@ -140,18 +182,19 @@ def apply(
 ) -> RestoreState:
     """Create the listener (unless an earlier attempt did), then apply the approved plan to
     it. A listener not as the plan expected (an earlier attempt part-way) is ApplyFailed: it
-    is deleted again, never re-planned."""
+    is deleted again, never re-planned. The options checked again are the plan's (one
+    listener of a whole-load-balancer restore has no single restore's input)."""
     note = state.recreate
     assert note is not None
-    request = state.parsed_request()
     recreation = document["recreate"]
     planned = Plan.model_validate(document["plan"])
-    records = settings.restore_records(state.execution_arn)
+    records = settings.restore_records(state.execution_arn, part=state.records_part)
     journal: list[dict[str, Any]] = records.read_journal()
     oidc = dict(recreation.get("oidc_secrets") or {})
     scope = settings.secret_scope()
     if created_entry(journal) is None:
-        target = _target(aws, settings, snapshot, request, note)  # port still free, certs there
+        options = (recreation["certificate_map"], recreation["map_target_groups_by_name"])
+        target = _target(aws, settings, snapshot, note, *options)  # port free, certs there
         wanted = default_oidc(target, oidc)
         if redacted_request(target.request(wanted)) != recreation["request"]:
             raise ListenerChanged(
@@ -214,8 +257,12 @@ def roll_back(settings: Settings, state: RestoreState, aws: Aws) -> RestoreState
     it is still there."""
     note = state.recreate
     assert note is not None
-    records = settings.restore_records(state.execution_arn)
+    records = settings.restore_records(state.execution_arn, part=state.records_part)
     journal = records.read_journal()
+    if not journal and state.records_part:
+        # one listener of a whole-load-balancer restore that its apply never reached: no
+        # CreateListener was sent (it is journaled before it is), nothing to delete
+        return state.model_copy(update={"phase": "rollback"})
     metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
     try:
         settings.catalog().acquire_lock(note.lock_key, state.execution_arn, APPLY_SECONDS)
@@ -226,6 +273,7 @@ def roll_back(settings: Settings, state: RestoreState, aws: Aws) -> RestoreState
             f"{note.load_balancer_name}) was not started: another restore holds the lock ({err})",
             [str(err)],
         ) from None
+    created = find_created(aws, journal)
     left = delete_created(aws, journal)
     warnings: list[str] = []
     journal_at = records.try_write_journal(journal, warnings)
@@ -238,12 +286,16 @@ def roll_back(settings: Settings, state: RestoreState, aws: Aws) -> RestoreState
             f"of load balancer {note.load_balancer_name} by hand (journal: {journal_at})",
             left,
         )
-    return state.model_copy(update={"phase": "rollback", "journal_location": journal_at})
+    update: dict[str, Any] = {"phase": "rollback", "journal_location": journal_at}
+    if created is not None:  # the listener deleted: the outcome names it
+        update["recreate"] = note.model_copy(update={"listener_arn": created})
+    return state.model_copy(update=update)
 
 
 def verify_rolled_back(settings: Settings, state: RestoreState, aws: Aws) -> None:
     """After the rollback: the listener created is gone (the load balancer is as it was)."""
-    left = still_there(aws, settings.restore_records(state.execution_arn).read_journal())
+    records = settings.restore_records(state.execution_arn, part=state.records_part)
+    left = still_there(aws, records.read_journal())
     if left:
         raise VerifyFailed(f"listener {left}, created by this restore, still exists", [left])
 

@@ -362,19 +362,7 @@ def _compute_recreation(
     snapshot = _read_snapshot(settings, location, _need(state.snapshot_sha256, "snapshot"))[0]
     plan, recreation = recreate.plan(aws, settings, snapshot, request, note)
     plan_at, plan_sha256 = settings.put_sealed_json(
-        plan_key(state.execution_arn),
-        {
-            "plan": plan.model_dump(mode="json"),
-            "public": plan.public(),
-            "recreate": recreation,
-            "base_fingerprint": "",
-            "snapshot": state.snapshot_location,
-            "pre_restore": None,
-            "oidc_secrets": recreation["oidc_secrets"],
-            "max_listener_rules": recreation["max_listener_rules"],
-            "warnings": recreation["warnings"],
-        },
-        "plan",
+        plan_key(state.execution_arn), recreate.plan_document(plan, recreation, location), "plan"
     )
     summary = recreate.summary_with_create(plan_summary(plan), recreation["summary"])
     metrics.add_metric(name="PlannedOperations", unit=MetricUnit.Count, value=summary.changes)
