@@ -281,4 +281,24 @@ AFTER_AT=$(checksum_of "$WEB" after-restore-at)
 echo "listener checksum before erin's change: $BEFORE_ERIN, after restore --at: $AFTER_AT"
 [ "$BEFORE_ERIN" = "$AFTER_AT" ] || fail "restore --at did not bring back the moment before"
 
+say "21. Disaster: shop-web:80 is deleted, rules and all; recreate it from its snapshot"
+run backup --listener-arn "$WEB" --out "$OUT/dr.json" --force
+"$PY" - "$WEB" <<'PY'
+import sys, boto3
+boto3.client("elbv2").delete_listener(ListenerArn=sys.argv[1])
+print("deleted", sys.argv[1])
+PY
+set +e
+run restore "$OUT/dr.json" --yes
+CODE=$?
+set -e
+[ "$CODE" -eq 2 ] || fail "a restore of a deleted listener without --recreate-listener should be refused (2), got $CODE"
+run restore "$OUT/dr.json" --recreate-listener --yes | tee "$OUT/recreate.out"
+NEW_WEB=$(grep -o 'as arn:aws:elasticloadbalancing:[^ ]*' "$OUT/recreate.out" | head -1 | cut -c4-)
+[ -n "$NEW_WEB" ] || fail "the recreation did not print the new listener's ARN"
+run backup --listener-arn "$NEW_WEB" --out "$OUT/recreated.json" --force
+run diff "$OUT/dr.json" "$OUT/recreated.json" || fail "the recreated listener does not route as the deleted one did"
+run history --listener-arn "$WEB" --since 5m | tee "$OUT/history-recreated.out"
+grep -q "recreated as" "$OUT/history-recreated.out" || fail "the history does not link the deleted listener to its recreation"
+
 say "Done. Snapshots, pre-restore snapshots and journals are under $OUT/ and in the local bucket"
