@@ -3,7 +3,8 @@
 # set up, start the local AWS, seed, back up, break the rules, plan, restore, check;
 # then a restore whose apply fails part-way, and the automatic rollback.
 # Then the same story through the SAM application (template.yaml) deployed into the local AWS:
-# a scheduled-style backup, a restore that waits for approval, and one that rolls back.
+# a scheduled-style backup, a restore that waits for approval, and one that rolls back;
+# a change by another IAM user in the history, restore --at, and a deleted listener recreated.
 # Every expected outcome is checked: the demo exits non-zero if one does not happen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
