@@ -841,6 +841,37 @@ def _base(prepared: Prepared) -> dict[str, Any]:
     }
 
 
+def _rolled_back_result(
+    left: list[str],
+    journal: list[dict[str, Any]],
+    journal_at: str | None,
+    failure: BaseException,
+    base: dict[str, Any],
+    *,
+    rolled_back: str,
+    not_finished: Callable[[str], str],
+) -> RestoreResult:
+    """How a failed restore ended once its rollback ran: ROLLED_BACK (``rolled_back``) when
+    nothing is ``left``, else ROLLBACK_FAILED (``not_finished`` of the first thing left)."""
+    if not left:
+        return RestoreResult(
+            status="ROLLED_BACK",
+            message=rolled_back,
+            journal_location=journal_at,
+            journal=journal,
+            differences=getattr(failure, "differences", []),
+            **base,
+        )
+    return RestoreResult(
+        status="ROLLBACK_FAILED",
+        message=not_finished(left[0]),
+        journal_location=journal_at,
+        journal=journal,
+        differences=left,
+        **base,
+    )
+
+
 def execute_restore(
     aws: Aws,
     prepared: Prepared,
@@ -907,29 +938,22 @@ def execute_restore(
         except Exception as again:
             left = [f"the rollback failed: {as_albrules_error(again)}"]
         journal_at = records.try_write_journal(journal, base["warnings"])
-        if not left:
-            return RestoreResult(
-                status="ROLLED_BACK",
-                message=(
-                    f"the restore failed and was rolled back; listener {arn} is as it was before "
-                    f"({reason})"
-                ),
-                journal_location=journal_at,
-                journal=journal,
-                differences=getattr(failure, "differences", []),
-                **base,
-            )
-        return RestoreResult(
-            status="ROLLBACK_FAILED",
-            message=(
-                f"the restore failed ({reason}) and the rollback did not finish ({left[0]}); "
-                f"finish by hand from the pre-restore snapshot {pre.location} and the "
-                f"journal {journal_at or '(in --json output; it could not be stored)'}"
+        stored = journal_at or "(in --json output; it could not be stored)"
+        return _rolled_back_result(
+            left,
+            journal,
+            journal_at,
+            failure,
+            base,
+            rolled_back=(
+                f"the restore failed and was rolled back; listener {arn} is as it was before "
+                f"({reason})"
             ),
-            journal_location=journal_at,
-            journal=journal,
-            differences=left,
-            **base,
+            not_finished=lambda first: (
+                f"the restore failed ({reason}) and the rollback did not finish ({first}); "
+                f"finish by hand from the pre-restore snapshot {pre.location} and the "
+                f"journal {stored}"
+            ),
         )
     journal_at = records.try_write_journal(journal, base["warnings"])
     return RestoreResult(
@@ -1116,31 +1140,23 @@ def execute_recreate(
         except Exception as again:
             left = [f"the rollback failed: {as_albrules_error(again)}"]
         journal_at = records.try_write_journal(journal, base["warnings"])
-        if not left:
-            gone = f"listener {created} was deleted" if created else "no listener was created"
-            return RestoreResult(
-                status="ROLLED_BACK",
-                message=(
-                    f"the recreation failed and was rolled back ({gone}; load balancer "
-                    f"{target.load_balancer_name} is as it was) ({reason})"
-                ),
-                journal_location=journal_at,
-                journal=journal,
-                differences=getattr(failure, "differences", []),
-                **base,
-            )
-        return RestoreResult(
-            status="ROLLBACK_FAILED",
-            message=(
-                f"the recreation failed ({reason}) and the rollback did not finish ({left[0]}); "
-                f"delete listener {created or '(on port ' + str(target.port) + ')'} of load "
-                f"balancer {target.load_balancer_name} by hand (journal "
-                f"{journal_at or '(in --json output; it could not be stored)'})"
+        gone = f"listener {created} was deleted" if created else "no listener was created"
+        stored = journal_at or "(in --json output; it could not be stored)"
+        return _rolled_back_result(
+            left,
+            journal,
+            journal_at,
+            failure,
+            base,
+            rolled_back=(
+                f"the recreation failed and was rolled back ({gone}; load balancer "
+                f"{target.load_balancer_name} is as it was) ({reason})"
             ),
-            journal_location=journal_at,
-            journal=journal,
-            differences=left,
-            **base,
+            not_finished=lambda first: (
+                f"the recreation failed ({reason}) and the rollback did not finish ({first}); "
+                f"delete listener {created or '(on port ' + str(target.port) + ')'} of load "
+                f"balancer {target.load_balancer_name} by hand (journal {stored})"
+            ),
         )
     journal_at = records.try_write_journal(journal, base["warnings"])
     base["listener_arn"] = created

@@ -542,6 +542,19 @@ def _apply(
     )
 
 
+def _whole_load_balancer(
+    single_listener_options: dict[str, Any],
+    run: FleetRun,
+    lock: LockOptions,
+    where: tuple[str | None, str | None, str | None],
+) -> None:
+    """``plan``/``restore --load-balancer NAME`` without a SNAPSHOT: refuse the options that
+    pick one listener, then run the whole-load-balancer restore (``where``: --from, --profile,
+    --region)."""
+    check_fleet_options(single_listener_options)
+    run_fleet(run, **_fleet_doors(lock, *where))
+
+
 def _fleet_run(
     load_balancer: str,
     from_location: str | None,
@@ -635,7 +648,7 @@ def plan(
     (--from LOCATION | --at TIME) plans every listener of a load balancer."""
     with handled(debug):
         if load_balancer is not None and snapshot is None:
-            check_fleet_options(
+            _whole_load_balancer(
                 {
                     "--listener-arn": listener_arn,
                     "--before-change": before_change,
@@ -643,9 +656,7 @@ def plan(
                     "--mode": mode,
                     "--priority": priority,
                     "--match": match,
-                }
-            )
-            run_fleet(
+                },
                 _fleet_run(
                     load_balancer,
                     from_location,
@@ -660,12 +671,8 @@ def plan(
                     as_json,
                     certificate_map,
                 ),
-                **_fleet_doors(
-                    LockOptions(False, table, stack_name, local, port),
-                    from_location,
-                    profile,
-                    region,
-                ),
+                LockOptions(False, table, stack_name, local, port),
+                (from_location, profile, region),
             )
             return
         _run(
@@ -745,7 +752,7 @@ def restore(
     balancer as one restore: one plan, one confirmation, all rolled back if one fails."""
     with handled(debug):
         if load_balancer is not None and snapshot is None:
-            check_fleet_options(
+            _whole_load_balancer(
                 {
                     "--listener-arn": listener_arn,
                     "--before-change": before_change,
@@ -753,9 +760,7 @@ def restore(
                     "--mode": mode,
                     "--priority": priority,
                     "--match": match,
-                }
-            )
-            run_fleet(
+                },
                 _fleet_run(
                     load_balancer,
                     from_location,
@@ -770,12 +775,8 @@ def restore(
                     as_json,
                     certificate_map,
                 ),
-                **_fleet_doors(
-                    LockOptions(no_lock, table, stack_name, local, port),
-                    from_location,
-                    profile,
-                    region,
-                ),
+                LockOptions(no_lock, table, stack_name, local, port),
+                (from_location, profile, region),
             )
             return
         _run(

@@ -21,24 +21,13 @@ import threading
 import time
 from typing import Any
 
+from .faults import MUTATING as FAULT_MUTATING
+
 AWS_MUTATING_BUCKET = 20.0  # unconfirmed (see the module docstring)
 AWS_MUTATING_REFILL = 3.0  # unconfirmed
 
-#: The mutating ELBv2 operations the throttle applies to.
-MUTATING = (
-    "CreateRule",
-    "ModifyRule",
-    "DeleteRule",
-    "SetRulePriorities",
-    "AddTags",
-    "RemoveTags",
-    "ModifyListener",
-    "CreateListener",
-    "DeleteListener",
-    "AddListenerCertificates",
-    "RemoveListenerCertificates",
-    "ModifyListenerAttributes",
-)
+#: The mutating ELBv2 operations the throttle applies to: every one a restore can make.
+MUTATING = FAULT_MUTATING
 
 _lock = threading.Lock()
 
