@@ -8,9 +8,9 @@ local AWS lets RATE mutating calls a second through (bucket BURST,
 ``throttle.set_mutating_rate``). Each slice keeps a quarter of its 8 s as reserve, so it makes
 at most 6 s of calls. The restore recreates DELETED rules: at least
 (DELETED - BURST) / RATE = 9.5 s of calls, two slices at least; its rollback deletes the
-FAILS_AT - 1 rules it made: (FAILS_AT - 1 - BURST) / RATE = 8.9 s, two at least. (The first slice of each also reads the whole
-1,000-rule listener, seconds in the local AWS.) Each call is made once (the journal), and
-verify runs once per phase."""
+FAILS_AT - 1 rules it made: (FAILS_AT - 1 - BURST) / RATE = 8.9 s, two at least. (The first
+slice of each also reads the whole 1,000-rule listener, seconds in the local AWS.) Each call
+is made once (the journal), and verify runs once per phase."""
 
 from __future__ import annotations
 
