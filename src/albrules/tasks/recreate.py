@@ -52,7 +52,7 @@ from ..restore import (
 )
 from ..state_documents import PlanSummary, RecreateNote, RestoreRequest, RestoreState
 from ..targets import check_load_balancer_target
-from .runtime import MetricUnit, logger, metrics
+from .runtime import MetricUnit, logger, metrics, store_journal
 from .settings import Settings
 
 
@@ -275,10 +275,7 @@ def roll_back(settings: Settings, state: RestoreState, aws: Aws) -> RestoreState
         ) from None
     created = find_created(aws, journal)
     left = delete_created(aws, journal)
-    warnings: list[str] = []
-    journal_at = records.try_write_journal(journal, warnings)
-    for warning in warnings:
-        logger.error("could not store the journal", extra={"error": warning})
+    journal_at = store_journal(records, journal)
     if left:
         metrics.add_metric(name="RollbackFailures", unit=MetricUnit.Count, value=1)
         raise RollbackFailed(

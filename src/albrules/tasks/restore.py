@@ -53,7 +53,7 @@ from ..snapshot import build_snapshot, format_for, loads
 from ..state_documents import PlanSummary, RecreateNote, RestoreRequest, RestoreState, dump
 from ..targets import check_restore_target
 from . import recreate
-from .runtime import MetricUnit, logger, metrics
+from .runtime import MetricUnit, logger, metrics, store_journal
 from .settings import Settings
 
 CATALOG_ID = re.compile(r"^[0-9a-f]{12}$")
@@ -504,7 +504,6 @@ def apply_plan(state: RestoreState, deadline: Deadline | None = None) -> Restore
     journal_at = records.journal_location if journal else None
     if not finished:
         values = read_secret_values(aws, secret_arns(plan), target, settings.secret_scope())
-        warnings: list[str] = []
         try:
             finished = apply_with_journal(
                 aws,
@@ -516,9 +515,7 @@ def apply_plan(state: RestoreState, deadline: Deadline | None = None) -> Restore
                 start=start,
             )
         finally:
-            journal_at = records.try_write_journal(journal, warnings) if journal else None
-            for warning in warnings:
-                logger.error("could not store the journal", extra={"error": warning})
+            journal_at = store_journal(records, journal) if journal else None
     done = _steps_done(journal)
     logger.info("apply slice ended", extra={"slice": slices, "done": done, "of": total})
     if finished:
@@ -607,10 +604,7 @@ def roll_back_listener(state: RestoreState, deadline: Deadline | None = None) ->
     except AlbRulesError as err:
         outcome = [str(err)]
     left = outcome or []
-    warnings: list[str] = []
-    journal_at = records.try_write_journal(journal, warnings)
-    for warning in warnings:
-        logger.error("could not store the journal", extra={"error": warning})
+    journal_at = store_journal(records, journal)
     if left:
         metrics.add_metric(name="RollbackFailures", unit=MetricUnit.Count, value=1)
         raise RollbackFailed(

@@ -20,6 +20,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..errors import InvalidInput
+from ..records import RestoreRecords
 
 SERVICE = "albrules"
 logger = Logger(service=SERVICE)
@@ -58,3 +59,14 @@ def lambda_handler(fn: Handler) -> Handler:
             raise err.with_traceback(None) from None
 
     return logger.inject_lambda_context(clear_state=True)(metrics.log_metrics(run))
+
+
+def store_journal(records: RestoreRecords, journal: list[dict[str, Any]]) -> str | None:
+    """Store a restore's journal; where it went, or None. A journal that could not be stored
+    is logged, never raised: the step's own outcome (or error) is what the machine needs, and
+    the journal goes on in the step's output."""
+    warnings: list[str] = []
+    journal_at = records.try_write_journal(journal, warnings)
+    for warning in warnings:
+        logger.error("could not store the journal", extra={"error": warning})
+    return journal_at
