@@ -10,6 +10,9 @@ from __future__ import annotations
 
 def install() -> None:
     """Patch moto in this process (idempotent). Import moto lazily: it is heavy."""
+    from . import speed
+
+    speed.install()  # first: what moto and botocore would otherwise do again for each call
     from . import (
         elbv2,
         elbv2_listeners,
