@@ -71,3 +71,17 @@ def test_a_load_balancer_is_made_without_moto_loading_its_default_amis() -> None
         ec2 = boto3.client("ec2", region_name="us-east-1")
         assert ec2.describe_images(Owners=["amazon"])["Images"] == []
         assert ec2.describe_subnets()["Subnets"]  # the default VPC's subnets are still there
+
+
+def test_installing_the_local_aws_again_wraps_nothing_twice(world, session) -> None:
+    from albrules.local import throttle
+
+    local.install()  # the module did too, and so did the fixtures
+    listener = world.listener(world.load_balancer("shop"))
+    throttle.set_mutating_rate(0.01, burst=2)  # two calls, then none for 100 s
+    try:
+        elb = session.client("elbv2")
+        for n in (1, 2):  # each takes one token, not two
+            elb.add_tags(ResourceArns=[listener], Tags=[{"Key": f"t{n}", "Value": "x"}])
+    finally:
+        throttle.set_mutating_rate(None)

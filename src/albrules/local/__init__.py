@@ -8,8 +8,17 @@ server (``albrules local up``) calls it before serving.
 from __future__ import annotations
 
 
+_installed = False
+
+
 def install() -> None:
-    """Patch moto in this process (idempotent). Import moto lazily: it is heavy."""
+    """Patch moto in this process, once (a second call does nothing: the wrappers of one
+    module would otherwise wrap another's again, and a throttled call would take two
+    tokens). Import moto lazily: it is heavy."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
     from . import speed
 
     speed.install()  # first: what moto and botocore would otherwise do again for each call
