@@ -7,7 +7,6 @@ server (``albrules local up``) calls it before serving.
 
 from __future__ import annotations
 
-
 _installed = False
 
 
