@@ -135,17 +135,27 @@ def previous_deployment(stack: str = DEFAULT_STACK) -> Deployment | None:
 # --- the SAM transform ------------------------------------------------------------------------
 
 
+_PARSED: dict[str, tuple[str, dict[str, Any]]] = {}  # path -> (its text, the parse of it)
+
+
 def load_template(path: Path) -> dict[str, Any]:
+    """The template at ``path``, parsed (a copy of its own: the caller may change it). The
+    parse of a text already read is kept: YAML parsing took a third of a local deploy."""
     from samtranslator.yaml_helper import yaml_parse
 
     if not path.is_file():
         raise InvalidInput(f"no template at {path}; give --template PATH")
+    text = path.read_text()
+    kept = _PARSED.get(str(path))
+    if kept is not None and kept[0] == text:
+        return copy.deepcopy(kept[1])
     try:
-        template = yaml_parse(path.read_text())
+        template = yaml_parse(text)
     except Exception as err:
         raise InvalidInput(f"{path} is not valid YAML or JSON: {err}") from None
     if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
         raise InvalidInput(f"{path} has no Resources section; is it a SAM template?")
+    _PARSED[str(path)] = (text, copy.deepcopy(template))
     return template
 
 
