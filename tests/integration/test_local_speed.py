@@ -85,3 +85,25 @@ def test_installing_the_local_aws_again_wraps_nothing_twice(world, session) -> N
             elb.add_tags(ResourceArns=[listener], Tags=[{"Key": f"t{n}", "Value": "x"}])
     finally:
         throttle.set_mutating_rate(None)
+
+
+def test_a_symmetric_keys_unused_pair_is_made_only_when_read_and_signing_keys_still_sign(
+    session,
+) -> None:
+    from moto.kms.models import kms_backends
+
+    kms = session.client("kms")
+    symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
+    signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    key = kms_backends["123456789012"]["us-east-1"].keys[symmetric]
+    assert isinstance(key.private_key, speed._KeyPairWhenUsed) and key.private_key._key is None
+    assert key.private_key.public_key() is not None  # made when read, as moto would have it
+    signed = kms.sign(KeyId=signing, Message=b"plan", SigningAlgorithm="RSASSA_PSS_SHA_256")[
+        "Signature"
+    ]
+    verified = kms.verify(
+        KeyId=signing, Message=b"plan", Signature=signed, SigningAlgorithm="RSASSA_PSS_SHA_256"
+    )
+    assert verified["SignatureValid"] is True
+    ciphertext = kms.encrypt(KeyId=symmetric, Plaintext=b"x")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=ciphertext)["Plaintext"] == b"x"

@@ -21,6 +21,10 @@ went to four things that are the same every time:
 - **Which actions a response class has.** For every request, moto lists every function of
   the service's response class (``inspect.getmembers``) to see whether the action is one.
   :func:`look_up_actions_directly` asks the class for that one name instead.
+- **A key pair for every KMS key.** moto makes an RSA-2048 private key for every KMS key it
+  creates, symmetric ones too, whose key pair no KMS call may use. Each deploy of the stack
+  makes two keys (45 ms each). :func:`make_unused_kms_key_pairs_lazily` makes that pair only
+  if something reads it.
 - **moto's default AMIs.** moto's EC2 makes thousands of AMIs, each with a snapshot and a
   volume, for each region a test's AWS touches. albrules never reads an AMI, and a load
   balancer needs only a VPC and subnets: :func:`install` turns them off
@@ -59,6 +63,7 @@ def install() -> None:
     share_botocore_loaders()
     cache_asl_trees()
     look_up_actions_directly()
+    make_unused_kms_key_pairs_lazily()
 
 
 def share_botocore_loaders() -> None:
@@ -125,3 +130,35 @@ def look_up_actions_directly() -> None:
 
     setattr(moto.core.responses, "method_names_from_class", _FunctionNames)  # noqa: B010
     _installed.add("actions")
+
+
+class _KeyPairWhenUsed:
+    """moto's private key of a KMS key, made the first time any attribute of it is read."""
+
+    def __init__(self, make: Any, key_spec: str) -> None:
+        self._make, self._key_spec = make, key_spec
+        self._key: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._key is None:
+            self._key = self._make(self._key_spec)
+        return getattr(self._key, name)
+
+
+def make_unused_kms_key_pairs_lazily() -> None:
+    """moto's KMS makes a symmetric or HMAC key's (unusable) RSA pair only when read."""
+    if "kms" in _installed:
+        return
+    import moto.kms.models
+    from moto.kms.utils import KeySpec
+
+    make = getattr(moto.kms.models, "generate_private_key")  # noqa: B009
+    eager = set(KeySpec.rsa_key_specs()) | set(KeySpec.ecc_key_specs())
+
+    def generate_private_key(key_spec: str) -> Any:
+        if key_spec in eager:
+            return make(key_spec)
+        return _KeyPairWhenUsed(make, key_spec)
+
+    setattr(moto.kms.models, "generate_private_key", generate_private_key)  # noqa: B010
+    _installed.add("kms")
