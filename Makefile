@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "albrules needs Python 3.11 or newer on PATH"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -89,7 +89,7 @@ NO_PY313 = sam build needs Python 3.13: none on PATH and no pyenv 3.13 (install 
 $(SAM_STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "albrules needs Python 3.11 or newer on PATH"; exit 1; }
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet $$($(PYTHON) -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["sam"]))')
+	$(SAM_VENV)/bin/python -m pip install --quiet --no-compile $$($(PYTHON) -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["sam"]))')
 	@touch $(SAM_STAMP)
 
 sam-build: $(SAM_STAMP)
@@ -182,7 +182,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 $(CHECKOV_STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "albrules needs Python 3.11 or newer on PATH"; exit 1; }
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet $$($(PYTHON) -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["checkov"]))')
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --no-compile $$($(PYTHON) -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["checkov"]))')
 	@touch $(CHECKOV_STAMP)
 
 checkov: $(CHECKOV_STAMP)
