@@ -277,3 +277,68 @@ def test_the_history_links_the_new_listener_to_the_old_one(world, shop):
     (entry,) = json.loads(out)
     assert code == 0 and entry["kind"] == "recreation"
     assert entry["recreated_from"] == shop["listener"]
+
+
+def trust_store(world: World, name: str) -> str:
+    s3 = world.session.client("s3")
+    s3.create_bucket(Bucket=f"{name}-bundle")
+    s3.put_object(Bucket=f"{name}-bundle", Key="ca.pem", Body=b"-----BEGIN CERTIFICATE-----")
+    store = world.elb.create_trust_store(
+        Name=name, CaCertificatesBundleS3Bucket=f"{name}-bundle", CaCertificatesBundleS3Key="ca.pem"
+    )
+    return str(store["TrustStores"][0]["TrustStoreArn"])
+
+
+@pytest.fixture
+def mtls(world: World, tmp_path: Path) -> dict[str, Any]:
+    """An HTTPS listener with mutual TLS (verify, a trust store, ignore-expiry and advertised
+    CA names set) and two rules, snapshotted and then deleted."""
+    lb = world.load_balancer("edge")
+    web = world.target_group("web")
+    store = trust_store(world, "clients")
+    listener = world.elb.create_listener(
+        LoadBalancerArn=lb,
+        Protocol="HTTPS",
+        Port=443,
+        SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
+        Certificates=[{"CertificateArn": certificate(world, "edge.example.com")}],
+        DefaultActions=[fixed("404")],
+        MutualAuthentication={
+            "Mode": "verify",
+            "TrustStoreArn": store,
+            "IgnoreClientCertificateExpiry": True,
+            "AdvertiseTrustStoreCaNames": "on",
+        },
+    )["Listeners"][0]["ListenerArn"]
+    world.rule(listener, 10, [path("/api/*")], [forward(web)], {"rule": "1"})
+    world.rule(listener, 20, [host("m.example.com")], [forward(web)], {"rule": "2"})
+    snapshot = v2_snapshot(world, listener)
+    assert snapshot.listener is not None and snapshot.listener.mutual_authentication is not None
+    file = tmp_path / "edge.json"
+    file.write_bytes(dumps(snapshot))
+    world.elb.delete_listener(ListenerArn=listener)
+    return {"lb": lb, "store": store, "snapshot": snapshot, "file": str(file)}
+
+
+def test_recreate_brings_back_a_listener_with_mutual_tls(world, mtls):
+    code, out, err = cli("restore", mtls["file"], "--recreate-listener", "--yes", "--no-lock")
+    assert code == 0, err
+    new = listeners_of(world, mtls["lb"])[443]
+    assert new in out
+    auth = world.elb.describe_listeners(ListenerArns=[new])["Listeners"][0]["MutualAuthentication"]
+    assert auth["Mode"] == "verify" and auth["TrustStoreArn"] == mtls["store"]
+    assert auth["IgnoreClientCertificateExpiry"] is True
+    assert auth["AdvertiseTrustStoreCaNames"] == "on"
+    fresh = v2_snapshot(world, new)
+    assert fresh.listener == mtls["snapshot"].listener
+    assert comparable(fresh) == comparable(mtls["snapshot"])
+
+
+def test_a_missing_trust_store_is_refused_naming_it_and_nothing_changes(world, mtls, calls):
+    world.elb.delete_trust_store(TrustStoreArn=mtls["store"])
+    calls.clear()
+    code, _out, err = cli("restore", mtls["file"], "--recreate-listener", "--yes", "--no-lock")
+    assert code == 2, err
+    assert f"trust store {mtls['store']} does not exist" in err and "Traceback" not in err
+    assert "CreateListener" not in calls.of("elasticloadbalancing")
+    assert listeners_of(world, mtls["lb"]) == {}
