@@ -117,6 +117,18 @@ class World:
             LoadBalancerArn=lb, Protocol="HTTP", Port=port, DefaultActions=[default or fixed("404")]
         )["Listeners"][0]["ListenerArn"]
 
+    def trust_store(self, name: str) -> str:
+        """A trust store whose CA bundle is an object of a bucket of its own."""
+        s3 = self.session.client("s3")
+        s3.create_bucket(Bucket=f"{name}-bundle")
+        s3.put_object(Bucket=f"{name}-bundle", Key="ca.pem", Body=b"-----BEGIN CERTIFICATE-----")
+        store = self.elb.create_trust_store(
+            Name=name,
+            CaCertificatesBundleS3Bucket=f"{name}-bundle",
+            CaCertificatesBundleS3Key="ca.pem",
+        )
+        return str(store["TrustStores"][0]["TrustStoreArn"])
+
     def rule(
         self,
         listener: str,

@@ -28,23 +28,13 @@ def certificate(world: Any, name: str) -> str:
     return str(acm.request_certificate(DomainName=f"{name}.example.com")["CertificateArn"])
 
 
-def trust_store(world: Any, name: str) -> str:
-    s3 = world.session.client("s3")
-    s3.create_bucket(Bucket=f"{name}-bundle")
-    s3.put_object(Bucket=f"{name}-bundle", Key="ca.pem", Body=b"-----BEGIN CERTIFICATE-----")
-    store = world.elb.create_trust_store(
-        Name=name, CaCertificatesBundleS3Bucket=f"{name}-bundle", CaCertificatesBundleS3Key="ca.pem"
-    )
-    return str(store["TrustStores"][0]["TrustStoreArn"])
-
-
 @pytest.fixture
 def https(world: Any) -> dict[str, Any]:
     """An HTTPS listener with a default and two additional certificates, mutual TLS, two
     attributes, tags on the listener and its default rule, and two rules."""
     lb = world.load_balancer("secure")
     certs = [certificate(world, n) for n in ("main", "extra-a", "extra-b", "spare")]
-    store = trust_store(world, "clients")
+    store = world.trust_store("clients")
     listener = world.elb.create_listener(
         LoadBalancerArn=lb,
         Protocol="HTTPS",

@@ -279,23 +279,13 @@ def test_the_history_links_the_new_listener_to_the_old_one(world, shop):
     assert entry["recreated_from"] == shop["listener"]
 
 
-def trust_store(world: World, name: str) -> str:
-    s3 = world.session.client("s3")
-    s3.create_bucket(Bucket=f"{name}-bundle")
-    s3.put_object(Bucket=f"{name}-bundle", Key="ca.pem", Body=b"-----BEGIN CERTIFICATE-----")
-    store = world.elb.create_trust_store(
-        Name=name, CaCertificatesBundleS3Bucket=f"{name}-bundle", CaCertificatesBundleS3Key="ca.pem"
-    )
-    return str(store["TrustStores"][0]["TrustStoreArn"])
-
-
 @pytest.fixture
 def mtls(world: World, tmp_path: Path) -> dict[str, Any]:
     """An HTTPS listener with mutual TLS (verify, a trust store, ignore-expiry and advertised
     CA names set) and two rules, snapshotted and then deleted."""
     lb = world.load_balancer("edge")
     web = world.target_group("web")
-    store = trust_store(world, "clients")
+    store = world.trust_store("clients")
     listener = world.elb.create_listener(
         LoadBalancerArn=lb,
         Protocol="HTTPS",
