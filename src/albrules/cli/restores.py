@@ -646,56 +646,37 @@ def plan(
     --listener-arn ARN --at TIME or --before-change EVENT_ID choose the snapshot from the
     stack's catalog (--stack-name, --table) and say which and why. --load-balancer NAME
     (--from LOCATION | --at TIME) plans every listener of a load balancer."""
-    with handled(debug):
-        if load_balancer is not None and snapshot is None:
-            _whole_load_balancer(
-                {
-                    "--listener-arn": listener_arn,
-                    "--before-change": before_change,
-                    "--target-listener-arn": target_listener_arn,
-                    "--mode": mode,
-                    "--priority": priority,
-                    "--match": match,
-                },
-                _fleet_run(
-                    load_balancer,
-                    from_location,
-                    at,
-                    recreate_listener,
-                    map_by_name,
-                    oidc_secret,
-                    secret_scope(oidc_secret_prefix, any_oidc_secret),
-                    True,
-                    False,
-                    None,
-                    as_json,
-                    certificate_map,
-                ),
-                LockOptions(False, table, stack_name, local, port),
-                (from_location, profile, region),
-            )
-            return
-        _run(
-            snapshot,
-            listener_arn=listener_arn,
-            target_listener_arn=target_listener_arn,
-            mode=mode,
-            priority=priority,
-            match=match,
-            map_by_name=map_by_name,
-            oidc_secret=oidc_secret,
-            scope=secret_scope(oidc_secret_prefix, any_oidc_secret),
-            dry_run=True,
-            yes=False,
-            pre_restore_to=None,
-            as_json=as_json,
-            profile=profile,
-            region=region,
-            locking=LockOptions(False, table, stack_name, local, port),
-            when=PointInTime(at, before_change, from_location),
-            skip_managed=skip_managed,
-            recreate=Recreate(recreate_listener, load_balancer, tuple(certificate_map or ())),
-        )
+    restore(
+        snapshot=snapshot,
+        listener_arn=listener_arn,
+        at=at,
+        before_change=before_change,
+        from_location=from_location,
+        target_listener_arn=target_listener_arn,
+        mode=mode,
+        priority=priority,
+        match=match,
+        map_by_name=map_by_name,
+        oidc_secret=oidc_secret,
+        oidc_secret_prefix=oidc_secret_prefix,
+        any_oidc_secret=any_oidc_secret,
+        skip_managed=skip_managed,
+        recreate_listener=recreate_listener,
+        load_balancer=load_balancer,
+        certificate_map=certificate_map,
+        dry_run=True,
+        yes=False,
+        pre_restore_to=None,
+        no_lock=False,
+        stack_name=stack_name,
+        local=local,
+        port=port,
+        table=table,
+        as_json=as_json,
+        profile=profile,
+        region=region,
+        debug=debug,
+    )
 
 
 def restore(
