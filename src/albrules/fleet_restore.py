@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .arns import parse_listener_arn
 from .aws import Aws, as_albrules_error
 from .capture import load_balancer_listeners, resolve_load_balancer
-from .errors import ListenerLocked, RestoreRefused
+from .errors import RestoreRefused
 from .history import CatalogVersions, Choice, Reader, StoreVersions, VersionSource, choose_at
 from .history import check_chosen as check_catalogued
 from .locks import RestoreLock
@@ -56,6 +56,7 @@ from .restore import (
     prepare_restore,
     roll_back,
     take_pre_restore_snapshot,
+    undo_under_lock,
     verify,
 )
 from .store import Store
@@ -579,14 +580,7 @@ def _undo(aws: Aws, item: _Applied) -> list[str]:
 
 def _roll_back(aws: Aws, item: _Applied, lock: RestoreLock | None) -> None:
     """Undo one listener; its status says how it went."""
-    try:
-        if lock is not None:
-            lock.retake_for_rollback()
-        left = _undo(aws, item)
-    except ListenerLocked as taken:
-        left = [f"the rollback was not started: {taken}"]
-    except Exception as again:
-        left = [f"the rollback failed: {as_albrules_error(again)}"]
+    left = undo_under_lock(lock, lambda: _undo(aws, item))
     item.differences = left
     if not left:
         item.status = "rolled back"

@@ -832,6 +832,19 @@ def unapplied(prepared: Prepared, dry_run: bool) -> RestoreResult | None:
     return None
 
 
+def undo_under_lock(lock: RestoreLock | None, undo: Callable[[], list[str]]) -> list[str]:
+    """Run a rollback once the lock is retaken for it (when there is one): what is left, or
+    why the rollback did not start or failed (empty: done). Never raises."""
+    try:
+        if lock is not None:
+            lock.retake_for_rollback()
+        return undo()
+    except ListenerLocked as taken:
+        return [f"the rollback was not started: {taken}"]
+    except Exception as again:
+        return [f"the rollback failed: {as_albrules_error(again)}"]
+
+
 def _base(prepared: Prepared) -> dict[str, Any]:
     recreate = prepared.recreate
     return {
@@ -920,10 +933,9 @@ def execute_restore(
         verify(aws, arn, plan.expected)
     except Exception as failure:  # anything at all, a bug included: never leave it half-done
         reason = str(as_albrules_error(failure))
-        try:
-            if lock is not None:
-                lock.retake_for_rollback()
-            left = roll_back(
+        left = undo_under_lock(
+            lock,
+            lambda: roll_back(
                 aws,
                 arn,
                 pre.snapshot,
@@ -932,11 +944,8 @@ def execute_restore(
                 secret_values=prepared.secret_values,
                 max_listener_rules=prepared.max_listener_rules,
                 secret_scope=prepared.secret_scope,
-            )
-        except ListenerLocked as taken:
-            left = [f"the rollback was not started: {taken}"]
-        except Exception as again:
-            left = [f"the rollback failed: {as_albrules_error(again)}"]
+            ),
+        )
         journal_at = records.try_write_journal(journal, base["warnings"])
         stored = journal_at or "(in --json output; it could not be stored)"
         return _rolled_back_result(
@@ -1131,14 +1140,7 @@ def execute_recreate(
         verify(aws, created, plan.expected)
     except Exception as failure:  # anything at all: never leave a half-made listener
         reason = str(as_albrules_error(failure))
-        try:
-            if lock is not None:
-                lock.retake_for_rollback()
-            left = delete_created(aws, journal)
-        except ListenerLocked as taken:
-            left = [f"the rollback was not started: {taken}"]
-        except Exception as again:
-            left = [f"the rollback failed: {as_albrules_error(again)}"]
+        left = undo_under_lock(lock, lambda: delete_created(aws, journal))
         journal_at = records.try_write_journal(journal, base["warnings"])
         gone = f"listener {created} was deleted" if created else "no listener was created"
         stored = journal_at or "(in --json output; it could not be stored)"
